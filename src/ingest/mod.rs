@@ -1,0 +1,503 @@
+//! Stage 1, ingest: every extract in the inbox into typed Parquet in bronze,
+//! every row accounted for.
+//!
+//! For each file `<dataset>_<YYYYMMDD>.csv|.parquet`:
+//! - the header is checked against the contract; a file missing a required
+//!   column, not UTF-8, or not CSV/Parquet at all is refused whole (nothing of
+//!   it is written) with a one-line reason naming the file and column;
+//! - each row is validated column by column in contract order
+//!   ([`validate::validate_row`]); the first failure sends it to
+//!   `rejects` with its line, column, reason code and raw text;
+//! - accepted rows go to `bronze/<dataset>/<extract>.parquet` with
+//!   `_source_file`, `_source_line` and `_extract_date` on every row;
+//! - input rows = accepted + rejected is checked for every file.
+
+mod validate;
+
+pub use validate::{parse_cell, validate_row, CellError, ParsedRow, RowError, Value};
+
+use crate::contract::{self, Dataset, Kind, Reason};
+use crate::lake::{Lake, ParquetFile};
+use crate::reference::Reference;
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use polars::prelude::{DataType, Int32Chunked, IntoColumn, IntoSeries, NamedFrom, Series};
+use polars::prelude::DataFrame;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Accepted rows buffered before a Parquet row group is written.
+const CHUNK_ROWS: usize = 256 * 1024;
+
+/// An input file recognised by its name.
+#[derive(Clone, Debug)]
+pub struct Extract {
+    pub path: PathBuf,
+    pub dataset: &'static Dataset,
+    /// File stem, e.g. `tax_wages_20200608`: names the extract in the lake.
+    pub name: String,
+    pub extract_date: NaiveDate,
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+/// What happened to one input file.
+#[derive(Clone, Debug, Default)]
+pub struct FileReport {
+    pub dataset: String,
+    pub file: String,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Set when the file was refused whole; nothing of it was loaded.
+    pub refused: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    /// Files in the inbox that are not named like a contract extract.
+    pub ignored: Vec<String>,
+}
+
+impl IngestReport {
+    pub fn refused(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.refused.is_some())
+    }
+    pub fn totals(&self) -> (u64, u64, u64) {
+        self.files.iter().fold((0, 0, 0), |(r, a, j), f| (r + f.rows, a + f.accepted, j + f.rejected))
+    }
+}
+
+/// Recognises `<dataset>_<YYYYMMDD>.csv|.parquet`.
+pub fn recognise(path: &Path) -> Option<Extract> {
+    let file = path.file_name()?.to_str()?;
+    let (stem, format) = if let Some(s) = file.strip_suffix(".csv") {
+        (s, Format::Csv)
+    } else if let Some(s) = file.strip_suffix(".parquet") {
+        (s, Format::Parquet)
+    } else {
+        return None;
+    };
+    let (name, date) = stem.rsplit_once('_')?;
+    if date.len() != 8 || !date.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let extract_date = NaiveDate::parse_from_str(date, "%Y%m%d").ok()?;
+    Some(Extract { path: path.to_path_buf(), dataset: contract::dataset(name)?, name: stem.to_string(), extract_date, format })
+}
+
+/// Lists the inbox: recognised extracts (sorted by name) and the other files.
+pub fn scan_inbox(inbox: &Path) -> Result<(Vec<Extract>, Vec<String>)> {
+    let mut extracts = Vec::new();
+    let mut ignored = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(inbox)
+        .with_context(|| format!("reading inbox {}", inbox.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    for path in entries.into_iter().filter(|p| p.is_file()) {
+        match recognise(&path) {
+            Some(x) => extracts.push(x),
+            None => ignored.push(path.file_name().unwrap_or_default().to_string_lossy().into_owned()),
+        }
+    }
+    Ok((extracts, ignored))
+}
+
+/// Ingests every extract of the inbox into the lake, `threads` files at a time.
+pub fn run(inbox: &Path, lake: &Lake, reference: &Reference, threads: usize) -> Result<IngestReport> {
+    let (extracts, ignored) = scan_inbox(inbox)?;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<FileReport>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(extracts.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(x) = extracts.get(i) else { break };
+                let r = ingest_extract(x, lake, reference);
+                results.lock().expect("no poisoned lock").push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("no poisoned lock");
+    results.sort_by_key(|(i, _)| *i);
+    let files = results.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>>>()?;
+    Ok(IngestReport { files, ignored })
+}
+
+/// Ingests one extract. `Err` is an internal failure (I/O); a file that breaks
+/// the contract comes back `Ok` with `refused` set.
+pub fn ingest_extract(x: &Extract, lake: &Lake, reference: &Reference) -> Result<FileReport> {
+    let start = Instant::now();
+    let file = x.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let is_province = |c: &str| reference.is_province(c);
+    let outcome = match x.format {
+        Format::Csv => load_csv(x, &file, lake, &is_province),
+        Format::Parquet => load_parquet(x, &file, lake, &is_province),
+    }?;
+    let mut report = FileReport { dataset: x.dataset.name.to_string(), file, seconds: 0.0, ..Default::default() };
+    match outcome {
+        Outcome::Refused(why) => report.refused = Some(why),
+        Outcome::Loaded { rows, accepted, rejected } => {
+            if rows != accepted + rejected {
+                bail!("{}: {rows} rows read but {accepted} accepted + {rejected} rejected", report.file);
+            }
+            (report.rows, report.accepted, report.rejected) = (rows, accepted, rejected);
+        }
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+enum Outcome {
+    Loaded { rows: u64, accepted: u64, rejected: u64 },
+    Refused(String),
+}
+
+/// Where each contract column sits in the file's header.
+struct HeaderMap {
+    /// For each contract column, its index in the file (None: absent, optional).
+    contract: Vec<Option<usize>>,
+    /// Columns the contract does not know: kept through to bronze as text.
+    extra: Vec<(usize, String)>,
+    width: usize,
+}
+
+fn map_header(dataset: &Dataset, header: &[String], file: &str) -> Result<HeaderMap, String> {
+    for (i, h) in header.iter().enumerate() {
+        if h.is_empty() {
+            return Err(format!("{file}: header column {} has no name", i + 1));
+        }
+        if header[..i].contains(h) {
+            return Err(format!("{file}: column {h} appears twice in the header"));
+        }
+    }
+    let mut contract = Vec::with_capacity(dataset.columns.len());
+    for c in dataset.columns {
+        let at = header.iter().position(|h| h == c.name);
+        if at.is_none() && c.required {
+            return Err(format!("{file}: required column {} is missing from the header", c.name));
+        }
+        contract.push(at);
+    }
+    let extra = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| dataset.column(h).is_none())
+        .map(|(i, h)| (i, h.clone()))
+        .collect();
+    Ok(HeaderMap { contract, extra, width: header.len() })
+}
+
+/// Column buffers for one chunk of accepted rows.
+enum Buffer {
+    Str(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Date(Vec<Option<i32>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Buffer {
+    fn for_kind(kind: Kind) -> Buffer {
+        match kind {
+            Kind::Date | Kind::Month => Buffer::Date(Vec::new()),
+            Kind::Money { .. } | Kind::Int { .. } | Kind::IntOneOf(_) => Buffer::Int(Vec::new()),
+            Kind::Bool => Buffer::Bool(Vec::new()),
+            _ => Buffer::Str(Vec::new()),
+        }
+    }
+    fn push(&mut self, v: Value) {
+        match (self, v) {
+            (Buffer::Str(b), Value::Str(s)) => b.push(Some(s)),
+            (Buffer::Str(b), Value::Null) => b.push(None),
+            (Buffer::Int(b), Value::Int(n)) => b.push(Some(n)),
+            (Buffer::Int(b), Value::Null) => b.push(None),
+            (Buffer::Date(b), Value::Date(d)) => b.push(Some(days(d))),
+            (Buffer::Date(b), Value::Month(m)) => b.push(Some(days(m.first_day()))),
+            (Buffer::Date(b), Value::Null) => b.push(None),
+            (Buffer::Bool(b), Value::Bool(x)) => b.push(Some(x)),
+            (Buffer::Bool(b), Value::Null) => b.push(None),
+            (_, v) => unreachable!("value {v:?} does not fit its column buffer"),
+        }
+    }
+    fn take(&mut self, name: &str) -> polars::prelude::Column {
+        let name = name.into();
+        match self {
+            Buffer::Str(b) => Series::new(name, std::mem::take(b)).into_column(),
+            Buffer::Int(b) => Series::new(name, std::mem::take(b)).into_column(),
+            Buffer::Bool(b) => Series::new(name, std::mem::take(b)).into_column(),
+            Buffer::Date(b) => Int32Chunked::new(name, std::mem::take(b))
+                .into_series()
+                .cast(&DataType::Date)
+                .expect("Int32 casts to Date")
+                .into_column(),
+        }
+    }
+}
+
+pub fn days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// Validates rows and accumulates accepted rows and rejects for one file.
+struct Loader<'a> {
+    x: &'a Extract,
+    lake: &'a Lake,
+    file: &'a str,
+    header: HeaderMap,
+    is_province: &'a dyn Fn(&str) -> bool,
+    /// (name, buffer) in output column order.
+    columns: Vec<(String, Buffer)>,
+    /// For each contract column, its index in `columns`; Name columns also have `+1` = raw.
+    slots: Vec<usize>,
+    extra_slots: Vec<usize>,
+    lines: Vec<i64>,
+    out: Option<ParquetFile>,
+    rejects: Rejects,
+    values: Vec<Value>,
+    rows: u64,
+    accepted: u64,
+}
+
+#[derive(Default)]
+struct Rejects {
+    line: Vec<i64>,
+    column: Vec<Option<&'static str>>,
+    reason: Vec<&'static str>,
+    message: Vec<String>,
+    raw: Vec<String>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(
+        x: &'a Extract,
+        lake: &'a Lake,
+        file: &'a str,
+        header: HeaderMap,
+        is_province: &'a dyn Fn(&str) -> bool,
+    ) -> Loader<'a> {
+        let mut columns = Vec::new();
+        let mut slots = Vec::new();
+        for c in x.dataset.columns {
+            slots.push(columns.len());
+            columns.push((c.name.to_string(), Buffer::for_kind(c.kind)));
+            if c.kind == Kind::Name {
+                columns.push((format!("{}_raw", c.name), Buffer::Str(Vec::new())));
+            }
+        }
+        let mut extra_slots = Vec::new();
+        for (_, name) in &header.extra {
+            extra_slots.push(columns.len());
+            columns.push((name.clone(), Buffer::Str(Vec::new())));
+        }
+        Loader {
+            x,
+            lake,
+            file,
+            header,
+            is_province,
+            columns,
+            slots,
+            extra_slots,
+            lines: Vec::new(),
+            out: None,
+            rejects: Rejects::default(),
+            values: Vec::new(),
+            rows: 0,
+            accepted: 0,
+        }
+    }
+
+    fn reject(&mut self, line: u64, column: Option<&'static str>, reason: Reason, message: String, raw: String) {
+        self.rejects.line.push(line as i64);
+        self.rejects.column.push(column);
+        self.rejects.reason.push(reason.code());
+        self.rejects.message.push(message);
+        self.rejects.raw.push(raw);
+    }
+
+    /// One input record. `raw` rebuilds its text for the rejects table.
+    fn push(&mut self, line: u64, fields: &[&str], raw: impl FnOnce() -> String) -> Result<()> {
+        self.rows += 1;
+        if fields.len() != self.header.width {
+            let msg = format!("{} fields where the header has {}", fields.len(), self.header.width);
+            self.reject(line, None, Reason::MalformedRow, msg, raw());
+            return Ok(());
+        }
+        let map = &self.header.contract;
+        let mut values = std::mem::take(&mut self.values);
+        let result = validate_row(self.x.dataset, |i| map[i].map(|h| fields[h]), self.is_province, &mut values);
+        match result {
+            Err(e) => self.reject(line, e.column, e.reason, e.message, raw()),
+            Ok(()) => {
+                for (i, (c, v)) in self.x.dataset.columns.iter().zip(values.drain(..)).enumerate() {
+                    let slot = self.slots[i];
+                    self.columns[slot].1.push(v);
+                    if c.kind == Kind::Name {
+                        let rawv = map[i].map(|h| fields[h].to_string());
+                        self.columns[slot + 1].1.push(rawv.map_or(Value::Null, Value::Str));
+                    }
+                }
+                for (k, (h, _)) in self.header.extra.iter().enumerate() {
+                    let v = fields[*h];
+                    let v = if v.is_empty() { Value::Null } else { Value::Str(v.to_string()) };
+                    self.columns[self.extra_slots[k]].1.push(v);
+                }
+                self.lines.push(line as i64);
+                self.accepted += 1;
+                if self.lines.len() >= CHUNK_ROWS {
+                    self.flush()?;
+                }
+            }
+        }
+        self.values = values;
+        Ok(())
+    }
+
+    fn chunk(&mut self) -> Result<DataFrame> {
+        let n = self.lines.len();
+        let mut cols: Vec<polars::prelude::Column> = self.columns.iter_mut().map(|(name, b)| b.take(name)).collect();
+        cols.push(Series::new("_source_file".into(), vec![self.file; n]).into_column());
+        cols.push(Series::new("_source_line".into(), std::mem::take(&mut self.lines)).into_column());
+        let d = days(self.x.extract_date);
+        cols.push(Int32Chunked::new("_extract_date".into(), vec![d; n]).into_series().cast(&DataType::Date)?.into_column());
+        Ok(DataFrame::new(n, cols)?)
+    }
+
+    /// Writes the buffered rows as one row group of the bronze file.
+    fn flush(&mut self) -> Result<()> {
+        let df = self.chunk()?;
+        if self.out.is_none() {
+            let target = self.lake.bronze_file(self.x.dataset.name, &self.x.name);
+            self.out = Some(ParquetFile::create(&target, df.schema())?);
+        }
+        self.out.as_mut().expect("created above").write(&df)
+    }
+
+    /// Writes the last chunk and the rejects, then publishes both files.
+    fn finish(mut self) -> Result<Outcome> {
+        if self.out.is_none() || !self.lines.is_empty() {
+            self.flush()?;
+        }
+        let lake = self.lake;
+        let r = std::mem::take(&mut self.rejects);
+        let n = r.line.len();
+        let mut rejects = DataFrame::new(
+            n,
+            vec![
+                Series::new("dataset".into(), vec![self.x.dataset.name; n]).into_column(),
+                Series::new("file".into(), vec![self.file; n]).into_column(),
+                Series::new("line".into(), r.line).into_column(),
+                Series::new("column".into(), r.column).into_column(),
+                Series::new("reason".into(), r.reason).into_column(),
+                Series::new("message".into(), r.message).into_column(),
+                Series::new("raw".into(), r.raw).into_column(),
+            ],
+        )?;
+        let mut rej = ParquetFile::create(&lake.rejects_file(&self.x.name), rejects.schema())?;
+        rej.write(&mut rejects)?;
+        self.out.take().expect("bronze writer").commit()?;
+        rej.commit()?;
+        Ok(Outcome::Loaded { rows: self.rows, accepted: self.accepted, rejected: n as u64 })
+    }
+}
+
+fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> bool) -> Result<Outcome> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .buffer_capacity(1 << 20)
+        .from_path(&x.path)
+        .with_context(|| format!("opening {}", x.path.display()))?;
+    let mut record = csv::ByteRecord::new();
+    let header: Vec<String> = match rdr.read_byte_record(&mut record) {
+        Ok(true) => match record.iter().map(|f| std::str::from_utf8(f).map(str::to_string)).collect::<Result<Vec<_>, _>>() {
+            Ok(mut h) => {
+                if let Some(first) = h.first_mut() {
+                    if let Some(s) = first.strip_prefix('\u{feff}') {
+                        *first = s.to_string();
+                    }
+                }
+                h.iter_mut().for_each(|c| *c = c.trim().to_string());
+                h
+            }
+            Err(_) => return Ok(Outcome::Refused(format!("{file}: not UTF-8 (line 1)"))),
+        },
+        Ok(false) => return Ok(Outcome::Refused(format!("{file}: empty file, no header"))),
+        Err(e) => return Ok(Outcome::Refused(format!("{file}: not CSV: {e}"))),
+    };
+    let header = match map_header(x.dataset, &header, file) {
+        Ok(h) => h,
+        Err(why) => return Ok(Outcome::Refused(why)),
+    };
+    let mut loader = Loader::new(x, lake, file, header, is_province);
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Ok(Outcome::Refused(format!("{file}: not CSV: {e}"))),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let mut fields: Vec<&str> = Vec::with_capacity(record.len());
+        for f in record.iter() {
+            match std::str::from_utf8(f) {
+                Ok(s) => fields.push(s),
+                Err(_) => return Ok(Outcome::Refused(format!("{file}: not UTF-8 at line {line}"))),
+            }
+        }
+        loader.push(line, &fields, || raw_csv(&record))?;
+    }
+    loader.finish()
+}
+
+/// The record as CSV text (RFC 4180 quoting), for the rejects table.
+fn raw_csv(record: &csv::ByteRecord) -> String {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let _ = w.write_byte_record(record);
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end_matches('\n').to_string()
+}
+
+fn load_parquet(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> bool) -> Result<Outcome> {
+    let df = match crate::lake::read_parquet(&x.path) {
+        Ok(df) => df,
+        Err(e) => return Ok(Outcome::Refused(format!("{file}: not Parquet: {e:#}"))),
+    };
+    let header: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let header = match map_header(x.dataset, &header, file) {
+        Ok(h) => h,
+        Err(why) => return Ok(Outcome::Refused(why)),
+    };
+    let mut text = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        text.push(c.as_materialized_series().cast(&DataType::String)?);
+    }
+    let cols: Vec<_> = text.iter().map(|s| s.str().expect("cast to String")).collect::<Vec<_>>();
+    let mut loader = Loader::new(x, lake, file, header, is_province);
+    for i in 0..df.height() {
+        let fields: Vec<&str> = cols.iter().map(|c| c.get(i).unwrap_or("")).collect();
+        // Parquet has no lines: `line` is the 1-based row number.
+        loader.push(i as u64 + 1, &fields, || fields.join(","))?;
+    }
+    loader.finish()
+}
+
+/// The dtype each contract column has in bronze (for the data dictionary).
+pub fn bronze_dtype(kind: Kind) -> DataType {
+    match kind {
+        Kind::Date | Kind::Month => DataType::Date,
+        Kind::Money { .. } | Kind::Int { .. } | Kind::IntOneOf(_) => DataType::Int64,
+        Kind::Bool => DataType::Boolean,
+        _ => DataType::String,
+    }
+}
+

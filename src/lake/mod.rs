@@ -1,0 +1,137 @@
+//! The lake: where each layer's tables live, and how files get there whole.
+//!
+//! Layout (all Parquet):
+//! ```text
+//! <lake>/bronze/<dataset>/<extract>.parquet   typed rows of one input file
+//! <lake>/rejects/<extract>.parquet            rejected rows of one input file
+//! <lake>/silver/<table>.parquet               conformed entities
+//! ```
+//! Every file is written to a temporary name beside its target and renamed
+//! into place only when complete, so a reader never sees half a file.
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Lake {
+    pub root: PathBuf,
+}
+
+impl Lake {
+    pub fn new(root: impl Into<PathBuf>) -> Lake {
+        Lake { root: root.into() }
+    }
+    pub fn bronze_dir(&self, dataset: &str) -> PathBuf {
+        self.root.join("bronze").join(dataset)
+    }
+    pub fn bronze_file(&self, dataset: &str, extract: &str) -> PathBuf {
+        self.bronze_dir(dataset).join(format!("{extract}.parquet"))
+    }
+    pub fn rejects_dir(&self) -> PathBuf {
+        self.root.join("rejects")
+    }
+    pub fn rejects_file(&self, extract: &str) -> PathBuf {
+        self.rejects_dir().join(format!("{extract}.parquet"))
+    }
+    pub fn silver_file(&self, table: &str) -> PathBuf {
+        self.root.join("silver").join(format!("{table}.parquet"))
+    }
+    /// The bronze files of a dataset, in name order (oldest extract first).
+    pub fn bronze_files(&self, dataset: &str) -> Result<Vec<PathBuf>> {
+        parquet_files(&self.bronze_dir(dataset))
+    }
+}
+
+/// `*.parquet` files directly under `dir`, sorted by name; none if `dir` is absent.
+pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
+    files.sort();
+    Ok(files)
+}
+
+fn tmp_path(target: &Path) -> PathBuf {
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+fn writer_options(file: File) -> ParquetWriter<BufWriter<File>> {
+    ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::default())
+}
+
+/// Writes `df` to `target` atomically (temporary file, then rename).
+pub fn write_parquet(target: &Path, df: &mut DataFrame) -> Result<()> {
+    let mut w = ParquetFile::create(target, df.schema())?;
+    w.write(df)?;
+    w.commit()
+}
+
+/// A Parquet file being written batch by batch; it appears at its target
+/// name only on [`ParquetFile::commit`]. Dropped uncommitted, it leaves nothing.
+pub struct ParquetFile {
+    target: PathBuf,
+    tmp: PathBuf,
+    writer: Option<polars::io::parquet::write::BatchedWriter<BufWriter<File>>>,
+}
+
+impl ParquetFile {
+    pub fn create(target: &Path, schema: &Schema) -> Result<ParquetFile> {
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let tmp = tmp_path(target);
+        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let writer = writer_options(file).batched(schema)?;
+        Ok(ParquetFile { target: target.to_path_buf(), tmp, writer: Some(writer) })
+    }
+
+    pub fn write(&mut self, df: &DataFrame) -> Result<()> {
+        self.writer.as_mut().expect("open writer").write_batch(df)?;
+        Ok(())
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("open writer");
+        writer.finish()?;
+        drop(writer);
+        fs::rename(&self.tmp, &self.target)
+            .with_context(|| format!("publishing {}", self.target.display()))?;
+        Ok(())
+    }
+}
+
+impl Drop for ParquetFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Scans several Parquet files as one lazy frame (an empty list is an error
+/// the caller should avoid).
+pub fn scan_parquet(files: &[PathBuf]) -> Result<LazyFrame> {
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p).map_err(anyhow::Error::from))
+        .collect::<Result<_>>()?;
+    let args = ScanArgsParquet { allow_missing_columns: true, ..Default::default() };
+    Ok(LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)?)
+}
+
+/// Reads a whole Parquet file.
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(ParquetReader::new(file).finish()?)
+}

@@ -1,0 +1,17 @@
+//! `bhxh`: the nightly pipeline of Vietnam Social Security's coverage and
+//! collection data product.
+//!
+//! ```text
+//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver
+//! ```
+//! Each stage is a module with one entry point (`run`) that reads tables and
+//! writes tables; [`pipeline::run`] calls them in order.
+
+pub mod conform;
+pub mod contract;
+pub mod ids;
+pub mod ingest;
+pub mod lake;
+pub mod month;
+pub mod pipeline;
+pub mod reference;

@@ -1,0 +1,151 @@
+//! Ingest on hand-written files: every file-level class of bad input, BOMs,
+//! column order, unknown columns, Parquet extracts, reconciliation.
+
+use bhxh::ingest::{self, FileReport};
+use bhxh::lake::{read_parquet, Lake};
+use bhxh::reference::Reference;
+use polars::prelude::*;
+use std::path::Path;
+
+fn reference() -> Reference {
+    Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap()
+}
+
+fn ingest_one(name: &str, bytes: &[u8]) -> (tempfile::TempDir, FileReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join(name), bytes).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let report = ingest::run(&inbox, &lake, &reference(), 1).unwrap();
+    assert_eq!(report.files.len(), 1, "{name} recognised");
+    let f = report.files.into_iter().next().unwrap();
+    (dir, f)
+}
+
+const UNITS_HEADER: &str = "unit_code,tax_code,name,province_code,ward_code,wage_region,officer_id,registered_on,status";
+
+#[test]
+fn missing_required_column_refuses_the_whole_file() {
+    let csv = "unit_code,tax_code,province_code,wage_region,status\nU1,0100109106,01,1,active\n";
+    let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+    let why = f.refused.expect("refused");
+    assert!(why.contains("si_units_20200608.csv") && why.contains("name"), "{why}");
+    assert!(!dir.path().join("lake/bronze/si_units").exists(), "nothing of it loaded");
+    assert!(!dir.path().join("lake/rejects/si_units_20200608.parquet").exists());
+}
+
+#[test]
+fn not_utf8_refuses_the_whole_file() {
+    let mut bytes = format!("{UNITS_HEADER}\nU1,0100109106,Công ty A,01,,1,,,active\n").into_bytes();
+    bytes.extend_from_slice(b"U2,0300588569,C\xf4ng ty B,79,,1,,,active\n"); // Latin-1 "ô"
+    let (dir, f) = ingest_one("si_units_20200608.csv", &bytes);
+    let why = f.refused.expect("refused");
+    assert!(why.contains("UTF-8") && why.contains("line 3"), "{why}");
+    assert!(!dir.path().join("lake/bronze/si_units/si_units_20200608.parquet").exists());
+}
+
+#[test]
+fn not_parquet_refuses_the_file() {
+    let (_dir, f) = ingest_one("si_units_20200608.parquet", b"this is not parquet");
+    assert!(f.refused.expect("refused").contains("not Parquet"));
+}
+
+#[test]
+fn empty_file_is_refused() {
+    let (_dir, f) = ingest_one("si_units_20200608.csv", b"");
+    assert!(f.refused.is_some());
+}
+
+#[test]
+fn bom_any_column_order_and_unknown_columns() {
+    let csv = "\u{feff}status,note,wage_region,province_code,name,unit_code\n\
+               active,giữ lại,1,01,\"Công ty TNHH  An Bình, Hà Nội\",U1\n\
+               closed,,2,79,CÔNG TY B,U2\n";
+    let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+    assert_eq!((f.refused, f.rows, f.accepted, f.rejected), (None, 2, 2, 0));
+    let df = read_parquet(&dir.path().join("lake/bronze/si_units/si_units_20200608.parquet")).unwrap();
+    let names = df.column("name").unwrap().str().unwrap();
+    assert_eq!(names.get(0), Some("Công ty TNHH An Bình, Hà Nội"));
+    let raw = df.column("name_raw").unwrap().str().unwrap();
+    assert_eq!(raw.get(0), Some("Công ty TNHH  An Bình, Hà Nội"));
+    assert_eq!(df.column("note").unwrap().str().unwrap().get(0), Some("giữ lại"));
+    assert_eq!(df.column("wage_region").unwrap().dtype(), &DataType::Int64);
+    assert_eq!(df.column("_source_line").unwrap().i64().unwrap().get(1), Some(3));
+    assert_eq!(df.column("_extract_date").unwrap().dtype(), &DataType::Date);
+    // Optional contract columns absent from the file are null, not missing.
+    assert_eq!(df.column("tax_code").unwrap().null_count(), 2);
+}
+
+#[test]
+fn rejects_carry_line_column_reason_and_raw_text() {
+    let csv = format!(
+        "{UNITS_HEADER}\n\
+         U1,0100109106,A,01,,1,,,active\n\
+         U2,0100109107,B,01,,1,,,active\n\
+         U3,,C,99,,1,,,active\n\
+         U4,,D,01,,1\n\
+         U5,,E,01,,5,,,active\n\
+         U6,,F,01,,1,,2020-02-30,active\n\
+         U7,,\"multi\nline\",01,,1,,,open\n\
+         U8,,G,01,,1,,,active\n"
+    );
+    let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+    assert_eq!((f.rows, f.accepted, f.rejected), (8, 2, 6));
+    let rej = read_parquet(&dir.path().join("lake/rejects/si_units_20200608.parquet")).unwrap();
+    let col = |n: &str| rej.column(n).unwrap().as_materialized_series().clone();
+    let lines: Vec<i64> = col("line").i64().unwrap().into_no_null_iter().collect();
+    let reason = col("reason");
+    let reason = reason.str().unwrap();
+    let reasons: Vec<&str> = (0..reason.len()).map(|i| reason.get(i).unwrap()).collect();
+    assert_eq!(lines, vec![3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        reasons,
+        ["bad_check_digit", "unknown_province", "malformed_row", "out_of_range", "bad_date", "unknown_enum"]
+    );
+    let columns = col("column");
+    let columns = columns.str().unwrap();
+    assert_eq!(columns.get(0), Some("tax_code"));
+    assert_eq!(columns.get(2), None, "a malformed row has no column");
+    assert_eq!(col("raw").str().unwrap().get(0), Some("U2,0100109107,B,01,,1,,,active"));
+    assert_eq!(col("raw").str().unwrap().get(5), Some("U7,,\"multi\nline\",01,,1,,,open"));
+    assert_eq!(col("dataset").str().unwrap().get(0), Some("si_units"));
+    // The line after a two-line record is numbered by its physical line.
+    let bronze = read_parquet(&dir.path().join("lake/bronze/si_units/si_units_20200608.parquet")).unwrap();
+    let bl: Vec<i64> = bronze.column("_source_line").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(bl, vec![2, 10]);
+}
+
+#[test]
+fn parquet_extracts_are_validated_like_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut df = df!(
+        "unit_code" => ["U1", "U2"],
+        "si_number" => ["0123456789", "0123456789"],
+        "month" => ["2020-05", "2020-05"],
+        "insured_wage" => [5_000_000i64, -1],
+        "work_status" => ["working", "working"],
+    )
+    .unwrap();
+    let file = std::fs::File::create(inbox.join("si_contributions_20200608.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut df).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let report = ingest::run(&inbox, &lake, &reference(), 1).unwrap();
+    let f = &report.files[0];
+    assert_eq!((f.refused.clone(), f.rows, f.accepted, f.rejected), (None, 2, 1, 1));
+    let bronze = read_parquet(&lake.bronze_file("si_contributions", "si_contributions_20200608")).unwrap();
+    assert_eq!(bronze.column("month").unwrap().dtype(), &DataType::Date);
+    assert_eq!(bronze.column("insured_wage").unwrap().i64().unwrap().get(0), Some(5_000_000));
+}
+
+#[test]
+fn files_not_named_like_extracts_are_ignored_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+    std::fs::write(dir.path().join("unknown_dataset_20200608.csv"), "a\n1\n").unwrap();
+    let report = ingest::run(dir.path(), &Lake::new(dir.path().join("lake")), &reference(), 1).unwrap();
+    assert!(report.files.is_empty());
+    assert_eq!(report.ignored, vec!["notes.txt", "unknown_dataset_20200608.csv"]);
+}
