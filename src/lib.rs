@@ -9,6 +9,7 @@
 
 pub mod conform;
 pub mod contract;
+pub mod dictionary;
 pub mod ids;
 pub mod ingest;
 pub mod lake;

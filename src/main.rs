@@ -36,6 +36,12 @@ enum Command {
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
     Generate(GenerateArgs),
+    /// Print the data dictionary (Markdown) generated from the code.
+    Dictionary {
+        /// Write it to docs/data-dictionary.md instead of stdout.
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 #[derive(Args)]
@@ -160,6 +166,15 @@ fn execute(cli: &Cli) -> Result<u8> {
                 eprintln!("bhxh: refused {}", f.refused.as_deref().unwrap_or_default());
             }
             Ok(if ingest.refused().next().is_some() { exit::BAD_INPUT } else { exit::OK })
+        }
+        Command::Dictionary { write } => {
+            let text = bhxh::dictionary::render();
+            if *write {
+                std::fs::write("docs/data-dictionary.md", text)?;
+            } else {
+                print!("{text}");
+            }
+            Ok(exit::OK)
         }
         Command::Generate(_g) => anyhow::bail!("generator not wired yet"),
     }
