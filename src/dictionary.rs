@@ -46,10 +46,11 @@ pub fn silver_extra_columns(table: &str) -> &'static [(&'static str, &'static st
     }
 }
 
-const LINEAGE: [(&str, &str, &str); 3] = [
+const LINEAGE: [(&str, &str, &str); 4] = [
     ("_source_file", "string", "Input file the row came from"),
     ("_source_line", "int64", "Physical line in that file (header = 1); for Parquet extracts the 1-based row number"),
     ("_extract_date", "date", "Extraction date from the file name"),
+    ("_extract_version", "int64", "1, or N for the N-th different content delivered under the same file name"),
 ];
 
 /// The whole dictionary as Markdown.

@@ -9,6 +9,9 @@
 //! Every file is written to a temporary name beside its target and renamed
 //! into place only when complete, so a reader never sees half a file.
 
+pub mod ledger;
+pub mod lock;
+
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use std::fs::{self, File};
