@@ -65,6 +65,10 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     let run_id = new_run_id();
     let lake = Lake::new(&cfg.lake);
     let _lock = LakeLock::acquire(&lake.root, &run_id)?;
+    let stale = crate::lake::remove_stale_temporaries(&lake.root)?;
+    if stale > 0 {
+        tracing::warn!("removed {stale} temporary files left by an interrupted run");
+    }
     let result = stages_in_order(cfg, &lake, &run_id, stages);
     let manifest = Manifest {
         run_id: run_id.clone(),
