@@ -13,6 +13,8 @@ pub mod dictionary;
 pub mod ids;
 pub mod ingest;
 pub mod lake;
+pub mod link;
 pub mod month;
+pub mod person_key;
 pub mod pipeline;
 pub mod reference;
