@@ -9,6 +9,7 @@
 
 pub mod conform;
 pub mod contract;
+pub mod coverage;
 pub mod dictionary;
 pub mod ids;
 pub mod ingest;

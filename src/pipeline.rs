@@ -2,10 +2,13 @@
 //! reported, recorded in a run manifest.
 
 use crate::conform::{self, TableReport};
+use crate::coverage::{self, CoverageConfig, CoverageReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
 use crate::lake::lock::LakeLock;
 use crate::lake::Lake;
+use crate::link::{self, LinkReport};
+use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -23,6 +26,25 @@ pub struct RunConfig {
     pub reference: PathBuf,
     pub as_of: NaiveDate,
     pub threads: usize,
+    /// Person linkage weights and thresholds.
+    #[serde(default = "default_linkage")]
+    pub linkage: PathBuf,
+    /// Coverage rules (lookback, income share, priorities, capacity).
+    #[serde(default = "default_coverage")]
+    pub coverage: PathBuf,
+    /// Root of the exported lists (`<exports>/<as_of>/<province>/...`).
+    #[serde(default = "default_exports")]
+    pub exports: PathBuf,
+}
+
+fn default_linkage() -> PathBuf {
+    "pipelines/linkage.toml".into()
+}
+fn default_coverage() -> PathBuf {
+    "pipelines/coverage.toml".into()
+}
+fn default_exports() -> PathBuf {
+    "exports".into()
 }
 
 impl RunConfig {
@@ -44,6 +66,8 @@ pub struct RunReport {
     pub run_id: String,
     pub ingest: IngestReport,
     pub conform: Vec<TableReport>,
+    pub link: Option<LinkReport>,
+    pub coverage: Option<CoverageReport>,
     pub seconds: f64,
 }
 
@@ -77,26 +101,31 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
         finished: chrono::Utc::now().to_rfc3339(),
         seconds: start.elapsed().as_secs_f64(),
         outcome: match &result {
-            Ok((ingest, _)) if ingest.refused().next().is_some() => "bad_input".into(),
+            Ok((ingest, ..)) if ingest.refused().next().is_some() => "bad_input".into(),
             Ok(_) => "ok".into(),
             Err(e) => format!("failed: {e:#}"),
         },
         code_version: env!("CARGO_PKG_VERSION").into(),
         reference_blake3: reference_hash(&cfg.reference).unwrap_or_default(),
         config: cfg.clone(),
-        inputs: result.as_ref().map(|(i, _)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
+        inputs: result.as_ref().map(|(i, ..)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
         conform: result
             .as_ref()
-            .map(|(_, c)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
+            .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform) = result?;
-    Ok(RunReport { run_id, ingest, conform, seconds: start.elapsed().as_secs_f64() })
+    let (ingest, conform, (link, coverage)) = result?;
+    Ok(RunReport { run_id, ingest, conform, link, coverage, seconds: start.elapsed().as_secs_f64() })
 }
 
-fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>)> {
+/// What the stages after conform reported.
+type Assessed = (Option<LinkReport>, Option<CoverageReport>);
+
+fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
     let reference = Reference::load(&cfg.reference)?;
+    let link_cfg = link::LinkConfig::load(&cfg.linkage)?;
+    let coverage_cfg = CoverageConfig::load(&cfg.coverage)?;
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
     let ingest = ingest::run(&cfg.inbox, lake, &reference, cfg.threads, &mut ledger, run_id)?;
@@ -122,7 +151,7 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new()));
+        return Ok((ingest, Vec::new(), (None, None)));
     }
     let t = Instant::now();
     let conform = conform::run(lake, cfg.as_of)?;
@@ -133,7 +162,22 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         duplicates = conform.iter().map(|t| t.duplicates).sum::<u64>(),
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
-    Ok((ingest, conform))
+    let keyer = PersonKeyer::from_env()?;
+    let t = Instant::now();
+    let link = link::run(lake, &link_cfg, &keyer)?;
+    tracing::info!(
+        stage = "link", tax_people = link.tax_people, si_people = link.si_people, matched = link.matched,
+        ambiguous = link.ambiguous, unmatched = link.unmatched, pairs = link.pairs_compared,
+        seconds = t.elapsed().as_secs_f64(), "stage done"
+    );
+    let t = Instant::now();
+    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, &cfg.exports)?;
+    tracing::info!(
+        stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
+        under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
+        worklist_items = coverage.worklist_items, seconds = t.elapsed().as_secs_f64(), "stage done"
+    );
+    Ok((ingest, conform, (Some(link), Some(coverage))))
 }
 
 /// BLAKE3 over the reference tables (names and contents, in name order):
