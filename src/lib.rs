@@ -10,6 +10,7 @@
 pub mod conform;
 pub mod contract;
 pub mod dictionary;
+pub mod generate;
 pub mod ids;
 pub mod ingest;
 pub mod lake;
