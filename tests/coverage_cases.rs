@@ -148,16 +148,10 @@ fn country(inbox: &Path) -> Country {
 }
 
 fn config(dir: &Path, as_of: &str) -> RunConfig {
-    RunConfig {
-        inbox: dir.join("inbox"),
-        lake: dir.join("lake"),
-        reference: repo("pipelines/reference"),
-        as_of: as_of.parse().unwrap(),
-        threads: 1,
-        linkage: repo("pipelines/linkage.toml"),
-        coverage: repo("pipelines/coverage.toml"),
-        exports: dir.join("exports"),
-    }
+    let cfg = RunConfig::new(dir.join("inbox"), dir.join("lake"), repo("pipelines/reference"), as_of.parse().unwrap());
+    assert_eq!(cfg.linkage, repo("pipelines/linkage.toml"));
+    assert_eq!(cfg.exports, dir.join("exports"));
+    RunConfig { threads: 1, ..cfg }
 }
 
 fn col_str(df: &DataFrame, c: &str) -> Vec<Option<String>> {

@@ -11,6 +11,7 @@
 
 pub mod ledger;
 pub mod lock;
+pub mod remote;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
