@@ -78,10 +78,13 @@ fn country(inbox: &Path) -> Country {
          CB01002,Lê Văn Lý,01,1\n\
          CB79001,Phạm Văn Nam,79,5\n",
     );
+    // 600 unrelated people around the cases, so that names and employers have
+    // realistic frequencies (the linkage weighs a shared name by its rarity).
+    let filler: String = (0..600).map(|i| format!("02{i:08},,Người Thứ {i},1970-01-01,M,02,\n")).collect();
     write(
         inbox,
         "si_people_20200608.csv",
-        "si_number,citizen_id,full_name,birth_date,sex,province_code,pension_since\n\
+        &("si_number,citizen_id,full_name,birth_date,sex,province_code,pension_since\n\
          0100000001,001090000001,Nguyễn Văn An,1990-01-01,M,01,\n\
          0100000002,001191000002,Trần Thị Bình,1991-02-02,F,01,\n\
          0100000003,001092000003,Lê Văn Cường,1992-03-03,M,01,\n\
@@ -90,7 +93,9 @@ fn country(inbox: &Path) -> Country {
          0100000006,001094000006,Vũ Văn Giang,1994-06-06,M,01,\n\
          0100000007,001195000007,Đặng Thị Hà,1995-07-07,F,01,\n\
          0100000008,001096000008,Bùi Thị Lan,1996-08-08,F,01,\n\
-         0100000009,001197000009,Đỗ Thị Mai,1997-09-09,F,79,\n",
+         0100000009,001197000009,Đỗ Thị Mai,1997-09-09,F,79,\n"
+            .to_string()
+            + &filler),
     );
     let months = ["2020-03", "2020-04", "2020-05"];
     let mut wages = String::from("employer_tax_code,person_tax_code,citizen_id,full_name,birth_date,month,taxable_income,contract\n");

@@ -61,7 +61,7 @@ pub fn date_column(name: &str, v: Vec<Option<NaiveDate>>) -> Result<Column> {
 
 /// A literal list of strings for `is_in`.
 pub fn str_list(v: &[String]) -> Expr {
-    lit(Series::new("".into(), v.to_vec()))
+    lit(Series::new("".into(), v.to_vec())).implode(false)
 }
 
 /// Rounds `sum / n` to the nearest whole VND, halves up.

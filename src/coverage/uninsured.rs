@@ -14,7 +14,8 @@
 //! The person is the linked si_number when the link stage matched one; an
 //! `ambiguous` person counts as covered in a month when any of their
 //! clerical-review candidates was declared by the employer that month, and is
-//! otherwise listed with `match_method` = `ambiguous`.
+//! otherwise listed with `match_method` = `ambiguous` and reason `no_si_record`
+//! (no BHXH record is confirmed until a clerk decides).
 
 use super::frame::{self, avg_vnd, date_column, days, ints, month_of, str_list, strs};
 use super::Ctx;
@@ -34,7 +35,7 @@ pub const COLUMNS: &[(&str, &str, &str)] = &[
     ("months_declared_elsewhere", "int64", "Months with wages here and a due contribution at another employer's unit"),
     ("last_month", "date", "Last uninsured month (for `declared_elsewhere`: last month declared elsewhere)"),
     ("avg_taxable_income", "int64", "Average monthly taxable income from this employer over those months, VND"),
-    ("reason", "string", "`no_si_record`, `not_declared_by_employer` or `declared_elsewhere`"),
+    ("reason", "string", "`no_si_record` (no si_people row linked; ambiguous links included), `not_declared_by_employer` (linked, not declared by this employer) or `declared_elsewhere` (a second job)"),
     ("match_method", "string", "How the tax-side person was linked: `citizen_id`, `name_birth`, `probabilistic`, `ambiguous` or `unmatched`"),
     ("officer_id", "string", "Officer whose worklist carries the unit (or unregistered employer)"),
 ];
@@ -205,7 +206,8 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         let (mu, me) = (mu[i].unwrap_or(0), me[i].unwrap_or(0));
         let status = status[i].as_deref().unwrap_or("unmatched");
         let (reason, months, last, income) = if mu > 0 {
-            let reason = if status == "unmatched" { "no_si_record" } else { "not_declared_by_employer" };
+            // An ambiguous person has no confirmed BHXH record either (match_method says so).
+            let reason = if status == "matched" { "not_declared_by_employer" } else { "no_si_record" };
             (reason, mu, lu[i], avg_vnd(iu[i].unwrap_or(0), mu))
         } else if me > 0 {
             ("declared_elsewhere", 0, le[i], avg_vnd(ie[i].unwrap_or(0), me))

@@ -97,13 +97,24 @@ pub struct AgreeLevels {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct EmployerLevels {
+    pub agree: MU,
+    /// With term frequency, u of `agree` is the share of BHXH people the
+    /// shared employer declares (a big employer proves less), at least tf_min_u.
+    pub term_frequency: bool,
+    pub tf_min_u: f64,
+    pub disagree: MU,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Comparisons {
     pub citizen_id: CitizenIdLevels,
     pub name: NameLevels,
     pub birth_date: BirthLevels,
     pub sex: AgreeLevels,
     pub province: AgreeLevels,
-    pub employer: AgreeLevels,
+    pub employer: EmployerLevels,
 }
 
 impl LinkConfig {
@@ -142,8 +153,8 @@ impl LinkConfig {
                 bail!("comparisons.{name}: m and u must be probabilities in (0, 1]");
             }
         }
-        if !(c.name.tf_min_u > 0.0 && c.name.tf_min_u <= 1.0) {
-            bail!("comparisons.name.tf_min_u must be in (0, 1]");
+        if !(c.name.tf_min_u > 0.0 && c.name.tf_min_u <= 1.0) || !(c.employer.tf_min_u > 0.0 && c.employer.tf_min_u <= 1.0) {
+            bail!("comparisons.name.tf_min_u and comparisons.employer.tf_min_u must be in (0, 1]");
         }
         if !(0.0..=1.0).contains(&c.name.fuzzy_threshold) {
             bail!("comparisons.name.fuzzy_threshold must be in [0, 1]");

@@ -390,6 +390,8 @@ struct Weights {
     sex: [f64; 2],
     prov: [f64; 2],
     emp: [f64; 2],
+    emp_m: f64,
+    emp_tf: bool,
 }
 
 impl Weights {
@@ -413,6 +415,8 @@ impl Weights {
             sex: [c.sex.agree.weight(), c.sex.disagree.weight()],
             prov: [c.province.agree.weight(), c.province.disagree.weight()],
             emp: [c.employer.agree.weight(), c.employer.disagree.weight()],
+            emp_m: c.employer.agree.m,
+            emp_tf: c.employer.term_frequency,
         }
     }
 }
@@ -427,6 +431,8 @@ struct Scorer<'a> {
     w: Weights,
     /// u of an exact name agreement, per folded name (term frequency among BHXH people).
     name_u: Vec<f64>,
+    /// u of an employer agreement, per employer (its share of BHXH people).
+    emp_u: Vec<f64>,
 }
 
 impl Scorer<'_> {
@@ -515,10 +521,25 @@ impl Scorer<'_> {
             }
             _ => Level::Missing,
         };
+        let shared = t.emps.iter().filter(|e| s.emps.contains(e)).map(|e| self.emp_u[*e as usize]).fold(f64::INFINITY, f64::min);
+        let employer = if t.emps.is_empty() {
+            Level::Missing
+        } else if shared.is_finite() {
+            weight += if self.w.emp_tf { (self.w.emp_m / shared).log2() } else { self.w.emp[0] };
+            Level::Agree
+        } else {
+            weight += self.w.emp[1];
+            Level::Disagree
+        };
+        // The tax side's province is its employers' province: when the
+        // employer agrees, the province agreement is implied and not counted
+        // again (the two are not independent).
         let province = match s.provs.first() {
             Some(p) if !t.provs.is_empty() => {
                 if t.provs.contains(p) {
-                    weight += self.w.prov[0];
+                    if employer != Level::Agree {
+                        weight += self.w.prov[0];
+                    }
                     Level::Agree
                 } else {
                     weight += self.w.prov[1];
@@ -526,15 +547,6 @@ impl Scorer<'_> {
                 }
             }
             _ => Level::Missing,
-        };
-        let employer = if t.emps.is_empty() {
-            Level::Missing
-        } else if t.emps.iter().any(|e| s.emps.contains(e)) {
-            weight += self.w.emp[0];
-            Level::Agree
-        } else {
-            weight += self.w.emp[1];
-            Level::Disagree
         };
         Comparison { levels: [cid, name, birth, sex, province, employer], weight }
     }
@@ -701,7 +713,15 @@ impl Model {
         let total = self.si.len().max(1) as f64;
         let tf_min = cfg.comparisons.name.tf_min_u;
         let name_u = counts.iter().map(|&c| (c as f64 / total).max(tf_min)).collect();
-        let scorer = Scorer { m: self, w: Weights::new(cfg), name_u };
+        let mut emp_counts = vec![0u32; self.emp_ids.len()];
+        for r in &self.si {
+            for e in &r.emps {
+                emp_counts[*e as usize] += 1;
+            }
+        }
+        let emp_min = cfg.comparisons.employer.tf_min_u;
+        let emp_u = emp_counts.iter().map(|&c| (c as f64 / total).max(emp_min)).collect();
+        let scorer = Scorer { m: self, w: Weights::new(cfg), name_u, emp_u };
 
         // The BHXH side's blocks: (key, si index), sorted.
         let mut index: Vec<(u64, u32)> = self
