@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The nightly job: ingest the inbox, then conform it into silver.
+    /// The nightly job: ingest the inbox, conform it into silver, assess dues and debt.
     Run(RunArgs),
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
@@ -149,6 +149,9 @@ fn execute(cli: &Cli) -> Result<u8> {
                     for t in &report.conform {
                         println!("{:<34} {:>12} {:>12} {:>10}", t.table, t.rows_in, t.rows_out, t.duplicates);
                     }
+                    let a = &report.assess;
+                    println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
+                    println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
                     println!("\nlake: {}  ({:.1} s)", cfg.lake.display(), report.seconds);
                 }
                 report.ingest

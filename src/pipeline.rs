@@ -1,5 +1,6 @@
 //! The nightly job: the stages in order, with what each reported.
 
+use crate::assess::{self, AssessReport};
 use crate::conform::{self, TableReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::Lake;
@@ -33,10 +34,11 @@ impl RunConfig {
 pub struct RunReport {
     pub ingest: IngestReport,
     pub conform: Vec<TableReport>,
+    pub assess: AssessReport,
     pub seconds: f64,
 }
 
-/// Runs ingest then conform.
+/// Runs ingest, conform, then assess.
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let start = Instant::now();
     let reference = Reference::load(&cfg.reference)?;
@@ -61,5 +63,11 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             duplicates = t.duplicates, seconds = t.seconds, "conformed"
         );
     }
-    Ok(RunReport { ingest, conform, seconds: start.elapsed().as_secs_f64() })
+    let assess = assess::run(&lake, &reference, cfg.as_of)?;
+    tracing::info!(
+        stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
+        paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
+        candidates = assess.inspection_candidates, seconds = assess.seconds, "assessed"
+    );
+    Ok(RunReport { ingest, conform, assess, seconds: start.elapsed().as_secs_f64() })
 }
