@@ -10,6 +10,7 @@
 pub mod assess;
 pub mod conform;
 pub mod contract;
+pub mod dictionary;
 pub mod ids;
 pub mod ingest;
 pub mod lake;

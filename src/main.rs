@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use bhxh::ingest::IngestReport;
-use bhxh::pipeline::{self, RunConfig};
+use bhxh::lake::lock::LockHeld;
+use bhxh::pipeline::{self, RunConfig, Stages};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -16,16 +17,27 @@ mod exit {
     // 2 is clap's code for a command-line usage error.
     /// An input file was refused whole (the rest was processed).
     pub const BAD_INPUT: u8 = 3;
+    /// Another run holds the lake's lock; nothing was done.
+    pub const LOCKED: u8 = 4;
 }
 
 #[derive(Parser)]
 #[command(name = "bhxh", version, about = "Nightly pipeline for Vietnam Social Security: registries in, coverage gaps, debt and due lists out")]
 struct Cli {
-    /// Print nothing on success (errors still go to stderr).
+    /// Print nothing on success (errors and warnings still go to stderr).
     #[arg(long, global = true)]
     quiet: bool,
+    /// Log lines on stderr as human text or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -36,6 +48,12 @@ enum Command {
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
     Generate(GenerateArgs),
+    /// Print the data dictionary (Markdown) generated from the code.
+    Dictionary {
+        /// Write it to docs/data-dictionary.md instead of stdout.
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 #[derive(Args)]
@@ -104,9 +122,10 @@ impl RunArgs {
 fn print_ingest(report: &IngestReport) {
     println!("{:<34} {:>12} {:>12} {:>10}", "file", "rows", "accepted", "rejected");
     for f in &report.files {
-        match &f.refused {
-            Some(why) => println!("{:<34} REFUSED: {why}", f.file),
-            None => println!("{:<34} {:>12} {:>12} {:>10}", f.file, f.rows, f.accepted, f.rejected),
+        match (&f.refused, &f.skipped) {
+            (Some(why), _) => println!("{:<34} REFUSED: {why}", f.file),
+            (_, Some(run)) => println!("{:<34} skipped: already ingested by run {run}", f.file),
+            _ => println!("{:<34} {:>12} {:>12} {:>10}", f.file, f.rows, f.accepted, f.rejected),
         }
     }
     let (rows, accepted, rejected) = report.totals();
@@ -115,14 +134,13 @@ fn print_ingest(report: &IngestReport) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BHXH_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(if cli.quiet { "warn" } else { "info" })
-            }),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BHXH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if cli.quiet { "warn" } else { "info" }));
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     match execute(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -137,11 +155,18 @@ fn execute(cli: &Cli) -> Result<u8> {
         Command::Run(args) | Command::Ingest(args) => {
             let cfg = args.config()?;
             let ingest_only = matches!(cli.command, Command::Ingest(_));
+            let stages = if ingest_only { Stages::IngestOnly } else { Stages::All };
+            let report = match pipeline::run_stages(&cfg, stages) {
+                Ok(r) => r,
+                Err(e) if e.downcast_ref::<LockHeld>().is_some() => {
+                    eprintln!("bhxh: {e:#}");
+                    return Ok(exit::LOCKED);
+                }
+                Err(e) => return Err(e),
+            };
             let ingest = if ingest_only {
-                let reference = bhxh::reference::Reference::load(&cfg.reference)?;
-                bhxh::ingest::run(&cfg.inbox, &bhxh::lake::Lake::new(&cfg.lake), &reference, cfg.threads)?
+                report.ingest
             } else {
-                let report = pipeline::run(&cfg)?;
                 if !cli.quiet {
                     print_ingest(&report.ingest);
                     println!();
@@ -152,7 +177,7 @@ fn execute(cli: &Cli) -> Result<u8> {
                     let a = &report.assess;
                     println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
                     println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
-                    println!("\nlake: {}  ({:.1} s)", cfg.lake.display(), report.seconds);
+                    println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest
             };
@@ -163,6 +188,15 @@ fn execute(cli: &Cli) -> Result<u8> {
                 eprintln!("bhxh: refused {}", f.refused.as_deref().unwrap_or_default());
             }
             Ok(if ingest.refused().next().is_some() { exit::BAD_INPUT } else { exit::OK })
+        }
+        Command::Dictionary { write } => {
+            let text = bhxh::dictionary::render();
+            if *write {
+                std::fs::write("docs/data-dictionary.md", text)?;
+            } else {
+                print!("{text}");
+            }
+            Ok(exit::OK)
         }
         Command::Generate(_g) => anyhow::bail!("generator not wired yet"),
     }

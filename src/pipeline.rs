@@ -1,19 +1,22 @@
-//! The nightly job: the stages in order, with what each reported.
+//! The nightly job: the stages in order under the lake's lock, with what each
+//! reported, recorded in a run manifest.
 
 use crate::assess::{self, AssessReport};
 use crate::conform::{self, TableReport};
 use crate::ingest::{self, IngestReport};
+use crate::lake::ledger::{hash_file, Ledger};
+use crate::lake::lock::LakeLock;
 use crate::lake::Lake;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// `pipelines/nightly.toml`: what the nightly job reads and where it writes.
 /// Command-line flags override each field.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     pub inbox: PathBuf,
@@ -30,44 +33,196 @@ impl RunConfig {
     }
 }
 
+/// Which stages a run goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stages {
+    IngestOnly,
+    All,
+}
+
 #[derive(Debug)]
 pub struct RunReport {
+    pub run_id: String,
     pub ingest: IngestReport,
     pub conform: Vec<TableReport>,
     pub assess: AssessReport,
     pub seconds: f64,
 }
 
-/// Runs ingest, conform, then assess.
+/// A run's identity: its UTC start time and process id.
+pub fn new_run_id() -> String {
+    format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
+}
+
+/// Runs all stages (ingest, conform, then assess).
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
+    run_stages(cfg, Stages::All)
+}
+
+/// Runs the stages under the lake's lock and writes `_runs/<run_id>.json`,
+/// whatever the outcome.
+pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     let start = Instant::now();
-    let reference = Reference::load(&cfg.reference)?;
+    let started = chrono::Utc::now().to_rfc3339();
+    let run_id = new_run_id();
     let lake = Lake::new(&cfg.lake);
-    let ingest = ingest::run(&cfg.inbox, &lake, &reference, cfg.threads)?;
+    let _lock = LakeLock::acquire(&lake.root, &run_id)?;
+    let stale = crate::lake::remove_stale_temporaries(&lake.root)?;
+    if stale > 0 {
+        tracing::warn!("removed {stale} temporary files left by an interrupted run");
+    }
+    let result = stages_in_order(cfg, &lake, &run_id, stages);
+    let manifest = Manifest {
+        run_id: run_id.clone(),
+        as_of: cfg.as_of,
+        started,
+        finished: chrono::Utc::now().to_rfc3339(),
+        seconds: start.elapsed().as_secs_f64(),
+        outcome: match &result {
+            Ok((ingest, _, _)) if ingest.refused().next().is_some() => "bad_input".into(),
+            Ok(_) => "ok".into(),
+            Err(e) => format!("failed: {e:#}"),
+        },
+        code_version: env!("CARGO_PKG_VERSION").into(),
+        reference_blake3: reference_hash(&cfg.reference).unwrap_or_default(),
+        config: cfg.clone(),
+        inputs: result.as_ref().map(|(i, _, _)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
+        conform: result
+            .as_ref()
+            .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
+            .unwrap_or_default(),
+    };
+    manifest.write(&lake)?;
+    let (ingest, conform, assess) = result?;
+    Ok(RunReport { run_id, ingest, conform, assess, seconds: start.elapsed().as_secs_f64() })
+}
+
+fn stages_in_order(
+    cfg: &RunConfig,
+    lake: &Lake,
+    run_id: &str,
+    stages: Stages,
+) -> Result<(IngestReport, Vec<TableReport>, AssessReport)> {
+    let reference = Reference::load(&cfg.reference)?;
+    let mut ledger = Ledger::load(&lake.root)?;
+    let t = Instant::now();
+    let ingest = ingest::run(&cfg.inbox, lake, &reference, cfg.threads, &mut ledger, run_id)?;
     for f in &ingest.files {
-        match &f.refused {
-            Some(why) => tracing::error!(stage = "ingest", file = %f.file, "refused: {why}"),
-            None => tracing::info!(
+        if let Some(why) = &f.refused {
+            tracing::error!(stage = "ingest", file = %f.file, "refused: {why}");
+        } else if let Some(earlier) = &f.skipped {
+            tracing::info!(stage = "ingest", file = %f.file, ingested_by = %earlier, "skipped: already ingested");
+        } else {
+            tracing::debug!(
                 stage = "ingest", file = %f.file, rows = f.rows, accepted = f.accepted,
                 rejected = f.rejected, seconds = f.seconds, "ingested"
-            ),
+            );
         }
     }
     for name in &ingest.ignored {
         tracing::warn!(stage = "ingest", file = %name, "not named <dataset>_<YYYYMMDD>.csv|.parquet: ignored");
     }
-    let conform = conform::run(&lake, cfg.as_of)?;
-    for t in &conform {
-        tracing::info!(
-            stage = "conform", table = %t.table, rows_in = t.rows_in, rows_out = t.rows_out,
-            duplicates = t.duplicates, seconds = t.seconds, "conformed"
-        );
+    let (rows, accepted, rejected) = ingest.totals();
+    tracing::info!(
+        stage = "ingest", files = ingest.files.len(), skipped = ingest.skipped().count(),
+        refused = ingest.refused().count(), rows_in = rows, rows_out = accepted, rejects = rejected,
+        seconds = t.elapsed().as_secs_f64(), "stage done"
+    );
+    if stages == Stages::IngestOnly {
+        return Ok((ingest, Vec::new(), AssessReport::default()));
     }
-    let assess = assess::run(&lake, &reference, cfg.as_of)?;
+    let t = Instant::now();
+    let conform = conform::run(lake, cfg.as_of)?;
+    tracing::info!(
+        stage = "conform", tables = conform.len(),
+        rows_in = conform.iter().map(|t| t.rows_in).sum::<u64>(),
+        rows_out = conform.iter().map(|t| t.rows_out).sum::<u64>(),
+        duplicates = conform.iter().map(|t| t.duplicates).sum::<u64>(),
+        seconds = t.elapsed().as_secs_f64(), "stage done"
+    );
+    let assess = assess::run(lake, &reference, cfg.as_of)?;
     tracing::info!(
         stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
         paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
-        candidates = assess.inspection_candidates, seconds = assess.seconds, "assessed"
+        candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
     );
-    Ok(RunReport { ingest, conform, assess, seconds: start.elapsed().as_secs_f64() })
+    Ok((ingest, conform, assess))
+}
+
+/// BLAKE3 over the reference tables (names and contents, in name order):
+/// which version of the rules a run used.
+fn reference_hash(dir: &Path) -> Result<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "csv"));
+    files.sort();
+    let mut h = blake3::Hasher::new();
+    for f in files {
+        h.update(f.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update(hash_file(&f)?.0.as_bytes());
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
+
+/// `_runs/<run_id>.json`: what a run read, with which code and rules, what it
+/// wrote and how it ended.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub as_of: NaiveDate,
+    pub started: String,
+    pub finished: String,
+    pub seconds: f64,
+    /// `ok`, `bad_input` (a file was refused) or `failed: <error>`.
+    pub outcome: String,
+    pub code_version: String,
+    pub reference_blake3: String,
+    pub config: RunConfig,
+    pub inputs: Vec<ManifestInput>,
+    /// Silver table → rows.
+    pub conform: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestInput {
+    pub file: String,
+    pub dataset: String,
+    pub blake3: String,
+    pub bytes: u64,
+    pub version: u32,
+    pub status: String,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+impl From<&ingest::FileReport> for ManifestInput {
+    fn from(f: &ingest::FileReport) -> Self {
+        let status = match (&f.refused, &f.skipped) {
+            (Some(why), _) => format!("refused: {why}"),
+            (_, Some(run)) => format!("skipped: ingested by {run}"),
+            _ => "ingested".into(),
+        };
+        ManifestInput {
+            file: f.file.clone(),
+            dataset: f.dataset.clone(),
+            blake3: f.blake3.clone(),
+            bytes: f.bytes,
+            version: f.version,
+            status,
+            rows: f.rows,
+            accepted: f.accepted,
+            rejected: f.rejected,
+        }
+    }
+}
+
+impl Manifest {
+    fn write(&self, lake: &Lake) -> Result<()> {
+        let dir = lake.root.join("_runs");
+        std::fs::create_dir_all(&dir)?;
+        let target = dir.join(format!("{}.json", self.run_id));
+        let tmp = dir.join(format!(".{}.json.tmp", self.run_id));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&tmp, &target).with_context(|| format!("writing {}", target.display()))
+    }
 }

@@ -5,6 +5,7 @@
 
 use bhxh::assess::{self, export};
 use bhxh::lake::{gold, Lake};
+use bhxh::pipeline::{self, RunConfig};
 use bhxh::reference::Reference;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -61,19 +62,22 @@ fn inbox(dir: &Path) {
     );
 }
 
+/// The nightly job (ingest → conform → assess) on the hand-written inbox.
 fn run() -> (tempfile::TempDir, assess::AssessReport) {
     let dir = tempfile::tempdir().unwrap();
     let inbox_dir = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox_dir).unwrap();
     inbox(&inbox_dir);
-    let lake = Lake::new(dir.path().join("lake"));
-    let r = reference();
-    let as_of: NaiveDate = AS_OF.parse().unwrap();
-    let ing = bhxh::ingest::run(&inbox_dir, &lake, &r, 1).unwrap();
-    assert!(ing.files.iter().all(|f| f.refused.is_none() && f.rejected == 0), "{:?}", ing.files);
-    bhxh::conform::run(&lake, as_of).unwrap();
-    let report = assess::run(&lake, &r, as_of).unwrap();
-    (dir, report)
+    let cfg = RunConfig {
+        inbox: inbox_dir,
+        lake: dir.path().join("lake"),
+        reference: Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference"),
+        as_of: AS_OF.parse().unwrap(),
+        threads: 1,
+    };
+    let report = pipeline::run(&cfg).unwrap();
+    assert!(report.ingest.files.iter().all(|f| f.refused.is_none() && f.rejected == 0), "{:?}", report.ingest.files);
+    (dir, report.assess)
 }
 
 fn row(df: &DataFrame, unit: &str) -> DataFrame {

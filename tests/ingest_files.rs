@@ -1,7 +1,8 @@
 //! Ingest on hand-written files: every file-level class of bad input, BOMs,
 //! column order, unknown columns, Parquet extracts, reconciliation.
 
-use bhxh::ingest::{self, FileReport};
+use bhxh::ingest::{self, FileReport, IngestReport};
+use bhxh::lake::ledger::Ledger;
 use bhxh::lake::{read_parquet, Lake};
 use bhxh::reference::Reference;
 use polars::prelude::*;
@@ -11,13 +12,18 @@ fn reference() -> Reference {
     Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap()
 }
 
+fn run(inbox: &Path, lake: &Lake) -> IngestReport {
+    let mut ledger = Ledger::load(&lake.root).unwrap();
+    ingest::run(inbox, lake, &reference(), 1, &mut ledger, "test-run").unwrap()
+}
+
 fn ingest_one(name: &str, bytes: &[u8]) -> (tempfile::TempDir, FileReport) {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::write(inbox.join(name), bytes).unwrap();
     let lake = Lake::new(dir.path().join("lake"));
-    let report = ingest::run(&inbox, &lake, &reference(), 1).unwrap();
+    let report = run(&inbox, &lake);
     assert_eq!(report.files.len(), 1, "{name} recognised");
     let f = report.files.into_iter().next().unwrap();
     (dir, f)
@@ -132,7 +138,7 @@ fn parquet_extracts_are_validated_like_csv() {
     let file = std::fs::File::create(inbox.join("si_contributions_20200608.parquet")).unwrap();
     ParquetWriter::new(file).finish(&mut df).unwrap();
     let lake = Lake::new(dir.path().join("lake"));
-    let report = ingest::run(&inbox, &lake, &reference(), 1).unwrap();
+    let report = run(&inbox, &lake);
     let f = &report.files[0];
     assert_eq!((f.refused.clone(), f.rows, f.accepted, f.rejected), (None, 2, 1, 1));
     let bronze = read_parquet(&lake.bronze_file("si_contributions", "si_contributions_20200608")).unwrap();
@@ -145,7 +151,29 @@ fn files_not_named_like_extracts_are_ignored_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
     std::fs::write(dir.path().join("unknown_dataset_20200608.csv"), "a\n1\n").unwrap();
-    let report = ingest::run(dir.path(), &Lake::new(dir.path().join("lake")), &reference(), 1).unwrap();
+    let report = run(dir.path(), &Lake::new(dir.path().join("lake")));
     assert!(report.files.is_empty());
     assert_eq!(report.ignored, vec!["notes.txt", "unknown_dataset_20200608.csv"]);
+}
+
+#[test]
+fn an_ingested_file_is_skipped_and_a_changed_one_is_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let file = inbox.join("si_units_20200608.csv");
+    std::fs::write(&file, format!("{UNITS_HEADER}\nU1,,A,01,,1,,,active\n")).unwrap();
+    let first = run(&inbox, &lake);
+    assert_eq!((first.files[0].accepted, first.files[0].version, first.files[0].skipped.clone()), (1, 1, None));
+    let again = run(&inbox, &lake);
+    assert_eq!(again.files[0].skipped.as_deref(), Some("test-run"), "same content: skipped");
+    assert_eq!(again.files[0].rows, 0);
+    std::fs::write(&file, format!("{UNITS_HEADER}\nU1,,A,01,,1,,,active\nU2,,B,01,,2,,,active\n")).unwrap();
+    let changed = run(&inbox, &lake);
+    assert_eq!((changed.files[0].accepted, changed.files[0].version), (2, 2));
+    assert!(lake.bronze_file("si_units", "si_units_20200608").exists(), "version 1 kept");
+    let v2 = read_parquet(&lake.bronze_file("si_units", "si_units_20200608.v2")).unwrap();
+    assert_eq!(v2.column("_extract_version").unwrap().i64().unwrap().get(0), Some(2));
+    assert_eq!(Ledger::load(&lake.root).unwrap().entries.len(), 2);
 }

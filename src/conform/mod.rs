@@ -94,6 +94,7 @@ pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<Lazy
     let key: Vec<PlSmallStr> = ds.key.iter().map(|k| PlSmallStr::from(*k)).collect();
     let mut order = key.clone();
     order.push("_extract_date".into());
+    order.push("_extract_version".into());
     order.push("_source_line".into());
     let strategy = match keep {
         Keep::Latest => UniqueKeepStrategy::Last,

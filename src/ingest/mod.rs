@@ -17,6 +17,7 @@ mod validate;
 pub use validate::{parse_cell, validate_row, CellError, ParsedRow, RowError, Value};
 
 use crate::contract::{self, Dataset, Kind, Reason};
+use crate::lake::ledger::{hash_file, Ledger, LedgerEntry};
 use crate::lake::{Lake, ParquetFile};
 use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
@@ -36,8 +37,11 @@ const CHUNK_ROWS: usize = 256 * 1024;
 pub struct Extract {
     pub path: PathBuf,
     pub dataset: &'static Dataset,
-    /// File stem, e.g. `tax_wages_20200608`: names the extract in the lake.
+    /// The extract's name in the lake: the file stem (`tax_wages_20200608`),
+    /// with `.v<N>` for the N-th different content under the same file name.
     pub name: String,
+    /// 1 for the first content seen under this file name (see the ledger).
+    pub version: u32,
     pub extract_date: NaiveDate,
     pub format: Format,
 }
@@ -58,6 +62,12 @@ pub struct FileReport {
     pub rejected: u64,
     /// Set when the file was refused whole; nothing of it was loaded.
     pub refused: Option<String>,
+    /// Set when this exact content was ingested before (the earlier run's id).
+    pub skipped: Option<String>,
+    /// Extract version in the lake (a changed file under a known name is a new version).
+    pub version: u32,
+    pub blake3: String,
+    pub bytes: u64,
     pub seconds: f64,
 }
 
@@ -71,6 +81,9 @@ pub struct IngestReport {
 impl IngestReport {
     pub fn refused(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.refused.is_some())
+    }
+    pub fn skipped(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.skipped.is_some())
     }
     pub fn totals(&self) -> (u64, u64, u64) {
         self.files.iter().fold((0, 0, 0), |(r, a, j), f| (r + f.rows, a + f.accepted, j + f.rejected))
@@ -92,7 +105,14 @@ pub fn recognise(path: &Path) -> Option<Extract> {
         return None;
     }
     let extract_date = NaiveDate::parse_from_str(date, "%Y%m%d").ok()?;
-    Some(Extract { path: path.to_path_buf(), dataset: contract::dataset(name)?, name: stem.to_string(), extract_date, format })
+    Some(Extract {
+        path: path.to_path_buf(),
+        dataset: contract::dataset(name)?,
+        name: stem.to_string(),
+        version: 1,
+        extract_date,
+        format,
+    })
 }
 
 /// Lists the inbox: recognised extracts (sorted by name) and the other files.
@@ -113,9 +133,19 @@ pub fn scan_inbox(inbox: &Path) -> Result<(Vec<Extract>, Vec<String>)> {
     Ok((extracts, ignored))
 }
 
-/// Ingests every extract of the inbox into the lake, `threads` files at a time.
-pub fn run(inbox: &Path, lake: &Lake, reference: &Reference, threads: usize) -> Result<IngestReport> {
+/// Ingests every extract of the inbox into the lake, `threads` files at a
+/// time. Files already in the ledger with the same content are skipped; what
+/// is ingested is recorded in the ledger under `run_id`.
+pub fn run(
+    inbox: &Path,
+    lake: &Lake,
+    reference: &Reference,
+    threads: usize,
+    ledger: &mut Ledger,
+    run_id: &str,
+) -> Result<IngestReport> {
     let (extracts, ignored) = scan_inbox(inbox)?;
+    let known: &Ledger = ledger;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<FileReport>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -123,7 +153,7 @@ pub fn run(inbox: &Path, lake: &Lake, reference: &Reference, threads: usize) -> 
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(x) = extracts.get(i) else { break };
-                let r = ingest_extract(x, lake, reference);
+                let r = ingest_new(x, lake, reference, known);
                 results.lock().expect("no poisoned lock").push((i, r));
             });
         }
@@ -131,7 +161,57 @@ pub fn run(inbox: &Path, lake: &Lake, reference: &Reference, threads: usize) -> 
     let mut results = results.into_inner().expect("no poisoned lock");
     results.sort_by_key(|(i, _)| *i);
     let files = results.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>>>()?;
+    let now = chrono::Utc::now().to_rfc3339();
+    for (x, f) in extracts.iter().zip(&files) {
+        if f.refused.is_none() && f.skipped.is_none() {
+            ledger.record(LedgerEntry {
+                file: f.file.clone(),
+                dataset: f.dataset.clone(),
+                extract: versioned_name(&x.name, f.version),
+                version: f.version,
+                blake3: f.blake3.clone(),
+                bytes: f.bytes,
+                rows: f.rows,
+                accepted: f.accepted,
+                rejected: f.rejected,
+                ingested_at: now.clone(),
+                run_id: run_id.to_string(),
+            });
+        }
+    }
+    ledger.save()?;
     Ok(IngestReport { files, ignored })
+}
+
+fn versioned_name(stem: &str, version: u32) -> String {
+    if version <= 1 {
+        stem.to_string()
+    } else {
+        format!("{stem}.v{version}")
+    }
+}
+
+/// Hashes the file; skips it if the ledger has this content, else ingests it
+/// as the next version of its name.
+fn ingest_new(x: &Extract, lake: &Lake, reference: &Reference, ledger: &Ledger) -> Result<FileReport> {
+    let file = x.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let (blake3, bytes) = hash_file(&x.path)?;
+    if let Some(seen) = ledger.find(&file, &blake3) {
+        return Ok(FileReport {
+            dataset: x.dataset.name.to_string(),
+            file,
+            skipped: Some(seen.run_id.clone()),
+            version: seen.version,
+            blake3,
+            bytes,
+            ..Default::default()
+        });
+    }
+    let version = ledger.next_version(&file);
+    let x = Extract { name: versioned_name(&x.name, version), version, ..x.clone() };
+    let mut report = ingest_extract(&x, lake, reference)?;
+    (report.version, report.blake3, report.bytes) = (version, blake3, bytes);
+    Ok(report)
 }
 
 /// Ingests one extract. `Err` is an internal failure (I/O); a file that breaks
@@ -370,6 +450,7 @@ impl<'a> Loader<'a> {
         cols.push(Series::new("_source_line".into(), std::mem::take(&mut self.lines)).into_column());
         let d = days(self.x.extract_date);
         cols.push(Int32Chunked::new("_extract_date".into(), vec![d; n]).into_series().cast(&DataType::Date)?.into_column());
+        cols.push(Series::new("_extract_version".into(), vec![i64::from(self.x.version); n]).into_column());
         Ok(DataFrame::new(n, cols)?)
     }
 

@@ -8,7 +8,8 @@
 //! [`read_partitioned`] restores it as a String column.
 //!
 //! A table is written into `<lake>/gold/.<table>.tmp-<pid>/`, then swapped
-//! in with two renames (old table aside, new table in, old removed), so a
+//! in with two renames (old table aside as `.<table>.tmp-old-<pid>`, new
+//! table in, old removed; leftovers of a crash are swept as temporaries), so a
 //! reader sees the previous table or the new one, never half of either.
 
 use super::write_parquet;
@@ -44,7 +45,7 @@ pub fn write_partitioned(lake_root: &Path, table: &str, df: DataFrame) -> Result
     let root = gold_root(lake_root);
     let target = root.join(table);
     let tmp = root.join(format!(".{table}.tmp-{}", std::process::id()));
-    let old = root.join(format!(".{table}.old-{}", std::process::id()));
+    let old = root.join(format!(".{table}.tmp-old-{}", std::process::id()));
     for p in [&tmp, &old] {
         if p.exists() {
             fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display()))?;

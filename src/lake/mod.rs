@@ -12,6 +12,8 @@
 //! into place only when complete, so a reader never sees half a file.
 
 pub mod gold;
+pub mod ledger;
+pub mod lock;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -61,6 +63,35 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     files.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
     files.sort();
     Ok(files)
+}
+
+/// Removes what killed runs left behind: the temporary files and folders
+/// (`.<name>.tmp-<pid>`) of writes that never reached their rename. Call it
+/// only while holding the lake's lock: then no live run is writing them.
+pub fn remove_stale_temporaries(root: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let is_tmp = name.starts_with('.') && name.contains(".tmp");
+            match (is_tmp, path.is_dir()) {
+                (true, true) => {
+                    fs::remove_dir_all(&path)?;
+                    removed += 1;
+                }
+                (true, false) => {
+                    fs::remove_file(&path)?;
+                    removed += 1;
+                }
+                (false, true) => stack.push(path),
+                (false, false) => {}
+            }
+        }
+    }
+    Ok(removed)
 }
 
 fn tmp_path(target: &Path) -> PathBuf {
@@ -138,4 +169,30 @@ pub fn scan_parquet(files: &[PathBuf]) -> Result<LazyFrame> {
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(ParquetReader::new(file).finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncommitted_file_never_appears_and_leftovers_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("silver/t.parquet");
+        let mut df = polars::df!("a" => [1i64, 2]).unwrap();
+        {
+            let mut w = ParquetFile::create(&target, df.schema()).unwrap();
+            w.write(&df).unwrap();
+            // Dropped without commit: as if the run died here.
+        }
+        assert!(!target.exists());
+        write_parquet(&target, &mut df).unwrap();
+        assert_eq!(read_parquet(&target).unwrap().height(), 2);
+        // What a kill -9 between create and rename leaves behind.
+        fs::write(dir.path().join("silver/.t.parquet.tmp-12345"), b"half").unwrap();
+        fs::create_dir_all(dir.path().join("gold/.x.tmp-9/province_code=01")).unwrap();
+        assert_eq!(remove_stale_temporaries(dir.path()).unwrap(), 2);
+        assert!(target.exists(), "published files are kept");
+        assert_eq!(fs::read_dir(dir.path().join("silver")).unwrap().count(), 1);
+    }
 }

@@ -1,0 +1,139 @@
+//! The data dictionary (`docs/data-dictionary.md`), generated from the code's
+//! own declarations so it cannot drift: a test compares the file with
+//! [`render`], and `bhxh dictionary --write` regenerates it.
+
+use crate::contract::{Kind, Reason, DATASETS};
+use crate::conform::SILVER;
+use std::fmt::Write;
+
+fn kind_text(kind: Kind) -> (&'static str, String) {
+    match kind {
+        Kind::Text => ("string", "text, NFC".into()),
+        Kind::Name => ("string", "name: NFC, trimmed, single spaces (raw value in `<column>_raw`)".into()),
+        Kind::TaxCode => ("string", "10 digits with check digit, optional `-NNN` branch".into()),
+        Kind::CitizenId => ("string", "9-digit CMND or 12-digit CCCD".into()),
+        Kind::SiNumber => ("string", "10 digits".into()),
+        Kind::UnitCode => ("string", "`[A-Z0-9]{1,16}`".into()),
+        Kind::Province => ("string", "2-digit province code of 2020".into()),
+        Kind::Digits(n) => ("string", format!("{n} digits")),
+        Kind::Date => ("date", "calendar date".into()),
+        Kind::Month => ("date", "month, as its first day".into()),
+        Kind::Money { min } => ("int64", format!("VND, ≥ {min}")),
+        Kind::Int { min, max } => ("int64", format!("{min}–{max}")),
+        Kind::IntOneOf(v) => ("int64", format!("one of {}", v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))),
+        Kind::Enum(v) => ("string", format!("one of `{}`", v.join("` `"))),
+        Kind::Bool => ("bool", "true / false".into()),
+    }
+}
+
+/// Columns conform adds to a silver table, beyond its dataset's.
+pub fn silver_extra_columns(table: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+    match table {
+        "employers" => &[
+            ("head_tax_code", "string", "The 10-digit head-office tax code (a branch's parent)"),
+            ("is_branch", "bool", "The tax code has a `-NNN` branch suffix"),
+        ],
+        "units" => &[("head_tax_code", "string", "The 10-digit head-office part of the unit's tax code")],
+        "wages" => &[
+            ("employer_head_tax_code", "string", "The employer's 10-digit head-office tax code"),
+            (
+                "person_ref",
+                "string",
+                "The best identifier the row carries: `pit:<person tax code>`, else `cid:<citizen id>`, else `name:<lower-case name>|<birth date>`",
+            ),
+        ],
+        _ => &[],
+    }
+}
+
+const LINEAGE: [(&str, &str, &str); 4] = [
+    ("_source_file", "string", "Input file the row came from"),
+    ("_source_line", "int64", "Physical line in that file (header = 1); for Parquet extracts the 1-based row number"),
+    ("_extract_date", "date", "Extraction date from the file name"),
+    ("_extract_version", "int64", "1, or N for the N-th different content delivered under the same file name"),
+];
+
+/// The whole dictionary as Markdown.
+pub fn render() -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# Data dictionary\n");
+    let _ = writeln!(w, "Generated from the code (`bhxh dictionary --write`); a test fails when this file and the code disagree.\n");
+    let _ = writeln!(w, "Types are Parquet logical types: `string` (UTF-8), `int64`, `date`, `bool`. Money is whole VND in `int64`. Months are `date` values on the first day of the month.\n");
+    let _ = writeln!(w, "## Bronze: `bronze/<dataset>/<dataset>_<YYYYMMDD>.parquet`\n");
+    let _ = writeln!(w, "One file per input extract, the accepted rows typed. Columns the contract does not know are kept as `string`. Every table also has the lineage columns:\n");
+    let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
+    for (c, t, m) in LINEAGE {
+        let _ = writeln!(w, "| `{c}` | {t} | {m} |");
+    }
+    for d in DATASETS {
+        let _ = writeln!(w, "\n### `{}`\n\n{} Natural key: {}.\n", d.name, d.doc, d.key.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(w, "| column | type | required | rule | meaning |\n|---|---|---|---|---|");
+        for c in d.columns {
+            let (t, rule) = kind_text(c.kind);
+            let _ = writeln!(w, "| `{}` | {t} | {} | {rule} | {} |", c.name, if c.required { "yes" } else { "" }, c.doc);
+            if c.kind == Kind::Name {
+                let _ = writeln!(w, "| `{}_raw` | string |  | as received | {} as the source wrote it |", c.name, c.doc);
+            }
+        }
+    }
+    let _ = writeln!(w, "\n## Rejects: `rejects/<dataset>_<YYYYMMDD>.parquet`\n");
+    let _ = writeln!(w, "Every row of an extract that was not accepted. For every file, input rows = accepted + rejected.\n");
+    let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
+    for (c, t, m) in [
+        ("dataset", "string", "Input dataset"),
+        ("file", "string", "Input file"),
+        ("line", "int64", "Physical line of the record's start (header = 1); for Parquet the 1-based row number"),
+        ("column", "string", "The first failing column in contract order; null for `malformed_row`"),
+        ("reason", "string", "Reason code, below"),
+        ("message", "string", "What was wrong, in words"),
+        ("raw", "string", "The record as received, CSV-quoted"),
+    ] {
+        let _ = writeln!(w, "| `{c}` | {t} | {m} |");
+    }
+    let _ = writeln!(w, "\n| reason | meaning |\n|---|---|");
+    for r in Reason::ALL {
+        let _ = writeln!(w, "| `{}` | {} |", r.code(), reason_doc(r));
+    }
+    let _ = writeln!(w, "\n## Silver: `silver/<table>.parquet`\n");
+    let _ = writeln!(w, "One row per natural key of the dataset, over all extracts dated on or before the run's as-of date; sorted by key. Columns: the bronze columns of the dataset (with lineage), plus those listed.\n");
+    let _ = writeln!(w, "| table | from dataset | keeps | added columns |\n|---|---|---|---|");
+    for t in SILVER {
+        let extra = silver_extra_columns(t.name).iter().map(|(c, ty, m)| format!("`{c}` ({ty}): {m}")).collect::<Vec<_>>().join("; ");
+        let keep = match t.keep {
+            crate::conform::Keep::Latest => "newest extract, last line",
+            crate::conform::Keep::First => "first copy (a resend is the same money)",
+        };
+        let _ = writeln!(w, "| `{}` | `{}` | {keep} | {} |", t.name, t.dataset, if extra.is_empty() { "—".into() } else { extra });
+    }
+    s
+}
+
+fn reason_doc(r: Reason) -> &'static str {
+    match r {
+        Reason::MalformedRow => "Not a record of the file's shape: a different number of fields than the header",
+        Reason::MissingRequired => "A required value is empty",
+        Reason::BadCheckDigit => "A tax code whose 10th digit is not its check digit",
+        Reason::BadFormat => "An identifier or code of the wrong shape (digits, length, letters)",
+        Reason::BadDate => "Not a real date `YYYY-MM-DD` or month `YYYY-MM`",
+        Reason::BadNumber => "Not a whole number",
+        Reason::NegativeMoney => "A money amount below zero",
+        Reason::OutOfRange => "A number outside its allowed range or list (a zero payment, wage region 5, ...)",
+        Reason::UnknownEnum => "A value not in the column's list",
+        Reason::UnknownProvince => "A 2-digit code that is not one of the 63 provinces of 2020",
+        Reason::Inconsistent => "Columns that contradict each other (a suspension over 12 months, paid_through before paid_from, ...)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn docs_data_dictionary_matches_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/data-dictionary.md");
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == super::render(),
+            "docs/data-dictionary.md is stale: run `cargo run --release -- dictionary --write`"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! The ingest ledger: every input file ingested, by name and content hash.
+//!
+//! `<lake>/_ledger/ingested.jsonl`, one JSON object per line. A file whose
+//! name and BLAKE3 hash are already there is skipped; a file with a known
+//! name but new content is a new version of that extract, written beside the
+//! old one (`<extract>.v2.parquet`), never over it. The ledger is rewritten
+//! whole (temporary file, then rename) after each ingest.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub file: String,
+    pub dataset: String,
+    /// The extract's name in the lake (`tax_wages_20200608`, `…​.v2`).
+    pub extract: String,
+    pub version: u32,
+    pub blake3: String,
+    pub bytes: u64,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub ingested_at: String,
+    pub run_id: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    path: PathBuf,
+    pub entries: Vec<LedgerEntry>,
+}
+
+impl Ledger {
+    pub fn load(lake_root: &Path) -> Result<Ledger> {
+        let path = lake_root.join("_ledger").join("ingested.jsonl");
+        let mut entries = Vec::new();
+        if path.exists() {
+            let f = fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            for (i, line) in BufReader::new(f).lines().enumerate() {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                entries.push(
+                    serde_json::from_str(&line).with_context(|| format!("{} line {}", path.display(), i + 1))?,
+                );
+            }
+        }
+        Ok(Ledger { path, entries })
+    }
+
+    /// The entry for this exact file content, if it was ingested before.
+    pub fn find(&self, file: &str, blake3: &str) -> Option<&LedgerEntry> {
+        self.entries.iter().find(|e| e.file == file && e.blake3 == blake3)
+    }
+
+    /// The version a new content of `file` gets: 1, or one more than the last.
+    pub fn next_version(&self, file: &str) -> u32 {
+        self.entries.iter().filter(|e| e.file == file).map(|e| e.version).max().unwrap_or(0) + 1
+    }
+
+    pub fn record(&mut self, entry: LedgerEntry) {
+        self.entries.push(entry);
+    }
+
+    pub fn save(&self) -> Result<()> {
+        let dir = self.path.parent().expect("ledger has a folder");
+        fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".ingested.jsonl.tmp-{}", std::process::id()));
+        let mut f = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        for e in &self.entries {
+            serde_json::to_writer(&mut f, e)?;
+            f.write_all(b"\n")?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+/// BLAKE3 of a file's content (hex) and its size in bytes.
+pub fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let mut f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok((hasher.finalize().to_hex().to_string(), bytes))
+}
