@@ -104,7 +104,7 @@ pub struct InspectionEntry {
     /// coverage issue adds `uninsured_workers`, `unregistered_employer`.
     pub reasons: Vec<&'static str>,
     pub debt: Option<i64>,
-    pub debt_months: Option<i32>,
+    pub debt_months: Option<i64>,
     pub oldest_unpaid_month: Option<Month>,
     pub interest: Option<i64>,
     pub workers_not_declared: Option<i64>,
@@ -153,7 +153,7 @@ pub fn debt_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Res
     let s = |n: &str| -> Result<StringChunked> { Ok(df.column(n)?.str()?.clone()) };
     let (code, tax, name, officer) = (s("unit_code")?, s("tax_code")?, s("unit_name")?, s("officer_id")?);
     let debt = df.column("debt")?.i64()?.clone();
-    let months = df.column("debt_months")?.i32()?.clone();
+    let months = df.column("debt_months")?.i64()?.clone();
     let oldest = df.column("oldest_unpaid_month")?.date()?.physical().clone();
     let interest = df.column("interest")?.i64()?.clone();
     let mut out = Vec::with_capacity(df.height());
@@ -290,7 +290,7 @@ fn entry_record(e: &InspectionEntry) -> Vec<String> {
         o(&e.officer_id),
         e.reasons.join(";"),
         n(e.debt),
-        n(e.debt_months.map(i64::from)),
+        n(e.debt_months),
         e.oldest_unpaid_month.map(|m| m.to_string()).unwrap_or_default(),
         n(e.interest),
         n(e.workers_not_declared),
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn merge_joins_the_same_unit_and_sorts_by_age_then_debt() {
-        let e = |code: &str, debt: i64, months: i32, reason: &'static str| InspectionEntry {
+        let e = |code: &str, debt: i64, months: i64, reason: &'static str| InspectionEntry {
             unit_code: Some(code.into()),
             reasons: vec![reason],
             debt: Some(debt),

@@ -17,6 +17,7 @@
 pub mod dues;
 pub mod export;
 pub mod ledger;
+pub mod tables;
 
 use crate::ingest::days;
 use crate::lake::{self, gold, Lake};
@@ -360,7 +361,7 @@ impl UnitCtx<'_> {
             let d = &mut out.delinquent;
             d.unit.push(u);
             d.debt.push(pos.debt);
-            d.debt_months.push(pos.debt_months);
+            d.debt_months.push(i64::from(pos.debt_months));
             d.oldest.push(pos.oldest_unpaid.map(|m| days(m.first_day())));
             d.interest.push(pos.interest_unpaid);
             d.suspended.push(suspension_now.is_some());
@@ -375,7 +376,7 @@ impl UnitCtx<'_> {
                 s.to.push(days(p.to.first_day()));
                 s.makeup_month.push(days(p.makeup_month().first_day()));
                 s.debt.push(pos.debt);
-                s.debt_months.push(pos.debt_months);
+                s.debt_months.push(i64::from(pos.debt_months));
                 s.interest.push(pos.interest_unpaid);
                 s.deferred.push(deferred);
                 report.suspended_owing += 1;
@@ -392,7 +393,7 @@ impl UnitCtx<'_> {
             x.makeup_unpaid.push(*unpaid);
             x.overdue.push(*m < as_of_m);
             x.debt.push(pos.debt);
-            x.debt_months.push(pos.debt_months);
+            x.debt_months.push(i64::from(pos.debt_months));
             report.makeup_unpaid += 1;
         }
         report.units += 1;
@@ -446,7 +447,7 @@ struct C12Cols {
 struct DelinquentCols {
     unit: Vec<u32>,
     debt: Vec<i64>,
-    debt_months: Vec<i32>,
+    debt_months: Vec<i64>,
     oldest: Vec<Option<i32>>,
     interest: Vec<i64>,
     suspended: Vec<bool>,
@@ -461,7 +462,7 @@ struct SuspendedOwingCols {
     to: Vec<i32>,
     makeup_month: Vec<i32>,
     debt: Vec<i64>,
-    debt_months: Vec<i32>,
+    debt_months: Vec<i64>,
     interest: Vec<i64>,
     deferred: Vec<i64>,
 }
@@ -476,7 +477,7 @@ struct MakeupCols {
     makeup_unpaid: Vec<i64>,
     overdue: Vec<bool>,
     debt: Vec<i64>,
-    debt_months: Vec<i32>,
+    debt_months: Vec<i64>,
 }
 
 #[derive(Default)]
@@ -500,10 +501,6 @@ fn i64_col(name: &str, v: Vec<i64>) -> Column {
     Column::new(name.into(), v)
 }
 
-fn i32_col(name: &str, v: Vec<i32>) -> Column {
-    Column::new(name.into(), v)
-}
-
 fn bool_col(name: &str, v: Vec<bool>) -> Column {
     Column::new(name.into(), v)
 }
@@ -522,6 +519,13 @@ fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
         cols.push(Column::new("officer_id".into(), idx.iter().map(|i| at(i).officer.as_deref()).collect::<Vec<_>>()));
     }
     cols
+}
+
+/// Checks a frame against its declared schema, then writes the gold table.
+fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
+    table.check(&df)?;
+    gold::write_partitioned(root, table.name, df)?;
+    Ok(())
 }
 
 impl Outputs {
@@ -543,7 +547,7 @@ impl Outputs {
         cols.push(i64_col("assessed", d.assessed));
         cols.push(bool_col("suspended", d.suspended));
         cols.push(i64_col("pension_deferred", d.pension_deferred));
-        gold::write_partitioned(root, DUES, DataFrame::new(n, cols)?)?;
+        publish(root, &tables::DUES, DataFrame::new(n, cols)?)?;
 
         // c12_notices
         let c = self.c12;
@@ -565,7 +569,7 @@ impl Outputs {
             i64_col("credit", c.credit),
             bool_col("provisional", c.provisional),
         ]);
-        gold::write_partitioned(root, C12_NOTICES, DataFrame::new(n, cols)?)?;
+        publish(root, &tables::C12_NOTICES, DataFrame::new(n, cols)?)?;
 
         // delinquent_employers
         let d = self.delinquent;
@@ -574,14 +578,14 @@ impl Outputs {
         cols.extend(unit_cols(units, &d.unit, true));
         cols.extend([
             i64_col("debt", d.debt),
-            i32_col("debt_months", d.debt_months),
+            i64_col("debt_months", d.debt_months),
             opt_date_col("oldest_unpaid_month", d.oldest)?,
             i64_col("interest", d.interest),
             bool_col("suspended", d.suspended),
             i64_col("deferred_pension_part", d.deferred),
             bool_col("inspection_candidate", d.candidate),
         ]);
-        gold::write_partitioned(root, DELINQUENT_EMPLOYERS, DataFrame::new(n, cols)?)?;
+        publish(root, &tables::DELINQUENT_EMPLOYERS, DataFrame::new(n, cols)?)?;
 
         // suspended_units_owing
         let s = self.suspended_owing;
@@ -593,11 +597,11 @@ impl Outputs {
             date_col("to_month", s.to)?,
             date_col("makeup_month", s.makeup_month)?,
             i64_col("debt", s.debt),
-            i32_col("debt_months", s.debt_months),
+            i64_col("debt_months", s.debt_months),
             i64_col("interest", s.interest),
             i64_col("deferred_pension_part", s.deferred),
         ]);
-        gold::write_partitioned(root, SUSPENDED_UNITS_OWING, DataFrame::new(n, cols)?)?;
+        publish(root, &tables::SUSPENDED_UNITS_OWING, DataFrame::new(n, cols)?)?;
 
         // makeup_unpaid
         let x = self.makeup;
@@ -612,9 +616,9 @@ impl Outputs {
             i64_col("makeup_unpaid", x.makeup_unpaid),
             bool_col("overdue", x.overdue),
             i64_col("debt", x.debt),
-            i32_col("debt_months", x.debt_months),
+            i64_col("debt_months", x.debt_months),
         ]);
-        gold::write_partitioned(root, MAKEUP_UNPAID, DataFrame::new(n, cols)?)?;
+        publish(root, &tables::MAKEUP_UNPAID, DataFrame::new(n, cols)?)?;
         Ok(())
     }
 }

@@ -20,6 +20,53 @@ use std::path::{Path, PathBuf};
 
 pub const PARTITION: &str = "province_code";
 
+/// A published gold table's schema: the promise to analysts, declared once.
+/// Writers check their frames against it ([`GoldTable::check`]) and the data
+/// dictionary is rendered from it.
+#[derive(Debug)]
+pub struct GoldTable {
+    pub name: &'static str,
+    /// What one row is, and what the table is for.
+    pub doc: &'static str,
+    /// Columns in file order, `province_code` included (it lives in the folder name).
+    pub columns: &'static [GoldColumn],
+}
+
+#[derive(Debug)]
+pub struct GoldColumn {
+    pub name: &'static str,
+    /// Parquet logical type: `string`, `int64`, `int32`, `date`, `bool`.
+    pub dtype: &'static str,
+    pub doc: &'static str,
+}
+
+fn dtype_name(d: &DataType) -> &'static str {
+    match d {
+        DataType::String => "string",
+        DataType::Int64 => "int64",
+        DataType::Int32 => "int32",
+        DataType::Date => "date",
+        DataType::Boolean => "bool",
+        _ => "other",
+    }
+}
+
+impl GoldTable {
+    /// Refuses a frame whose column names, order or types differ from the declaration.
+    pub fn check(&self, df: &DataFrame) -> Result<()> {
+        let got: Vec<(String, &str)> =
+            df.columns().iter().map(|c| (c.name().to_string(), dtype_name(c.dtype()))).collect();
+        let want: Vec<(String, &str)> = self.columns.iter().map(|c| (c.name.to_string(), c.dtype)).collect();
+        if got != want {
+            bail!(
+                "gold table {} does not match its declared schema:\n  wrote    {got:?}\n  declared {want:?}",
+                self.name
+            );
+        }
+        Ok(())
+    }
+}
+
 /// `<lake>/gold`
 pub fn gold_root(lake_root: &Path) -> PathBuf {
     lake_root.join("gold")
