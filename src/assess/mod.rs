@@ -112,60 +112,62 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     let mut done = vec![false; units.len()];
     let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments };
 
-    // Walk the due contributions unit by unit (sorted by unit, then month).
+    // Walk the due contributions unit by unit. Silver is sorted by its key
+    // (unit_code, si_number, month), so rows of a unit are contiguous; the
+    // sort below only runs for a silver table written otherwise.
     let as_of_m = Month::of_date(as_of);
-    let contrib = lake::scan_parquet(&[contrib_f])?
+    let mut contrib = lake::scan_parquet(&[contrib_f])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
         .filter(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
         )
         .select([col("unit_code"), col("month"), col("insured_wage")])
-        .sort(vec![PlSmallStr::from("unit_code"), PlSmallStr::from("month")], SortMultipleOptions::default())
         .collect()
         .map_err(anyhow::Error::from)
         .context("reading silver contributions")?;
+    if !grouped_by_unit(contrib.column("unit_code")?.str()?) {
+        tracing::debug!(stage = "assess", "silver contributions not sorted by unit: sorting");
+        contrib = contrib.sort(["unit_code"], SortMultipleOptions::default().with_maintain_order(true))?;
+    }
     report.contribution_rows = contrib.height() as u64;
+    tracing::debug!(stage = "assess", rows = contrib.height(), seconds = start.elapsed().as_secs_f64(), "silver read");
     let codes = contrib.column("unit_code")?.str()?;
     let months = contrib.column("month")?.date()?.physical();
     let wages = contrib.column("insured_wage")?.i64()?;
     let mut current: Option<(Option<u32>, String)> = None;
+    // The current unit's months, kept sorted: day number, sums, rules of the month.
+    let mut unit_days: Vec<i32> = Vec::new();
     let mut unit_months: Vec<UnitMonth> = Vec::new();
-    let mut rules: Option<dues::MonthRules> = None;
-    let mut day_cache: (i32, Month) = (i32::MIN, Month(0));
+    let mut unit_rules: Vec<dues::MonthRules> = Vec::new();
     for ((code, day), wage) in codes.iter().zip(months.iter()).zip(wages.iter()) {
         let (Some(code), Some(day), Some(wage)) = (code, day, wage) else {
             bail!("silver contributions has a null unit_code, month or insured_wage");
         };
         if current.as_ref().is_none_or(|(_, c)| c != code) {
             if let Some((Some(u), _)) = current.take() {
-                ctx.unit(u, &std::mem::take(&mut unit_months), &mut out, &mut report)?;
+                ctx.unit(u, &unit_months, &mut out, &mut report)?;
                 done[u as usize] = true;
             }
-            let u = index.get(code).copied();
-            if let Some(u) = u {
-                if done[u as usize] {
-                    bail!("silver contributions are not grouped by unit ({code} seen twice)");
-                }
-            }
-            current = Some((u, code.to_string()));
+            current = Some((index.get(code).copied(), code.to_string()));
+            unit_days.clear();
             unit_months.clear();
-            rules = None;
+            unit_rules.clear();
         }
         let Some((Some(u), _)) = &current else {
             report.orphan_contribution_rows += 1;
             continue;
         };
-        if day != day_cache.0 {
-            day_cache = (day, Month::of_date(date_of(day)));
-        }
-        let m = day_cache.1;
-        if unit_months.last().is_none_or(|x| x.month != m) {
-            unit_months.push(UnitMonth::new(m));
-            let region = units[*u as usize].region;
-            rules = Some(book.get(region, m)?.clone());
-        }
-        let r = rules.as_ref().expect("rules of the month");
-        unit_months.last_mut().expect("a month").add_person(wage, r);
+        let k = match unit_days.binary_search(&day) {
+            Ok(k) => k,
+            Err(k) => {
+                let m = Month::of_date(date_of(day));
+                unit_days.insert(k, day);
+                unit_months.insert(k, UnitMonth::new(m));
+                unit_rules.insert(k, book.get(units[*u as usize].region, m)?.clone());
+                k
+            }
+        };
+        unit_months[k].add_person(wage, &unit_rules[k]);
     }
     if let Some((Some(u), _)) = current.take() {
         ctx.unit(u, &unit_months, &mut out, &mut report)?;
@@ -186,10 +188,26 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
         );
     }
 
+    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "units settled");
     out.write(lake, &units, as_of)?;
+    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "gold written");
     report.export_files = export::run(lake, reference, as_of)?;
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Whether equal unit codes are contiguous (true for a column sorted by unit).
+fn grouped_by_unit(codes: &StringChunked) -> bool {
+    let mut prev: Option<&str> = None;
+    for c in codes.iter() {
+        if let (Some(p), Some(c)) = (prev, c) {
+            if c < p {
+                return false;
+            }
+        }
+        prev = c.or(prev);
+    }
+    true
 }
 
 fn date_of(day: i32) -> NaiveDate {
@@ -524,7 +542,7 @@ fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
 /// Checks a frame against its declared schema, then writes the gold table.
 fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
     table.check(&df)?;
-    gold::write_partitioned(root, table.name, df)?;
+    gold::write_partitioned_by(root, table.name, df, table.key)?;
     Ok(())
 }
 

@@ -30,6 +30,7 @@ pub const DUES: GoldTable = GoldTable {
     name: super::DUES,
     doc: "One row per unit and month with due declarations (working, stopped_paid), up to the as-of month: \
           the amounts by fund and payer, each the sum over people of round(min(wage, ceiling) × rate), halves up.",
+    key: &["unit_code", "month"],
     columns: &[
         c("month", "date", "Month assessed"),
         PROVINCE,
@@ -58,6 +59,7 @@ pub const C12_NOTICES: GoldTable = GoldTable {
     doc: "C12-TS payment-result notice: one row per unit and month, from the unit's first month (first due or \
           payment) to the as-of month. carried_forward = brought_forward + due + interest − paid = debt + \
           interest_unpaid − credit.",
+    key: &["unit_code", "month"],
     columns: &[
         c("month", "date", "Notice month"),
         PROVINCE,
@@ -93,6 +95,7 @@ pub const DELINQUENT_EMPLOYERS: GoldTable = GoldTable {
     name: super::DELINQUENT_EMPLOYERS,
     doc: "Units with debt at the as-of date. Inspection candidates (§3.3): debt of 3 months or more and not \
           inside a suspension.",
+    key: &["unit_code"],
     columns: &[
         AS_OF,
         PROVINCE,
@@ -113,6 +116,7 @@ pub const DELINQUENT_EMPLOYERS: GoldTable = GoldTable {
 pub const SUSPENDED_UNITS_OWING: GoldTable = GoldTable {
     name: super::SUSPENDED_UNITS_OWING,
     doc: "§3.2: units inside a suspension at the as-of date that still owe the other funds (debt > 0).",
+    key: &["unit_code"],
     columns: &[
         AS_OF,
         PROVINCE,
@@ -134,6 +138,7 @@ pub const MAKEUP_UNPAID: GoldTable = GoldTable {
     name: super::MAKEUP_UNPAID,
     doc: "§3.2: units whose suspension has ended (make-up month ≤ as-of month) with the make-up still unpaid; \
           one row per make-up month.",
+    key: &["unit_code", "makeup_month"],
     columns: &[
         AS_OF,
         PROVINCE,
@@ -167,5 +172,14 @@ mod tests {
             assert_eq!(DUES.columns[6 + i].name, cell_name(i));
         }
         assert_eq!(DUES.columns[6 + CELLS].name, "assessed");
+    }
+
+    #[test]
+    fn keys_are_declared_columns() {
+        for t in GOLD_TABLES {
+            for k in t.key {
+                assert!(t.columns.iter().any(|c| c.name == *k), "{}: key {k}", t.name);
+            }
+        }
     }
 }

@@ -30,6 +30,8 @@ pub struct GoldTable {
     pub doc: &'static str,
     /// Columns in file order, `province_code` included (it lives in the folder name).
     pub columns: &'static [GoldColumn],
+    /// Unique within a province: the sort order of the files.
+    pub key: &'static [&'static str],
 }
 
 #[derive(Debug)]
@@ -82,11 +84,20 @@ pub fn table_dir(lake_root: &Path, table: &str) -> PathBuf {
 /// other column in schema order (put the key columns first), so the same
 /// data always gives the same files. Returns the number of partitions.
 pub fn write_partitioned(lake_root: &Path, table: &str, df: DataFrame) -> Result<usize> {
+    let by: Vec<String> =
+        df.get_column_names().into_iter().filter(|c| c.as_str() != PARTITION).map(|c| c.to_string()).collect();
+    let by: Vec<&str> = by.iter().map(String::as_str).collect();
+    write_partitioned_by(lake_root, table, df, &by)
+}
+
+/// [`write_partitioned`], sorting by `province_code` then `key` only: cheaper
+/// on wide tables, and as deterministic when `key` is unique per province.
+pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &[&str]) -> Result<usize> {
     if df.column(PARTITION).is_err() {
         bail!("gold table {table} has no {PARTITION} column");
     }
     let mut by: Vec<PlSmallStr> = vec![PARTITION.into()];
-    by.extend(df.get_column_names().into_iter().filter(|c| c.as_str() != PARTITION).cloned());
+    by.extend(key.iter().map(|k| PlSmallStr::from(*k)));
     let sorted = df.sort(by, SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true))?;
 
     let root = gold_root(lake_root);
