@@ -11,6 +11,7 @@ pub mod assess;
 pub mod conform;
 pub mod contract;
 pub mod dictionary;
+pub mod generate;
 pub mod ids;
 pub mod ingest;
 pub mod lake;

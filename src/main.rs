@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use bhxh::ingest::IngestReport;
+use bhxh::generate::{self, GenerateOptions};
 use bhxh::lake::lock::LockHeld;
 use bhxh::pipeline::{self, RunConfig, Stages};
 use chrono::NaiveDate;
@@ -198,6 +199,24 @@ fn execute(cli: &Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Command::Generate(_g) => anyhow::bail!("generator not wired yet"),
+        Command::Generate(g) => {
+            let summary = generate::generate(&GenerateOptions {
+                out: g.out.clone(),
+                people: g.people,
+                seed: g.seed,
+                as_of: g.as_of,
+                reference_dir: g.reference.clone(),
+            })?;
+            if !cli.quiet {
+                for (dataset, path, rows) in &summary.files {
+                    println!("{dataset:<18} {rows:>12}  {}", path.display());
+                }
+                println!(
+                    "bad rows planted: {}, duplicates: {}, noisy rows: {}",
+                    summary.bad_rows, summary.duplicate_rows, summary.noisy_rows
+                );
+            }
+            Ok(exit::OK)
+        }
     }
 }

@@ -6,6 +6,7 @@ use crate::conform::{self, TableReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
 use crate::lake::lock::LakeLock;
+use crate::lake::remote::{is_remote, Remote};
 use crate::lake::Lake;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
@@ -24,9 +25,34 @@ pub struct RunConfig {
     pub reference: PathBuf,
     pub as_of: NaiveDate,
     pub threads: usize,
+    /// For a lake or inbox on object storage: the local working folder that
+    /// mirrors it (default: `~/.cache/bhxh/<hash of the URLs>`).
+    #[serde(default)]
+    pub work_dir: Option<PathBuf>,
+    /// A remote lock older than this many hours is taken over (a crashed run
+    /// on another machine cannot be asked whether it is alive).
+    #[serde(default = "default_lock_ttl_hours")]
+    pub lock_ttl_hours: i64,
+}
+
+fn default_lock_ttl_hours() -> i64 {
+    12
 }
 
 impl RunConfig {
+    /// A config with the defaults for everything but the locations and date.
+    pub fn new(inbox: impl Into<PathBuf>, lake: impl Into<PathBuf>, reference: impl Into<PathBuf>, as_of: NaiveDate) -> RunConfig {
+        RunConfig {
+            inbox: inbox.into(),
+            lake: lake.into(),
+            reference: reference.into(),
+            as_of,
+            threads: 2,
+            work_dir: None,
+            lock_ttl_hours: default_lock_ttl_hours(),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<RunConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
@@ -60,11 +86,50 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
 }
 
 /// Runs the stages under the lake's lock and writes `_runs/<run_id>.json`,
-/// whatever the outcome.
+/// whatever the outcome. A lake or inbox on object storage is mirrored in a
+/// local working folder (see [`crate::lake::remote`]).
 pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
+    let run_id = new_run_id();
+    if !is_remote(&cfg.lake) && !is_remote(&cfg.inbox) {
+        return run_local(cfg, stages, &run_id);
+    }
+    let work = cfg.work_dir.clone().unwrap_or_else(|| default_work_dir(cfg));
+    let mut local = cfg.clone();
+    if is_remote(&cfg.inbox) {
+        let inbox = Remote::open(&cfg.inbox)?;
+        local.inbox = work.join("inbox");
+        let n = inbox.pull(&local.inbox, &[""])?;
+        tracing::info!(stage = "sync", inbox = %inbox.url(), downloaded = n, "inbox pulled");
+    }
+    if !is_remote(&cfg.lake) {
+        return run_local(&local, stages, &run_id);
+    }
+    let remote = Remote::open(&cfg.lake)?;
+    let _lock = remote.lock(&run_id, cfg.lock_ttl_hours)?;
+    local.lake = work.join("lake");
+    let n = remote.pull(&local.lake, &["_ledger", "bronze", "rejects"])?;
+    tracing::info!(stage = "sync", lake = %remote.url(), downloaded = n, "lake pulled");
+    let result = run_local(&local, stages, &run_id);
+    // Pushed whatever the outcome: a failed run still leaves its manifest, and
+    // the tables it did not rewrite are unchanged; `_published.json` goes last.
+    let n = remote.push(&local.lake, &[PUBLISHED], &["silver", "gold"])?;
+    tracing::info!(stage = "sync", lake = %remote.url(), uploaded = n, "lake pushed");
+    result
+}
+
+fn default_work_dir(cfg: &RunConfig) -> PathBuf {
+    let key = blake3::hash(format!("{}|{}", cfg.lake.display(), cfg.inbox.display()).as_bytes()).to_hex();
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/bhxh").join(&key.as_str()[..16])
+}
+
+/// The file readers follow: the run whose tables are complete, and those tables.
+pub const PUBLISHED: &str = "_published.json";
+
+fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport> {
     let start = Instant::now();
     let started = chrono::Utc::now().to_rfc3339();
-    let run_id = new_run_id();
+    let run_id = run_id.to_string();
     let lake = Lake::new(&cfg.lake);
     let _lock = LakeLock::acquire(&lake.root, &run_id)?;
     let stale = crate::lake::remove_stale_temporaries(&lake.root)?;
@@ -94,7 +159,48 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     };
     manifest.write(&lake)?;
     let (ingest, conform, assess) = result?;
+    if stages == Stages::All {
+        publish_manifest(&lake, &run_id, cfg.as_of)?;
+    }
     Ok(RunReport { run_id, ingest, conform, assess, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Writes `_published.json` after every table of the run is in place: the run,
+/// its as-of date, and each published file with its size and BLAKE3 hash. A
+/// reader that needs tables from one consistent run reads this first.
+fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
+    let mut tables = Vec::new();
+    for layer in ["silver", "gold"] {
+        let mut stack = vec![lake.root.join(layer)];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries {
+                let path = entry?.path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if name.starts_with('.') {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let (blake3, bytes) = hash_file(&path)?;
+                    let rel = path.strip_prefix(&lake.root)?.to_string_lossy().replace('\\', "/");
+                    tables.push(serde_json::json!({ "path": rel, "bytes": bytes, "blake3": blake3 }));
+                }
+            }
+        }
+    }
+    tables.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    let doc = serde_json::json!({
+        "run_id": run_id,
+        "as_of": as_of,
+        "published": chrono::Utc::now().to_rfc3339(),
+        "files": tables,
+    });
+    let tmp = lake.root.join(format!(".{PUBLISHED}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)?;
+    std::fs::rename(&tmp, lake.root.join(PUBLISHED))?;
+    Ok(())
 }
 
 fn stages_in_order(

@@ -68,12 +68,10 @@ fn run() -> (tempfile::TempDir, assess::AssessReport) {
     let inbox_dir = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox_dir).unwrap();
     inbox(&inbox_dir);
+    let reference_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
     let cfg = RunConfig {
-        inbox: inbox_dir,
-        lake: dir.path().join("lake"),
-        reference: Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference"),
-        as_of: AS_OF.parse().unwrap(),
         threads: 1,
+        ..RunConfig::new(inbox_dir, dir.path().join("lake"), reference_dir, AS_OF.parse().unwrap())
     };
     let report = pipeline::run(&cfg).unwrap();
     assert!(report.ingest.files.iter().all(|f| f.refused.is_none() && f.rejected == 0), "{:?}", report.ingest.files);

@@ -96,7 +96,12 @@ impl Idents {
 /// The person as a source shows them: clean, or with one planted noise kind
 /// (with probability `rate`).
 pub(crate) fn show(id: &Ident, rng: &mut impl Rng, rate: f64) -> Shown {
-    let mut s = Shown { name: id.name.clone(), citizen_id: id.citizen_id().map(str::to_string), birth: Some(id.birth), noise: None };
+    let mut s = Shown {
+        name: id.name.clone(),
+        citizen_id: id.citizen_id().map(str::to_string),
+        birth: Some(id.birth),
+        noise: None,
+    };
     if !rng.gen_bool(rate) {
         return s;
     }

@@ -6,8 +6,8 @@ use super::idents::{show, Idents};
 use super::names::{BUSINESS_LINES, CRAFT_LINES, CRAFT_VILLAGES, MARKETS, PLACES};
 use super::plan::Plan;
 use super::rng::{kind, normal, round_to, stream};
-use super::writer::{DatasetWriter, Ds, Planted, Row};
 use super::world::{date, days, flag, Role, World, NONE};
+use super::writer::{DatasetWriter, Ds, Planted, Row};
 use crate::month::Month;
 use crate::reference::{apply_bp, Scheme, SupportGroup};
 use anyhow::Result;
@@ -107,7 +107,7 @@ pub(crate) fn si_people(w: &World, ids: &Idents, out: &Out) -> Result<Planted> {
         row.opt_date(shown.birth);
         row.str(sex(p.female()));
         row.str(&w.provinces[p.province as usize].code);
-        row.int(w.ward_code(p.ward) as i64);
+        row.str(&format!("{:05}", w.ward_code(p.ward)));
         let household = (p.role == Role::HhMember || p.has(flag::HOUSEHOLD_HI)) && p.other != NONE;
         row.opt_str(household.then(|| w.household_code(p.other)).as_deref());
         row.opt_date((p.role == Role::Pensioner).then(|| w.pension_since(p)));
@@ -182,7 +182,7 @@ pub(crate) fn tax_households(w: &World, ids: &Idents, out: &Out) -> Result<Plant
         row.opt_date(shown.birth);
         row.str(sex(p.female()));
         row.str(&w.provinces[p.province as usize].code);
-        row.int(w.ward_code(p.ward) as i64);
+        row.str(&format!("{:05}", w.ward_code(p.ward)));
         row.str(&b.line);
         row.opt_str(b.market.as_deref());
         row.opt_str(b.village.as_deref());
@@ -242,7 +242,12 @@ pub(crate) struct Enrolled {
 pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Planted, Enrolled)> {
     let mut dw = out.writer(w, Ds::SiVoluntary, estimate(w, Ds::SiVoluntary))?;
     let np = w.provinces.len();
-    let mut en = Enrolled { voluntary: vec![0; np], household: vec![0; np], voluntary_vnd: vec![0; np], household_vnd: vec![0; np] };
+    let mut en = Enrolled {
+        voluntary: vec![0; np],
+        household: vec![0; np],
+        voluntary_vnd: vec![0; np],
+        household_vnd: vec![0; np],
+    };
     let m = w.asof_m;
     let rate_v = w.r.scheme_rate(Scheme::VoluntarySi, m)?;
     let rate_h = w.r.scheme_rate(Scheme::HouseholdHi, m)?;

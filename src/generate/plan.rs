@@ -202,45 +202,69 @@ impl World<'_> {
                 }
             }
             Role::Free => {
-                // 1–3 payers (distinct heads), each with its own contract type.
-                let mut frng = stream(self.seed, kind::PLAN, (1 << 40) | i as u64);
-                let k = frng.gen_range(1..=3usize);
-                let mut clients: Vec<(u32, Contract)> = Vec::with_capacity(3);
-                for _ in 0..k * 3 {
-                    if clients.len() == k {
-                        break;
-                    }
-                    let h = self.random_any_head(&mut frng);
-                    if !clients.iter().any(|c| c.0 == h) {
-                        let c = if frng.gen_bool(0.55) { Contract::Short } else { Contract::None };
-                        clients.push((h, c));
-                    }
-                }
                 let stable = p.has(flag::GOOD);
-                // Rows grouped by payer, then month.
-                let months: Vec<(usize, usize, i64)> = (0..TAX_MONTHS)
-                    .filter_map(|t| {
-                        if !rng.gen_bool(if stable { 0.93 } else { 0.4 }) {
-                            return None;
-                        }
-                        let total = if stable { rng.gen_range(5_500_000..14_000_000i64) } else { rng.gen_range(800_000..6_000_000i64) };
-                        let n = rng.gen_range(1..=clients.len());
-                        Some((t, n, total))
-                    })
-                    .collect();
-                for (c, (h, contract)) in clients.iter().enumerate() {
-                    for &(t, n, total) in &months {
-                        // Payers work in rotation; payer c is paid in month t when
-                        // it is among the n payers of that month.
-                        let slot = (c + clients.len() - t % clients.len()) % clients.len();
-                        if slot < n {
-                            let share = total / n as i64 + (t as i64 * 137 + c as i64 * 911) % 1000;
-                            plan.tax.push(TaxRow { t: t as u8, employer: *h, income: share, contract: *contract });
-                        }
-                    }
-                }
+                let (share, lo, hi) = if stable { (0.93, 5_500_000, 14_000_000) } else { (0.4, 800_000, 6_000_000) };
+                self.casual_income(i, NONE, 4, share, lo, hi, &mut rng, plan);
             }
             _ => {}
+        }
+        if p.has(flag::SIDE) {
+            // Side income of an insured employee (fees withheld at source).
+            let main_head = self.employers[p.employer as usize].head;
+            self.casual_income(i, main_head, 2, 0.6, 500_000, 5_000_000, &mut rng, plan);
+        }
+    }
+
+    /// Income from 1–`max_payers` payers (distinct heads other than
+    /// `exclude`) under short or no contracts: in a month (with probability
+    /// `share`) `lo..hi` VND split among some of the payers, in rotation.
+    #[allow(clippy::too_many_arguments)]
+    fn casual_income(
+        &self,
+        i: usize,
+        exclude: u32,
+        max_payers: usize,
+        share: f64,
+        lo: i64,
+        hi: i64,
+        rng: &mut impl Rng,
+        plan: &mut Plan,
+    ) {
+        let mut frng = stream(self.seed, kind::PLAN, (1 << 40) | i as u64);
+        let k = frng.gen_range(1..=max_payers);
+        let mut clients: Vec<(u32, Contract)> = Vec::with_capacity(k);
+        for _ in 0..k * 3 {
+            if clients.len() == k {
+                break;
+            }
+            let h = self.random_any_head(&mut frng);
+            if h != exclude && !clients.iter().any(|c| c.0 == h) {
+                let c = if frng.gen_bool(0.55) { Contract::Short } else { Contract::None };
+                clients.push((h, c));
+            }
+        }
+        if clients.is_empty() {
+            return;
+        }
+        let months: Vec<(usize, usize, i64)> = (0..TAX_MONTHS)
+            .filter_map(|t| {
+                if !rng.gen_bool(share) {
+                    return None;
+                }
+                let total = rng.gen_range(lo..hi);
+                let n = rng.gen_range(1..=clients.len());
+                Some((t, n, total))
+            })
+            .collect();
+        // Rows grouped by payer, then month.
+        for (c, (h, contract)) in clients.iter().enumerate() {
+            for &(t, n, total) in &months {
+                let slot = (c + clients.len() - t % clients.len()) % clients.len();
+                if slot < n {
+                    let amount = total / n as i64 + (t as i64 * 137 + c as i64 * 911) % 1000;
+                    plan.tax.push(TaxRow { t: t as u8, employer: *h, income: amount, contract: *contract });
+                }
+            }
         }
     }
 }

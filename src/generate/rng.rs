@@ -114,9 +114,6 @@ impl Table {
     pub fn total(&self) -> u64 {
         self.cum.last().copied().unwrap_or(0)
     }
-    pub fn len(&self) -> usize {
-        self.cum.len()
-    }
     pub fn pick(&self, rng: &mut impl Rng) -> usize {
         let x = rng.gen_range(0..self.total().max(1));
         self.cum.partition_point(|&c| c <= x).min(self.cum.len().saturating_sub(1))

@@ -107,6 +107,8 @@ pub(crate) mod flag {
     pub const FIXED: u32 = 1 << 13;
     /// Gets a Tết bonus.
     pub const BONUS: u32 = 1 << 14;
+    /// Insured employee with occasional side income (short/none contracts).
+    pub const SIDE: u32 = 1 << 15;
 }
 
 /// One person, compactly. Everything else is derived from their streams.
@@ -288,7 +290,6 @@ pub(crate) struct Prov {
 pub(crate) struct Household {
     pub province: u8,
     pub ward: u16,
-    pub size: u8,
     pub payment_months: u8,
     pub paid_through: Month,
     /// Earlier payment periods on record.
@@ -337,7 +338,6 @@ pub(crate) struct World<'r> {
     pub covid_t0: usize,
     pub provinces: Vec<Prov>,
     pub ward_codes: Vec<u32>,
-    pub ward_prov: Vec<u8>,
     pub unknown_provinces: Vec<String>,
     pub employers: Vec<Employer>,
     pub units: Vec<Unit>,
@@ -423,7 +423,6 @@ struct PeopleCtx {
     unreg_heads: Vec<u32>,
     hh_blocks: Table,
     pop_table: Table,
-    emp_prov_table: Table,
 }
 
 impl<'r> World<'r> {
@@ -446,15 +445,13 @@ impl<'r> World<'r> {
         // Provinces and wards (5-digit codes, increasing, unique nationally).
         let mut provinces = Vec::new();
         let mut ward_codes = Vec::new();
-        let mut ward_prov = Vec::new();
         let mut next_ward = 1u32;
-        for (k, p) in r.provinces.iter().enumerate() {
+        for p in &r.provinces {
             let wards = ((p.population_2019 / 12_000) as u32).clamp(30, 600);
             let urban_wards = ((wards as f64 * urban_share(&p.code)).ceil() as u32).max(1);
             let start = ward_codes.len() as u32;
             for _ in 0..wards {
                 ward_codes.push(next_ward);
-                ward_prov.push(k as u8);
                 next_ward += rng.gen_range(1..=3);
             }
             let code_num: u32 = p.code.parse().unwrap_or(0);
@@ -522,7 +519,6 @@ impl<'r> World<'r> {
             covid_t0,
             provinces,
             ward_codes,
-            ward_prov,
             unknown_provinces,
             employers: Vec::new(),
             units: Vec::new(),
@@ -562,11 +558,6 @@ impl<'r> World<'r> {
         (p.ward_start + k) as u16
     }
 
-    pub fn ward_is_urban(&self, ward: u16) -> bool {
-        let p = &self.provinces[self.ward_prov[ward as usize] as usize];
-        (ward as u32) < p.ward_start + p.urban_wards
-    }
-
     pub fn region_of(&self, prov: u8, urban: bool) -> u8 {
         let p = &self.provinces[prov as usize];
         if urban {
@@ -587,11 +578,6 @@ impl<'r> World<'r> {
         }
     }
 
-    /// The 10-digit head-office code of entity `e`.
-    pub fn head_code(&self, e: u32) -> &str {
-        &self.employers[self.employers[e as usize].head as usize].code
-    }
-
     pub fn household_code(&self, h: u32) -> String {
         let hh = &self.households[h as usize];
         format!("HGD{}{:07}", self.provinces[hh.province as usize].code, h + 1)
@@ -599,25 +585,25 @@ impl<'r> World<'r> {
 
     // ---------------------------------------------------------------- employers
 
-    fn new_tax_code(&self, rng: &mut ChaCha8Rng, prov: u8, counters: &mut [u32]) -> Result<String> {
-        // Enterprise codes: 0 + province code + 5-digit sequence + a free
-        // digit + check digit; the k-th code of a province is the (k mod 9)-th
-        // valid last digit of block k / 9 (every block of ten has at least nine
-        // prefixes with a check digit).
-        let _ = rng;
+    fn new_tax_code(&self, prov: u8, counters: &mut [u32], blocks: &[Perm]) -> Result<String> {
+        // Enterprise codes: a 2-digit tax-office prefix (01–63, the province's
+        // rank in the reference table, so never the personal `8x` range),
+        // a scrambled 6-digit block and a free digit, then the check digit.
+        // The k-th code of a province is the (k mod 9)-th last digit with a
+        // check digit in block k / 9 (a block of ten has at least nine).
         let k = counters[prov as usize];
         counters[prov as usize] += 1;
-        let block = k / 9;
-        if block >= 100_000 {
+        let seq = k / 9;
+        if seq >= 1_000_000 {
             bail!("too many employers in province {}", self.provinces[prov as usize].code);
         }
-        let code: u32 = self.provinces[prov as usize].code.parse().unwrap_or(0);
+        let block = blocks[prov as usize].apply(seq as u64);
+        let office = prov as u32 + 1;
         let mut digits = [0u8; 9];
-        digits[0] = 0;
-        digits[1] = (code / 10) as u8;
-        digits[2] = (code % 10) as u8;
+        digits[0] = (office / 10) as u8;
+        digits[1] = (office % 10) as u8;
         let mut b = block;
-        for d in (3..8).rev() {
+        for d in (2..8).rev() {
             digits[d] = (b % 10) as u8;
             b /= 10;
         }
@@ -643,6 +629,8 @@ impl<'r> World<'r> {
         let emp_prov_table =
             Table::new(self.provinces.iter().map(|p| (p.pop as f64 * employment_bias(&p.code)) as u64));
         let mut counters = vec![0u32; self.provinces.len()];
+        let blocks: Vec<Perm> =
+            (0..self.provinces.len()).map(|k| Perm::new(1_000_000, self.seed, 100 + k as u64)).collect();
         let industry_table = Table::new(super::names::INDUSTRIES.iter().map(|i| i.2));
         let brands = super::names::BRANDS.len();
         let reg_start = days(NaiveDate::from_ymd_opt(1995, 1, 1).expect("date"));
@@ -654,7 +642,7 @@ impl<'r> World<'r> {
 
         // Registered employers: Pareto sizes scaled to exactly n_ins workers.
         let e_r = if n_ins == 0 { 0 } else { ((n_ins as f64 / 17.0).round() as u64).clamp(1, n_ins) };
-        let cap = (n_ins as f64 / 15.0).max(50.0);
+        let cap = (n_ins as f64 / 150.0).max(40.0);
         let raw: Vec<f64> = (0..e_r)
             .map(|_| {
                 let u: f64 = rng.gen_range(0.0..1.0);
@@ -687,11 +675,16 @@ impl<'r> World<'r> {
             let ward = self.pick_ward(rng, prov, urban);
             let kind = weighted(
                 rng,
-                &[(EmpKind::Enterprise, 88), (EmpKind::Cooperative, 3), (EmpKind::HouseholdBusiness, 5), (EmpKind::Other, 4)],
+                &[
+                    (EmpKind::Enterprise, 88),
+                    (EmpKind::Cooperative, 3),
+                    (EmpKind::HouseholdBusiness, 5),
+                    (EmpKind::Other, 4),
+                ],
             );
             let registered_on = day_between(rng, reg_start, window_start - 400);
             let head = self.employers.len() as u32;
-            let code = self.new_tax_code(rng, prov, &mut counters)?;
+            let code = self.new_tax_code(prov, &mut counters, &blocks)?;
             let industry = industry_table.pick(rng) as u8;
             let brand = rng.gen_range(0..brands) as u8;
             let branches = if size >= 30 && rng.gen_bool(0.2) { rng.gen_range(1..=3u8) } else { 0 };
@@ -769,7 +762,7 @@ impl<'r> World<'r> {
                 let prov = self.pick_emp_province(rng, &emp_prov_table);
                 let urban = rng.gen_bool(0.6);
                 let registered_on = day_between(rng, reg_start + 3000, asof - 200);
-                let code = self.new_tax_code(rng, prov, &mut counters)?;
+                let code = self.new_tax_code(prov, &mut counters, &blocks)?;
                 let e = self.employers.len() as u32;
                 self.employers.push(Employer {
                     code,
@@ -779,7 +772,10 @@ impl<'r> World<'r> {
                     province: prov,
                     ward: self.pick_ward(rng, prov, urban),
                     urban,
-                    kind: weighted(rng, &[(EmpKind::Enterprise, 70), (EmpKind::HouseholdBusiness, 20), (EmpKind::Other, 10)]),
+                    kind: weighted(
+                        rng,
+                        &[(EmpKind::Enterprise, 70), (EmpKind::HouseholdBusiness, 20), (EmpKind::Other, 10)],
+                    ),
                     status: EmpStatus::Active,
                     class: EmpClass::Unregistered,
                     industry: industry_table.pick(rng) as u8,
@@ -802,7 +798,12 @@ impl<'r> World<'r> {
             let urban = rng.gen_bool(0.6);
             let status = weighted(
                 rng,
-                &[(EmpStatus::Active, 30), (EmpStatus::Suspended, 20), (EmpStatus::Closed, 30), (EmpStatus::Absent, 20)],
+                &[
+                    (EmpStatus::Active, 30),
+                    (EmpStatus::Suspended, 20),
+                    (EmpStatus::Closed, 30),
+                    (EmpStatus::Absent, 20),
+                ],
             );
             let registered_on = day_between(rng, reg_start, asof - 400);
             let status_since = if status == EmpStatus::Active {
@@ -810,9 +811,10 @@ impl<'r> World<'r> {
             } else {
                 day_between(rng, registered_on.max(asof - 1500), window_start - 1)
             };
-            let code = self.new_tax_code(rng, prov, &mut counters)?;
+            let code = self.new_tax_code(prov, &mut counters, &blocks)?;
             let e = self.employers.len() as u32;
-            let kind = weighted(rng, &[(EmpKind::Enterprise, 80), (EmpKind::HouseholdBusiness, 10), (EmpKind::Other, 10)]);
+            let kind =
+                weighted(rng, &[(EmpKind::Enterprise, 80), (EmpKind::HouseholdBusiness, 10), (EmpKind::Other, 10)]);
             let unit = if status == EmpStatus::Closed && rng.gen_bool(0.4) {
                 let u = self.units.len() as u32;
                 let mut unit = self.new_unit(rng, e, self.region_of(prov, urban), registered_on, kind);
@@ -858,7 +860,7 @@ impl<'r> World<'r> {
             let prov = pop_table.pick(&mut hr) as u8;
             let urban = hr.gen_bool(0.3);
             let ward = self.pick_ward(&mut hr, prov, urban);
-            self.households.push(self.new_household(&mut hr, prov, ward, size as u8));
+            self.households.push(self.new_household(&mut hr, prov, ward));
         }
         let hh_blocks = Table::new(hh_sizes.iter().copied());
 
@@ -878,7 +880,6 @@ impl<'r> World<'r> {
             unreg_heads,
             hh_blocks,
             pop_table,
-            emp_prov_table,
         })
     }
 
@@ -919,9 +920,9 @@ impl<'r> World<'r> {
         let l = self.asof_m.next();
         let cat = weighted(rng, &[(0u8, 20), (1, 30), (2, 15), (3, 35)]);
         let through = match cat {
-            0 => l,                                     // coverage ends in L: must renew
-            1 => l.add(-rng.gen_range(1..=3)),         // lapsed 1–3 months
-            2 => l.add(-rng.gen_range(4..=14)),        // lapsed longer
+            0 => l,                                            // coverage ends in L: must renew
+            1 => l.add(-rng.gen_range(1..=3)),                 // lapsed 1–3 months
+            2 => l.add(-rng.gen_range(4..=14)),                // lapsed longer
             _ if pm > 1 => l.add(rng.gen_range(1..pm as i32)), // paid ahead
             _ => l,
         };
@@ -929,9 +930,9 @@ impl<'r> World<'r> {
         (pm, through, priors)
     }
 
-    fn new_household(&self, rng: &mut ChaCha8Rng, province: u8, ward: u16, size: u8) -> Household {
+    fn new_household(&self, rng: &mut ChaCha8Rng, province: u8, ward: u16) -> Household {
         let (pm, through, priors) = self.coverage(rng, true);
-        Household { province, ward, size, payment_months: pm, paid_through: through, priors }
+        Household { province, ward, payment_months: pm, paid_through: through, priors }
     }
 
     // ------------------------------------------------------------------ people
@@ -961,7 +962,8 @@ impl<'r> World<'r> {
     /// Below retirement age at the as-of date.
     pub fn working_age(&self, p: &Person) -> bool {
         let b = p.birth_date();
-        let months = (self.as_of.year() - b.year()) * 12 + self.as_of.month() as i32 - b.month() as i32
+        let months = (self.as_of.year() - b.year()) * 12 + self.as_of.month() as i32
+            - b.month() as i32
             - i32::from(self.as_of.day() < b.day());
         months >= 15 * 12 && (months as u32) < self.retirement_months(p)
     }
@@ -1023,7 +1025,8 @@ impl<'r> World<'r> {
             let pos = slot - ctx.ranges[role_k].0;
             let mut p = self.make_person(i, COMPOSITION[role_k].0, pos, ctx);
             let year = p.birth_date().year();
-            let ck = (p.birth_province as usize * 2 + usize::from(p.female())) * 256 + (year - 1850).clamp(0, 255) as usize;
+            let ck =
+                (p.birth_province as usize * 2 + usize::from(p.female())) * 256 + (year - 1850).clamp(0, 255) as usize;
             let c = cohorts[ck];
             cohorts[ck] += 1;
             if c >= 1_000_000 {
@@ -1074,7 +1077,7 @@ impl<'r> World<'r> {
             contributed: 0,
         };
         let mut age;
-        let mut region = 1u8;
+        let region: u8;
         match role {
             Role::Insured | Role::SecondJob | Role::Former => {
                 let h = if role == Role::Former {
@@ -1091,16 +1094,23 @@ impl<'r> World<'r> {
                 p.ward = if p.province == emp.province && rng.gen_bool(0.3) {
                     emp.ward
                 } else {
-                    self.pick_ward(&mut rng, p.province, rng.gen_bool(0.4))
+                    let urban = rng.gen_bool(0.4);
+                    self.pick_ward(&mut rng, p.province, urban)
                 };
                 age = self.work_age(&mut rng, female, if role == Role::Former { 25 } else { 18 });
                 p.wage_k = self.gross_wage_k(&mut rng, region, 1.0);
-                p.flags |= flag::IN_SI | flag::HAS_PTC * u32::from(rng.gen_bool(0.92));
+                p.flags |= flag::IN_SI;
+                if rng.gen_bool(0.92) {
+                    p.flags |= flag::HAS_PTC;
+                }
                 if rng.gen_bool(0.3) {
                     p.flags |= flag::FIXED;
                 }
                 if role == Role::Insured && rng.gen_bool(0.08) {
                     p.start = rng.gen_range(1..=11);
+                }
+                if role == Role::Insured && rng.gen_bool(0.25) {
+                    p.flags |= flag::SIDE;
                 }
                 if role == Role::SecondJob {
                     let mut h2 = self.random_any_head(&mut rng);
@@ -1168,7 +1178,10 @@ impl<'r> World<'r> {
                 let emp = &self.employers[p.employer as usize];
                 region = self.region_of(emp.province, emp.urban);
                 p.province = if rng.gen_bool(0.9) { emp.province } else { ctx.pop_table.pick(&mut rng) as u8 };
-                p.ward = self.pick_ward(&mut rng, p.province, rng.gen_bool(0.4));
+                p.ward = {
+                    let urban = rng.gen_bool(0.4);
+                    self.pick_ward(&mut rng, p.province, urban)
+                };
                 age = self.work_age(&mut rng, female, 18);
                 p.wage_k = self.gross_wage_k(&mut rng, region, 0.85);
                 if rng.gen_bool(0.5) {
@@ -1187,7 +1200,10 @@ impl<'r> World<'r> {
             }
             Role::Free => {
                 p.province = ctx.pop_table.pick(&mut rng) as u8;
-                p.ward = self.pick_ward(&mut rng, p.province, rng.gen_bool(0.4));
+                p.ward = {
+                    let urban = rng.gen_bool(0.4);
+                    self.pick_ward(&mut rng, p.province, urban)
+                };
                 age = self.work_age(&mut rng, female, 18);
                 if rng.gen_bool(0.45) {
                     p.flags |= flag::GOOD;
@@ -1204,7 +1220,10 @@ impl<'r> World<'r> {
             }
             Role::Owner => {
                 p.province = ctx.pop_table.pick(&mut rng) as u8;
-                p.ward = self.pick_ward(&mut rng, p.province, rng.gen_bool(0.5));
+                p.ward = {
+                    let urban = rng.gen_bool(0.5);
+                    self.pick_ward(&mut rng, p.province, urban)
+                };
                 age = 25 + rng.gen_range(0..=41u32);
                 p.flags |= flag::HAS_PTC;
                 let x: f64 = rng.gen();
@@ -1215,7 +1234,7 @@ impl<'r> World<'r> {
                     p.flags |= flag::HOUSEHOLD_HI | flag::IN_SI;
                     let h = self.households.len() as u32;
                     let mut hr = stream(self.seed, kind::HOUSEHOLD, h as u64);
-                    let hh = self.new_household(&mut hr, p.province, p.ward, 1);
+                    let hh = self.new_household(&mut hr, p.province, p.ward);
                     self.households.push(hh);
                     p.other = h;
                     p.aux = 1;
@@ -1223,7 +1242,10 @@ impl<'r> World<'r> {
             }
             Role::Voluntary => {
                 p.province = ctx.pop_table.pick(&mut rng) as u8;
-                p.ward = self.pick_ward(&mut rng, p.province, rng.gen_bool(0.3));
+                p.ward = {
+                    let urban = rng.gen_bool(0.3);
+                    self.pick_ward(&mut rng, p.province, urban)
+                };
                 age = self.work_age(&mut rng, female, 22);
                 p.flags |= flag::IN_SI;
                 p.contributed = rng.gen_range(0..=200);
@@ -1251,13 +1273,16 @@ impl<'r> World<'r> {
                     }
                 };
                 p.flags |= flag::IN_SI;
-                if age >= 25 && age < 60 && rng.gen_bool(0.3) {
+                if (25..60).contains(&age) && rng.gen_bool(0.3) {
                     p.contributed = rng.gen_range(1..=60);
                 }
             }
             Role::Pensioner => {
                 p.province = ctx.pop_table.pick(&mut rng) as u8;
-                p.ward = self.pick_ward(&mut rng, p.province, rng.gen_bool(0.4));
+                p.ward = {
+                    let urban = rng.gen_bool(0.4);
+                    self.pick_ward(&mut rng, p.province, urban)
+                };
                 let base = if female { 56 } else { 61 };
                 age = base + rng.gen_range(0..=26u32);
                 p.flags |= flag::IN_SI;
@@ -1268,7 +1293,10 @@ impl<'r> World<'r> {
                     p.employer = self.place_at(&mut rng, h);
                     let emp = &self.employers[p.employer as usize];
                     p.province = emp.province;
-                    p.ward = self.pick_ward(&mut rng, p.province, rng.gen_bool(0.4));
+                    p.ward = {
+                        let urban = rng.gen_bool(0.4);
+                        self.pick_ward(&mut rng, p.province, urban)
+                    };
                     p.wage_k = rng.gen_range(3_000..=10_000);
                     if rng.gen_bool(0.8) {
                         p.flags |= flag::HAS_PTC;
@@ -1302,7 +1330,6 @@ impl<'r> World<'r> {
             p.flags |= flag::BONUS;
         }
         p.name = self.names.draw(&mut rng, female, self.provinces[p.province as usize].south);
-        let _ = &ctx.emp_prov_table;
         p
     }
 
@@ -1357,7 +1384,7 @@ impl<'r> World<'r> {
         let mut first = vec![0u32; self.provinces.len()];
         for (k, prov) in self.provinces.iter().enumerate() {
             let mut rng = stream(self.seed, kind::OFFICE, k as u64);
-            let count = (per_prov[k] as f64 / 120.0).ceil().max(1.0) as u32 + u32::from(rng.gen_bool(0.3));
+            let count = ((per_prov[k] as f64 / 120.0).ceil().max(1.0) as u32 + u32::from(rng.gen_bool(0.3))).min(999);
             first[k] = self.officers.len() as u32;
             let city = matches!(prov.code.as_str(), "01" | "79" | "31" | "48" | "92");
             for s in 0..count {
@@ -1378,8 +1405,9 @@ impl<'r> World<'r> {
                 });
             }
         }
-        let ranges: Vec<(u32, u32)> =
-            (0..self.provinces.len()).map(|k| (first[k], first.get(k + 1).copied().unwrap_or(self.officers.len() as u32))).collect();
+        let ranges: Vec<(u32, u32)> = (0..self.provinces.len())
+            .map(|k| (first[k], first.get(k + 1).copied().unwrap_or(self.officers.len() as u32)))
+            .collect();
         for (k, u) in self.units.iter_mut().enumerate() {
             let prov = self.employers[u.employer as usize].province as usize;
             let (a, b) = ranges[prov];

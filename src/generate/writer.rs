@@ -35,23 +35,6 @@ pub(crate) enum Ds {
 }
 
 impl Ds {
-    pub const ALL: [Ds; 14] = [
-        Ds::TaxEmployers,
-        Ds::TaxWages,
-        Ds::TaxHouseholds,
-        Ds::SiUnits,
-        Ds::SiPeople,
-        Ds::SiContributions,
-        Ds::SiSuspensions,
-        Ds::SiPayments,
-        Ds::SiVoluntary,
-        Ds::Agents,
-        Ds::Officers,
-        Ds::PlanTargets,
-        Ds::CovidReviews,
-        Ds::Conferences,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Ds::TaxEmployers => "tax_employers",
@@ -76,47 +59,136 @@ impl Ds {
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             Ds::TaxEmployers => &[
-                "tax_code", "name", "province_code", "ward_code", "address", "kind", "industry_code",
-                "registered_on", "status", "status_since", "employees_declared",
+                "tax_code",
+                "name",
+                "province_code",
+                "ward_code",
+                "address",
+                "kind",
+                "industry_code",
+                "registered_on",
+                "status",
+                "status_since",
+                "employees_declared",
             ],
             Ds::TaxWages => &[
-                "employer_tax_code", "person_tax_code", "citizen_id", "full_name", "birth_date", "month",
-                "taxable_income", "contract",
+                "employer_tax_code",
+                "person_tax_code",
+                "citizen_id",
+                "full_name",
+                "birth_date",
+                "month",
+                "taxable_income",
+                "contract",
             ],
             Ds::TaxHouseholds => &[
-                "tax_code", "citizen_id", "owner_name", "birth_date", "sex", "province_code", "ward_code",
-                "business_line", "market", "craft_village", "monthly_revenue", "status", "registered_on",
+                "tax_code",
+                "citizen_id",
+                "owner_name",
+                "birth_date",
+                "sex",
+                "province_code",
+                "ward_code",
+                "business_line",
+                "market",
+                "craft_village",
+                "monthly_revenue",
+                "status",
+                "registered_on",
             ],
             Ds::SiUnits => &[
-                "unit_code", "tax_code", "name", "province_code", "ward_code", "wage_region", "officer_id",
-                "registered_on", "status",
+                "unit_code",
+                "tax_code",
+                "name",
+                "province_code",
+                "ward_code",
+                "wage_region",
+                "officer_id",
+                "registered_on",
+                "status",
             ],
             Ds::SiPeople => &[
-                "si_number", "citizen_id", "full_name", "birth_date", "sex", "province_code", "ward_code",
-                "household_code", "pension_since", "contributed_months",
+                "si_number",
+                "citizen_id",
+                "full_name",
+                "birth_date",
+                "sex",
+                "province_code",
+                "ward_code",
+                "household_code",
+                "pension_since",
+                "contributed_months",
             ],
             Ds::SiContributions => &["unit_code", "si_number", "month", "insured_wage", "work_status"],
             Ds::SiSuspensions => &["unit_code", "from_month", "to_month", "decision_no"],
             Ds::SiPayments => &["unit_code", "paid_on", "amount", "reference"],
             Ds::SiVoluntary => &[
-                "si_number", "scheme", "agent_code", "household_code", "member_order", "income_basis",
-                "support_group", "payment_months", "paid_from", "paid_through",
+                "si_number",
+                "scheme",
+                "agent_code",
+                "household_code",
+                "member_order",
+                "income_basis",
+                "support_group",
+                "payment_months",
+                "paid_from",
+                "paid_through",
             ],
             Ds::Agents => &["agent_code", "name", "organisation", "province_code", "ward_code", "active"],
             Ds::Officers => &["officer_id", "name", "province_code", "office", "weekly_capacity"],
             Ds::PlanTargets => &[
-                "year", "province_code", "collection_target", "compulsory_target", "voluntary_target",
+                "year",
+                "province_code",
+                "collection_target",
+                "compulsory_target",
+                "voluntary_target",
                 "household_hi_target",
             ],
             Ds::CovidReviews => &[
-                "unit_code", "month", "reviewed_on", "continuing", "terminated", "unpaid_leave",
-                "suspended_contract", "stopped_paid", "resume_month",
+                "unit_code",
+                "month",
+                "reviewed_on",
+                "continuing",
+                "terminated",
+                "unpaid_leave",
+                "suspended_contract",
+                "stopped_paid",
+                "resume_month",
             ],
             Ds::Conferences => &[
-                "conference_id", "province_code", "ward_code", "held_on", "place", "invited", "attended",
+                "conference_id",
+                "province_code",
+                "ward_code",
+                "held_on",
+                "place",
+                "invited",
+                "attended",
                 "registered",
             ],
         }
+    }
+
+    #[cfg(test)]
+    pub fn from_name(name: &str) -> Option<Ds> {
+        use Ds::*;
+        [
+            TaxEmployers,
+            TaxWages,
+            TaxHouseholds,
+            SiUnits,
+            SiPeople,
+            SiContributions,
+            SiSuspensions,
+            SiPayments,
+            SiVoluntary,
+            Agents,
+            Officers,
+            PlanTargets,
+            CovidReviews,
+            Conferences,
+        ]
+        .into_iter()
+        .find(|d| d.name() == name)
     }
 
     pub fn col(self, name: &str) -> usize {
@@ -146,10 +218,6 @@ impl Row {
     }
     pub fn str(&mut self, s: &str) {
         self.buf.extend_from_slice(s.as_bytes());
-        self.end();
-    }
-    pub fn bytes(&mut self, b: &[u8]) {
-        self.buf.extend_from_slice(b);
         self.end();
     }
     pub fn empty(&mut self) {
@@ -184,12 +252,6 @@ impl Row {
     pub fn month(&mut self, m: Month) {
         push_month(&mut self.buf, m);
         self.end();
-    }
-    pub fn opt_month(&mut self, m: Option<Month>) {
-        match m {
-            Some(m) => self.month(m),
-            None => self.empty(),
-        }
     }
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -292,7 +354,6 @@ pub(crate) struct DatasetWriter {
     dup_queue: Vec<(u64, u64, Row)>,
     last: Row,
     planted: Planted,
-    scratch: Vec<Vec<u8>>,
 }
 
 impl DatasetWriter {
@@ -314,8 +375,7 @@ impl DatasetWriter {
         let n_bad = (classes.len() as u64).max((expected as f64 * BAD_RATE).round() as u64);
         let mut plan: Vec<(u64, Reason)> = Vec::with_capacity(n_bad as usize);
         let early = ((expected as f64) * 0.8) as u64;
-        for (k, &r) in classes.iter().enumerate() {
-            let _ = k;
+        for &r in &classes {
             plan.push((rng.gen_range(0..early.max(1)), r));
         }
         for _ in classes.len() as u64..n_bad {
@@ -336,7 +396,6 @@ impl DatasetWriter {
             dup_queue: Vec::new(),
             last: Row::default(),
             planted: Planted { ds: Some(ds), file, path, ..Planted::default() },
-            scratch: Vec::new(),
         })
     }
 
@@ -420,7 +479,6 @@ impl DatasetWriter {
         }
         self.flush_dups(None)?;
         self.out.flush()?;
-        let _ = &self.scratch;
         Ok(self.planted)
     }
 }

@@ -14,6 +14,7 @@
 pub mod gold;
 pub mod ledger;
 pub mod lock;
+pub mod remote;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;

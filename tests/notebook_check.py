@@ -1,0 +1,72 @@
+"""Open the lake the way analysts do (Polars, DuckDB, pyarrow) and check the types.
+
+    python tests/notebook_check.py LAKE_DIR
+
+Checks every Parquet table under bronze/, rejects/, silver/ and gold/ (when
+present): dates are dates, money and counts are integers, codes are strings
+that keep their leading zeros; gold tables read one province by its Hive
+partition. Run by .ci/run on the sample lake.
+"""
+
+import pathlib
+import sys
+
+import duckdb
+import polars as pl
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+lake = pathlib.Path(sys.argv[1])
+DATE_COLUMNS = {"month", "birth_date", "paid_on", "registered_on", "status_since", "pension_since",
+                "from_month", "to_month", "paid_from", "paid_through", "held_on", "reviewed_on",
+                "resume_month", "_extract_date", "as_of", "last_month", "report_date"}
+MONEY_COLUMNS = {"taxable_income", "insured_wage", "amount", "monthly_revenue", "income_basis",
+                 "collection_target", "debt", "interest", "due", "paid", "brought_forward",
+                 "carried_forward", "wage_fund", "amount_due", "wage_fund_3m"}
+CODE_COLUMNS = {"province_code", "ward_code", "tax_code", "employer_tax_code", "si_number",
+                "citizen_id", "unit_code", "person_tax_code", "industry_code"}
+
+checked = 0
+for layer in ["bronze", "rejects", "silver"]:
+    for path in sorted((lake / layer).rglob("*.parquet")):
+        df = pl.read_parquet(path)
+        for name, dtype in df.schema.items():
+            if name in DATE_COLUMNS:
+                assert dtype == pl.Date, f"{path}: {name} is {dtype}, not Date"
+            if name in MONEY_COLUMNS:
+                assert dtype.is_integer(), f"{path}: {name} is {dtype}, not an integer"
+            if name in CODE_COLUMNS:
+                assert dtype == pl.String, f"{path}: {name} is {dtype}, not String"
+        if "province_code" in df.columns and df.height:
+            codes = df["province_code"].drop_nulls()
+            assert codes.str.len_chars().eq(2).all(), f"{path}: province codes lost their leading zero"
+        # The same file through DuckDB and pyarrow.
+        n = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
+        assert n == df.height, f"{path}: DuckDB reads {n} rows, Polars {df.height}"
+        assert pq.read_table(path).num_rows == df.height
+        checked += 1
+
+gold = lake / "gold"
+if gold.exists():
+    for table in sorted(p for p in gold.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        # Partition values are text: say so, or readers guess integers and drop the leading zero.
+        import pyarrow as pa
+        dataset = ds.dataset(table, format="parquet",
+                             partitioning=ds.partitioning(pa.schema([("province_code", pa.string())]), flavor="hive"))
+        provinces = sorted({p.name.split("=")[1] for p in table.glob("province_code=*")})
+        if not provinces:
+            continue
+        one = provinces[0]
+        lf = pl.scan_parquet(table / "**/*.parquet", hive_partitioning=True,
+                             hive_schema={"province_code": pl.String})
+        part = lf.filter(pl.col("province_code") == one).collect()
+        assert part.height > 0 and (part["province_code"] == one).all(), f"{table}: province {one}"
+        n = duckdb.sql(f"select count(*) from read_parquet('{table}/**/*.parquet', hive_partitioning=true, "
+                       f"hive_types={{'province_code': VARCHAR}}) "
+                       f"where province_code = '{one}'").fetchall()[0][0]
+        assert n == part.height, f"{table}: DuckDB {n} vs Polars {part.height}"
+        assert dataset.count_rows() >= part.height
+        checked += 1
+
+assert checked > 0, f"no Parquet found under {lake}"
+print(f"notebook check: {checked} tables open in Polars, DuckDB and pyarrow with the expected types")
