@@ -1,6 +1,7 @@
 //! The nightly job: the stages in order under the lake's lock, with what each
 //! reported, recorded in a run manifest.
 
+use crate::assess::{self, AssessReport};
 use crate::conform::{self, TableReport};
 use crate::coverage::{self, CoverageConfig, CoverageReport};
 use crate::ingest::{self, IngestReport};
@@ -33,9 +34,6 @@ pub struct RunConfig {
     /// Coverage rules (lookback, income share, priorities, capacity).
     #[serde(default = "default_coverage")]
     pub coverage: PathBuf,
-    /// Root of the exported lists (`<exports>/<as_of>/<province>/...`).
-    #[serde(default = "default_exports")]
-    pub exports: PathBuf,
     /// For a lake or inbox on object storage: the local working folder that
     /// mirrors it (default: `~/.cache/bhxh/<hash of the URLs>`).
     #[serde(default)]
@@ -52,9 +50,6 @@ fn default_linkage() -> PathBuf {
 fn default_coverage() -> PathBuf {
     "pipelines/coverage.toml".into()
 }
-fn default_exports() -> PathBuf {
-    "exports".into()
-}
 fn default_lock_ttl_hours() -> i64 {
     12
 }
@@ -63,14 +58,12 @@ impl RunConfig {
     /// A config with the defaults for everything but the locations and date.
     pub fn new(inbox: impl Into<PathBuf>, lake: impl Into<PathBuf>, reference: impl Into<PathBuf>, as_of: NaiveDate) -> RunConfig {
         let (lake, reference): (PathBuf, PathBuf) = (lake.into(), reference.into());
-        // The rule files sit beside the reference folder; exports beside the lake.
+        // The rule files sit beside the reference folder.
         let pipelines = reference.parent().map(Path::to_path_buf).unwrap_or_default();
-        let exports = lake.parent().map(|p| p.join("exports")).unwrap_or_else(default_exports);
         RunConfig {
             inbox: inbox.into(),
             linkage: pipelines.join("linkage.toml"),
             coverage: pipelines.join("coverage.toml"),
-            exports,
             lake,
             reference,
             as_of,
@@ -98,6 +91,7 @@ pub struct RunReport {
     pub run_id: String,
     pub ingest: IngestReport,
     pub conform: Vec<TableReport>,
+    pub assess: AssessReport,
     pub link: Option<LinkReport>,
     pub coverage: Option<CoverageReport>,
     pub seconds: f64,
@@ -108,7 +102,7 @@ pub fn new_run_id() -> String {
     format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
-/// Runs all stages (ingest, then conform).
+/// Runs all stages (ingest, conform, then assess).
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_stages(cfg, Stages::All)
 }
@@ -186,11 +180,11 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform, (link, coverage)) = result?;
+    let (ingest, conform, (assess, link, coverage)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, link, coverage, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -232,7 +226,7 @@ fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
 }
 
 /// What the stages after conform reported.
-type Assessed = (Option<LinkReport>, Option<CoverageReport>);
+type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>);
 
 fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
     let reference = Reference::load(&cfg.reference)?;
@@ -263,7 +257,7 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new(), (None, None)));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None)));
     }
     let t = Instant::now();
     let conform = conform::run(lake, cfg.as_of)?;
@@ -283,13 +277,20 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     let t = Instant::now();
-    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, &cfg.exports)?;
+    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of)?;
     tracing::info!(
         stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
         under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
         worklist_items = coverage.worklist_items, seconds = t.elapsed().as_secs_f64(), "stage done"
     );
-    Ok((ingest, conform, (Some(link), Some(coverage))))
+    // After coverage: the inspection list reads the coverage gold tables.
+    let assess = assess::run(lake, &reference, cfg.as_of)?;
+    tracing::info!(
+        stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
+        paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
+        candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
+    );
+    Ok((ingest, conform, (assess, Some(link), Some(coverage))))
 }
 
 /// BLAKE3 over the reference tables (names and contents, in name order):

@@ -3,7 +3,9 @@
 //! unregistered employer, a unit that should have resumed, officers'
 //! worklists and exports, and a later run that reports a worker developed.
 
-use bhxh::coverage::gold::read_partitioned;
+fn read_partitioned(lake: &Lake, table: &str) -> polars::prelude::DataFrame {
+    bhxh::lake::gold::read_partitioned(&lake.root, table).unwrap().unwrap_or_default()
+}
 use bhxh::ids::make_tax_code;
 use bhxh::lake::{read_parquet, Lake};
 use bhxh::person_key::PersonKeyer;
@@ -155,7 +157,6 @@ fn country(inbox: &Path) -> Country {
 fn config(dir: &Path, as_of: &str) -> RunConfig {
     let cfg = RunConfig::new(dir.join("inbox"), dir.join("lake"), repo("pipelines/reference"), as_of.parse().unwrap());
     assert_eq!(cfg.linkage, repo("pipelines/linkage.toml"));
-    assert_eq!(cfg.exports, dir.join("exports"));
     RunConfig { threads: 1, ..cfg }
 }
 
@@ -177,7 +178,7 @@ fn reason_codes_worklists_exports_and_development() {
 
     // --- uninsured_workers: one row per person × employer, by reason.
     let k = PersonKeyer::demo();
-    let gold = read_partitioned(&lake, "uninsured_workers").unwrap();
+    let gold = read_partitioned(&lake, "uninsured_workers");
     let (keys, heads, reasons, months, last, method) = (
         col_str(&gold, "person_key"),
         col_str(&gold, "employer_tax_code"),
@@ -219,7 +220,7 @@ fn reason_codes_worklists_exports_and_development() {
     }
 
     // --- unregistered_employers: E3 only (E1, E2 have units).
-    let unreg = read_partitioned(&lake, "unregistered_employers").unwrap();
+    let unreg = read_partitioned(&lake, "unregistered_employers");
     assert_eq!(col_str(&unreg, "tax_code"), [Some(c.e3.clone())]);
     assert_eq!(col_i64(&unreg, "employees_in_tax"), [Some(1)]);
     assert_eq!(col_i64(&unreg, "wage_fund_3m"), [Some(15_000_000)]);
@@ -228,7 +229,7 @@ fn reason_codes_worklists_exports_and_development() {
     assert_eq!(col_i64(&unreg, "estimated_monthly_contributions"), [Some(1_600_000)]);
 
     // --- under_declared_wages: An below the minimum wage, Lan below half her income.
-    let under = read_partitioned(&lake, "under_declared_wages").unwrap();
+    let under = read_partitioned(&lake, "under_declared_wages");
     let mut rules: Vec<(String, String, i64)> = (0..under.height())
         .map(|i| (col_str(&under, "person_key")[i].clone().unwrap(), col_str(&under, "rule")[i].clone().unwrap(), col_i64(&under, "insured_wage")[i].unwrap()))
         .collect();
@@ -242,16 +243,16 @@ fn reason_codes_worklists_exports_and_development() {
     assert_eq!(rules, expect);
 
     // --- covid: U2 reports everyone back in June while Mai is still on leave.
-    let resume = read_partitioned(&lake, "should_have_resumed").unwrap();
+    let resume = read_partitioned(&lake, "should_have_resumed");
     assert_eq!(col_str(&resume, "unit_code"), [Some("U2".to_string())]);
     assert_eq!(col_i64(&resume, "declared_out"), [Some(1)]);
     assert_eq!(col_i64(&resume, "pre_covid_headcount"), [Some(1)]);
-    let monitor = read_partitioned(&lake, "covid_review_monitor").unwrap();
+    let monitor = read_partitioned(&lake, "covid_review_monitor");
     assert_eq!(monitor.height(), 2);
 
     // --- worklists: U1 to its own officer; E3 balanced to the idle officer;
     // U2 (no officer) to the only officer of province 79.
-    let plan = read_partitioned(&lake, "officer_worklists").unwrap();
+    let plan = read_partitioned(&lake, "officer_worklists");
     let (kind, key, officer, by, week) = (
         col_str(&plan, "item_kind"),
         col_str(&plan, "item_key"),
@@ -273,19 +274,21 @@ fn reason_codes_worklists_exports_and_development() {
     }
 
     // --- exports: identities, per province, UTF-8 with BOM.
-    let p01 = std::fs::read(dir.path().join("exports/2020-06-08/01/officer_worklists.csv")).unwrap();
+    let p01 = std::fs::read(dir.path().join("lake/exports/2020-06-08/01/officer_worklists.csv")).unwrap();
     assert!(p01.starts_with("\u{FEFF}".as_bytes()));
     let text = String::from_utf8(p01).unwrap();
     assert!(text.contains("Trần Thị Bình") && text.contains("001191000002") && text.contains(&c.pit_nosi));
     assert!(!text.contains("U2"), "province 01's file holds province 01's rows only");
-    let p79 = std::fs::read_to_string(dir.path().join("exports/2020-06-08/79/officer_worklists.csv")).unwrap();
+    let p79 = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/79/officer_worklists.csv")).unwrap();
     assert!(p79.contains("U2") && !p79.contains("Trần Thị Bình"));
+    let p02 = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/02/officer_worklists.csv")).unwrap();
+    assert_eq!(p02.lines().count(), 1, "a province with nothing this week gets the header only");
 
     // --- a month later E1 declares Bình: the next run reports her developed.
     let inbox = dir.path().join("inbox");
     write(&inbox, "si_contributions_20200708.csv", "unit_code,si_number,month,insured_wage,work_status\nU1,0100000002,2020-07,8000000,working\n");
     pipeline::run(&config(dir.path(), "2020-07-08")).unwrap();
-    let results = read_partitioned(&lake, "worklist_results").unwrap();
+    let results = read_partitioned(&lake, "worklist_results");
     let wk = col_str(&results, "week");
     let off = col_str(&results, "officer_id");
     let i = (0..results.height()).find(|&i| wk[i].as_deref() == Some("2020-W24") && off[i].as_deref() == Some("CB01001")).expect("W24 results kept");

@@ -4,7 +4,9 @@
 //! every planted unregistered employer, under-declared wage and
 //! should-have-resumed unit found, no pensioner or short-contract worker listed.
 
-use bhxh::coverage::gold::read_partitioned;
+fn read_partitioned(lake: &Lake, table: &str) -> polars::prelude::DataFrame {
+    bhxh::lake::gold::read_partitioned(&lake.root, table).unwrap().unwrap_or_default()
+}
 use bhxh::generate::{generate, GenerateOptions};
 use bhxh::lake::{read_parquet, Lake};
 use bhxh::person_key::PersonKeyer;
@@ -149,7 +151,7 @@ fn coverage_gaps_match_the_planted_truth() {
     assert!(recall >= 0.98, "linkage recall {recall:.4}");
 
     // ---- uninsured_workers, per true person × employer head.
-    let gold = read_partitioned(&lake, "uninsured_workers").unwrap();
+    let gold = read_partitioned(&lake, "uninsured_workers");
     let (gk, ge, gr, gm) = (strings(&gold, "person_key"), strings(&gold, "employer_tax_code"), strings(&gold, "reason"), strings(&gold, "months_uninsured"));
     let mut found: HashMap<(usize, String), (String, String)> = HashMap::new();
     let mut unknown_keys = 0;
@@ -214,7 +216,7 @@ fn coverage_gaps_match_the_planted_truth() {
     }
 
     // ---- unregistered_employers: every planted one, with its figures.
-    let unreg = read_partitioned(&lake, "unregistered_employers").unwrap();
+    let unreg = read_partitioned(&lake, "unregistered_employers");
     let (codes, emp, fund) = (strings(&unreg, "tax_code"), strings(&unreg, "employees_in_tax"), strings(&unreg, "wage_fund_3m"));
     let got: HashMap<String, (String, String)> =
         (0..unreg.height()).map(|i| (codes[i].clone().unwrap(), (emp[i].clone().unwrap(), fund[i].clone().unwrap()))).collect();
@@ -231,7 +233,7 @@ fn coverage_gaps_match_the_planted_truth() {
     assert_eq!(with_wages, planted.len(), "no employer with wages listed beyond the planted ones");
 
     // ---- under_declared_wages: every planted row, with its rule.
-    let under = read_partitioned(&lake, "under_declared_wages").unwrap();
+    let under = read_partitioned(&lake, "under_declared_wages");
     let (uu, uk, um, ur) = (strings(&under, "unit_code"), strings(&under, "person_key"), strings(&under, "month"), strings(&under, "rule"));
     let got: BTreeSet<(String, String, String, String)> = (0..under.height())
         .map(|i| (uu[i].clone().unwrap(), uk[i].clone().unwrap(), um[i].clone().unwrap()[..7].to_string(), ur[i].clone().unwrap()))
@@ -247,14 +249,14 @@ fn coverage_gaps_match_the_planted_truth() {
     assert!(hits as f64 >= 0.99 * got.len() as f64, "under-declared precision {hits} of {}", got.len());
 
     // ---- should_have_resumed: every planted unit.
-    let resume = read_partitioned(&lake, "should_have_resumed").unwrap();
+    let resume = read_partitioned(&lake, "should_have_resumed");
     let got: BTreeSet<String> = strings(&resume, "unit_code").into_iter().flatten().collect();
     let planted: BTreeSet<String> = truth(&inbox, "should_have_resumed.csv").into_iter().map(|r| r["unit_code"].clone()).collect();
     println!("should_have_resumed: {} listed, {} planted", got.len(), planted.len());
     assert!(!planted.is_empty() && planted.is_subset(&got), "planted {planted:?}, found {got:?}");
 
     // ---- worklists: every item has an officer of its province, lists are cut at capacity.
-    let plan = read_partitioned(&lake, "officer_worklists").unwrap();
+    let plan = read_partitioned(&lake, "officer_worklists");
     assert!(plan.height() > 0);
     let (off, prov, week) = (strings(&plan, "officer_id"), strings(&plan, "province_code"), strings(&plan, "week"));
     let officers = read_parquet(&lake.silver_file("officers")).unwrap();

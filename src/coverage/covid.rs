@@ -18,44 +18,6 @@ use anyhow::Result;
 use polars::prelude::*;
 use std::collections::HashMap;
 
-pub const MONITOR_DOC: &str = "§1.1 Covid labour reviews per unit and month, beside the unit's declarations that month and its pre-Covid due headcount.";
-
-pub const MONITOR_COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date"),
-    ("province_code", "string", "Partition: the unit's province"),
-    ("unit_code", "string", "Reviewed unit"),
-    ("month", "date", "Month reviewed"),
-    ("reviewed_on", "date", "Date of the review"),
-    ("continuing", "int64", "Workers continuing (review)"),
-    ("terminated", "int64", "Workers terminated (review)"),
-    ("unpaid_leave", "int64", "Workers on unpaid leave (review)"),
-    ("suspended_contract", "int64", "Workers with suspended contracts (review)"),
-    ("stopped_paid", "int64", "Workers stopped with pay (review)"),
-    ("resume_month", "date", "Month the unit agreed to resume full contributions"),
-    ("declared_due", "int64", "People declared that month with a due status"),
-    ("declared_out", "int64", "People declared that month as out (unpaid leave, suspended contract)"),
-    ("pre_covid_headcount", "int64", "People declared with a due status in the pre-Covid month (pipelines/coverage.toml)"),
-    ("officer_id", "string", "The unit's managing officer"),
-];
-
-pub const RESUME_DOC: &str = "Units whose latest Covid review reports everyone back (or whose agreed resume month has passed) while their latest declarations still show workers on unpaid leave or suspended contracts.";
-
-pub const RESUME_COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date"),
-    ("province_code", "string", "Partition: the unit's province"),
-    ("unit_code", "string", "Unit"),
-    ("review_month", "date", "Month of the latest review"),
-    ("review_all_back", "bool", "The latest review reports every worker continuing"),
-    ("resume_month", "date", "Agreed resume month (latest review)"),
-    ("declared_month", "date", "Latest month with declarations (≤ as-of month)"),
-    ("declared_due", "int64", "People declared that month with a due status"),
-    ("declared_out", "int64", "People still declared out that month"),
-    ("pre_covid_headcount", "int64", "Due headcount in the pre-Covid month"),
-    ("estimated_monthly_contributions", "int64", "Contributions the workers still out leave uncollected per month, VND"),
-    ("priority_score", "int64", "estimated_monthly_contributions × the priority weight"),
-    ("officer_id", "string", "Officer whose worklist carries the unit"),
-];
-
 #[derive(Clone, Debug)]
 pub(crate) struct ResumeRow {
     pub unit_code: String,
@@ -91,7 +53,7 @@ pub(crate) fn unit_months(ctx: &Ctx) -> Result<Option<LazyFrame>> {
 
 pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
     let empty = || -> Result<(DataFrame, Vec<ResumeRow>)> {
-        let cols = MONITOR_COLUMNS.iter().map(|(n, t, _)| empty_column(n, t)).collect();
+        let cols = super::tables::COVID_REVIEW_MONITOR.columns.iter().map(|c| empty_column(c.name, c.dtype)).collect();
         Ok((DataFrame::new(0, cols)?, Vec::new()))
     };
     let Some(reviews) = frame::silver(ctx.lake, "covid_reviews")? else { return empty() };

@@ -8,21 +8,6 @@ use super::Ctx;
 use anyhow::Result;
 use polars::prelude::*;
 
-pub const DOC: &str = "Active head offices in the tax registry with employees (tax_wages in the recent months, or employees_declared > 0) and no BHXH unit under their tax code or a branch's; `priority` 1 = the biggest gap of the province.";
-
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date"),
-    ("province_code", "string", "Partition: the employer's province in the tax registry"),
-    ("tax_code", "string", "10-digit head-office tax code"),
-    ("employees_in_tax", "int64", "Distinct people with tax_wages rows (any contract) from the employer or its branches in the recent months"),
-    ("wage_fund_3m", "int64", "Their taxable income in those months, VND"),
-    ("employees_declared", "int64", "Employees in the last income-tax finalisation (registry)"),
-    ("estimated_monthly_contributions", "int64", "Contributions the gap leaves uncollected per month, VND: wage_fund / months × total compulsory rate (declared-only: employees_declared × regional minimum wage × rate)"),
-    ("priority_score", "int64", "estimated_monthly_contributions × the priority weight (pipelines/coverage.toml)"),
-    ("priority", "int64", "Rank in the province, 1 = biggest gap"),
-    ("officer_id", "string", "Officer the employer is assigned to (balanced over the province's officers)"),
-];
-
 #[derive(Clone, Debug)]
 pub(crate) struct EmployerRow {
     pub tax_code: String,

@@ -6,20 +6,21 @@
 //! `under_declared_wages`, `covid_review_monitor`, `should_have_resumed`,
 //! `officer_worklists` and `worklist_results`; keeps the worklist history in
 //! `silver/worklist_history`; and exports each province's worklists, with the
-//! identities, to `exports/<as_of>/<province_code>/officer_worklists.csv`.
+//! identities, to `<lake>/exports/<as_of>/<province_code>/officer_worklists.csv`.
 //! Rules are in `pipelines/coverage.toml`.
 
 pub mod config;
 mod covid;
 mod employers;
 pub mod frame;
-pub mod gold;
+pub mod tables;
 mod under_declared;
 mod uninsured;
 mod worklist;
 
 pub use config::CoverageConfig;
 
+use crate::lake::gold::GoldTable;
 use crate::lake::Lake;
 use crate::month::Month;
 use crate::person_key::PersonKeyer;
@@ -29,21 +30,8 @@ use chrono::NaiveDate;
 use frame::{ints, strs};
 use polars::prelude::*;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
-
-/// Gold tables of this stage: (name, columns (name, type, meaning)).
-pub fn gold_tables() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
-    vec![
-        ("uninsured_workers", uninsured::DOC, uninsured::COLUMNS),
-        ("unregistered_employers", employers::DOC, employers::COLUMNS),
-        ("under_declared_wages", under_declared::DOC, under_declared::COLUMNS),
-        ("covid_review_monitor", covid::MONITOR_DOC, covid::MONITOR_COLUMNS),
-        ("should_have_resumed", covid::RESUME_DOC, covid::RESUME_COLUMNS),
-        ("officer_worklists", worklist::PLAN_DOC, worklist::PLAN_COLUMNS),
-        ("worklist_results", worklist::RESULTS_DOC, worklist::RESULTS_COLUMNS),
-    ]
-}
 
 /// Silver tables this stage writes: (name, meaning, columns).
 pub fn silver_tables() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
@@ -52,7 +40,7 @@ pub fn silver_tables() -> Vec<(&'static str, &'static str, &'static [(&'static s
 
 /// The export files of this stage: (path pattern, meaning, columns).
 pub fn exports() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
-    vec![("exports/<as_of>/<province_code>/officer_worklists.csv", worklist::EXPORT_DOC, worklist::EXPORT_COLUMNS)]
+    vec![("exports/<as_of>/<province_code>/officer_worklists.csv (in the lake)", worklist::EXPORT_DOC, worklist::EXPORT_COLUMNS)]
 }
 
 #[derive(Clone, Debug, Default)]
@@ -225,14 +213,13 @@ pub(crate) fn load_officers(lake: &Lake, default_capacity: u32) -> Result<Vec<Of
         .collect())
 }
 
-/// Runs the coverage stage. `exports` is the root of the exported files.
+/// Runs the coverage stage.
 pub fn run(
     lake: &Lake,
     cfg: &CoverageConfig,
     reference: &Reference,
     keyer: &PersonKeyer,
     as_of: NaiveDate,
-    exports: &Path,
 ) -> Result<CoverageReport> {
     let start = Instant::now();
     let asof_m = Month::of_date(as_of);
@@ -262,12 +249,14 @@ pub fn run(
 
     let plan = worklist::plan(&ctx, &mut workers, &mut unregistered, &mut resume)?;
 
-    gold::write_partitioned(lake, "uninsured_workers", &uninsured::frame(&ctx, &workers)?)?;
-    gold::write_partitioned(lake, "unregistered_employers", &employers::frame(&ctx, &unregistered)?)?;
-    gold::write_partitioned(lake, "under_declared_wages", &under)?;
-    gold::write_partitioned(lake, "covid_review_monitor", &monitor)?;
-    gold::write_partitioned(lake, "should_have_resumed", &covid::resume_frame(&ctx, &resume)?)?;
-    let out = worklist::publish(&ctx, &plan, &workers, exports)?;
+    let under_rows = under.height() as u64;
+    let monitor_rows = monitor.height() as u64;
+    publish(lake, &tables::UNINSURED_WORKERS, uninsured::frame(&ctx, &workers)?)?;
+    publish(lake, &tables::UNREGISTERED_EMPLOYERS, employers::frame(&ctx, &unregistered)?)?;
+    publish(lake, &tables::UNDER_DECLARED_WAGES, under)?;
+    publish(lake, &tables::COVID_REVIEW_MONITOR, monitor)?;
+    publish(lake, &tables::SHOULD_HAVE_RESUMED, covid::resume_frame(&ctx, &resume)?)?;
+    let out = worklist::publish(&ctx, &plan, &workers)?;
 
     report.uninsured_pairs = workers.len() as u64;
     let mut by_reason: Vec<(String, u64)> = Vec::new();
@@ -280,8 +269,8 @@ pub fn run(
     by_reason.sort();
     report.uninsured_by_reason = by_reason;
     report.unregistered_employers = unregistered.len() as u64;
-    report.under_declared_wages = under.height() as u64;
-    report.covid_reviews = monitor.height() as u64;
+    report.under_declared_wages = under_rows;
+    report.covid_reviews = monitor_rows;
     report.should_have_resumed = resume.len() as u64;
     report.worklist_items = plan.items.len() as u64;
     report.unassigned_items = plan.items.iter().filter(|i| i.officer.is_none()).count() as u64;
@@ -293,7 +282,24 @@ pub fn run(
     Ok(report)
 }
 
-/// Where a run's exports go: `<exports>/<as_of>/`.
-pub fn export_dir(exports: &Path, as_of: NaiveDate) -> PathBuf {
-    exports.join(as_of.to_string())
+/// Checks a frame against its declaration and publishes it as a gold table.
+/// Rows without a province cannot be placed in a partition: they are left
+/// out with a warning (the stages give every row a province when any source
+/// has one).
+pub(crate) fn publish(lake: &Lake, table: &GoldTable, df: DataFrame) -> Result<()> {
+    table.check(&df)?;
+    let missing = df.column("province_code")?.null_count();
+    let df = if missing > 0 {
+        tracing::warn!(stage = "coverage", table = table.name, rows = missing, "rows without a province left out of the gold table");
+        df.lazy().filter(col("province_code").is_not_null()).collect()?
+    } else {
+        df
+    };
+    crate::lake::gold::write_partitioned_by(&lake.root, table.name, df, table.key)?;
+    Ok(())
+}
+
+/// Where a run's exports go: `<lake>/exports/<as_of>/` (beside the dues stage's).
+pub fn export_dir(lake: &Lake, as_of: NaiveDate) -> PathBuf {
+    lake.root.join("exports").join(as_of.format("%Y-%m-%d").to_string())
 }

@@ -10,23 +10,9 @@ use super::Ctx;
 use anyhow::Result;
 use polars::prelude::*;
 
-pub const DOC: &str = "Due declarations in the lookback months with an insured wage below the regional minimum wage, or below the configured share (50%) of the person's taxable income from the same employer that month.";
-
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date"),
-    ("province_code", "string", "Partition: the unit's province"),
-    ("unit_code", "string", "Declaring unit"),
-    ("person_key", "string", "Keyed hash of the person"),
-    ("month", "date", "Month declared"),
-    ("insured_wage", "int64", "Declared insured wage, VND"),
-    ("taxable_income", "int64", "The person's taxable income that month from the unit's employer (head and branches), VND; null when none"),
-    ("min_wage", "int64", "Regional minimum wage of the unit's region that month, VND"),
-    ("rule", "string", "`below_min_wage`, else `below_income_share`"),
-];
-
 pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     let empty = || -> Result<DataFrame> {
-        Ok(DataFrame::new(0, COLUMNS.iter().map(|(n, t, _)| super::covid::empty_column(n, t)).collect())?)
+        Ok(DataFrame::new(0, super::tables::UNDER_DECLARED_WAGES.columns.iter().map(|c| super::covid::empty_column(c.name, c.dtype)).collect())?)
     };
     let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
         return empty();

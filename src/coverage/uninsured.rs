@@ -23,23 +23,6 @@ use crate::month::Month;
 use anyhow::Result;
 use polars::prelude::*;
 
-pub const DOC: &str = "Person × employer pairs with wages under a compulsory contract and no due contribution from that employer in the lookback months (DOMAIN \"Uninsured months\"); second jobs declared elsewhere are listed with `months_uninsured` = 0.";
-
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date"),
-    ("province_code", "string", "Partition: the unit's province, else the employer's (tax registry)"),
-    ("employer_tax_code", "string", "The employer's 10-digit head-office tax code"),
-    ("unit_code", "string", "The unit registered under the tax code the wages come from, else the head office's (null: no unit)"),
-    ("person_key", "string", "Keyed hash of the person (see README, `BHXH_PERSON_KEY`)"),
-    ("months_uninsured", "int64", "Uninsured months in the lookback (0 for `declared_elsewhere`)"),
-    ("months_declared_elsewhere", "int64", "Months with wages here and a due contribution at another employer's unit"),
-    ("last_month", "date", "Last uninsured month (for `declared_elsewhere`: last month declared elsewhere)"),
-    ("avg_taxable_income", "int64", "Average monthly taxable income from this employer over those months, VND"),
-    ("reason", "string", "`no_si_record` (no si_people row linked; ambiguous links included), `not_declared_by_employer` (linked, not declared by this employer) or `declared_elsewhere` (a second job)"),
-    ("match_method", "string", "How the tax-side person was linked: `citizen_id`, `name_birth`, `probabilistic`, `ambiguous` or `unmatched`"),
-    ("officer_id", "string", "Officer whose worklist carries the unit (or unregistered employer)"),
-];
-
 #[derive(Clone, Debug)]
 pub(crate) struct WorkerRow {
     pub person_key: String,
@@ -238,6 +221,21 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
             match_method,
             officer: None,
         });
+    }
+    // No unit and no registry record of the employer: the person's own
+    // province (si_people), so the row still has a partition.
+    let need: Vec<String> = rows.iter().filter(|r| r.province.is_none()).filter_map(|r| r.si_number.clone()).collect();
+    if let (false, Some(people)) = (need.is_empty(), frame::silver(ctx.lake, "people")?) {
+        let q = DataFrame::new(need.len(), vec![Column::new("si_number".into(), need)])?;
+        let df = people
+            .select([col("si_number"), col("province_code")])
+            .join(q.lazy(), [col("si_number")], [col("si_number")], JoinArgs::new(JoinType::Semi))
+            .collect()?;
+        let found: std::collections::HashMap<String, String> =
+            strs(&df, "si_number")?.into_iter().zip(strs(&df, "province_code")?).filter_map(|(a, b)| Some((a?, b?))).collect();
+        for r in rows.iter_mut().filter(|r| r.province.is_none()) {
+            r.province = r.si_number.as_ref().and_then(|s| found.get(s).cloned());
+        }
     }
     Ok(rows)
 }

@@ -30,41 +30,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
-pub const PLAN_DOC: &str = "Each officer's weekly worklist: items ordered by priority and cut at the officer's weekly capacity, the rest carried to the next weeks. No identities (the exported lists carry them).";
-
-pub const PLAN_COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date"),
-    ("province_code", "string", "Partition: the item's province"),
-    ("officer_id", "string", "Assigned officer (null: the province has no officer)"),
-    ("week", "string", "ISO week the item is planned for, e.g. `2020-W24`"),
-    ("week_start", "date", "Monday of that week"),
-    ("rank", "int64", "Position in the officer's list, 1 = first"),
-    ("item_kind", "string", "`unregistered_employer`, `uninsured_workers` or `should_have_resumed`"),
-    ("item_key", "string", "Employer tax code (unregistered_employer) or unit code"),
-    ("unit_code", "string", "Unit (null for unregistered employers)"),
-    ("employer_tax_code", "string", "Employer's head-office tax code"),
-    ("workers", "int64", "Uninsured workers (uninsured_workers), employees in tax (unregistered_employer) or workers still out (should_have_resumed)"),
-    ("priority_score", "int64", "Estimated monthly contributions uncollected × priority weight, VND"),
-    ("assigned_by", "string", "`unit_officer` (the unit's own officer), `balanced` (least loaded in the province) or `unassigned`"),
-];
-
-pub const RESULTS_DOC: &str = "Weekly results per officer: what was first listed in each ISO week and how much of it has since been developed (appeared in contributions).";
-
-pub const RESULTS_COLUMNS: &[(&str, &str, &str)] = &[
-    ("as_of", "date", "The run's as-of date (results as known then)"),
-    ("province_code", "string", "Partition"),
-    ("officer_id", "string", "Officer the items were listed for"),
-    ("week", "string", "ISO week the items were first listed in"),
-    ("employers_listed", "int64", "Unregistered employers first listed that week"),
-    ("employers_developed", "int64", "... of which a unit has since declared someone"),
-    ("workers_listed", "int64", "Uninsured workers first listed that week"),
-    ("workers_developed", "int64", "... of which the employer has since declared the worker"),
-    ("units_listed", "int64", "Units with uninsured workers first listed that week"),
-    ("units_developed", "int64", "... of which at least one listed worker has since been declared"),
-    ("resume_listed", "int64", "Should-have-resumed units first listed that week"),
-    ("resume_developed", "int64", "... of which the declarations show nobody out any more"),
-];
-
 pub const HISTORY_DOC: &str = "Every worklist item and uninsured worker ever listed, with when it was first and last listed and when it was developed; the basis of `worklist_results`.";
 
 pub const HISTORY_COLUMNS: &[(&str, &str, &str)] = &[
@@ -279,7 +244,6 @@ pub(crate) fn publish(
     ctx: &Ctx,
     plan: &Plan,
     workers: &[WorkerRow],
-    exports: &Path,
 ) -> Result<Published> {
     let week_start = |w: u32| plan.monday + chrono::Duration::days(7 * w as i64);
     let n = plan.items.len();
@@ -302,7 +266,7 @@ pub(crate) fn publish(
             Column::new("assigned_by".into(), it.iter().map(|i| i.assigned_by).collect::<Vec<_>>()),
         ],
     )?;
-    super::gold::write_partitioned(ctx.lake, "officer_worklists", &df)?;
+    super::publish(ctx.lake, &super::tables::OFFICER_WORKLISTS, df)?;
     let mut officers: Vec<&str> = it.iter().filter_map(|i| i.officer.as_deref()).collect();
     officers.sort();
     officers.dedup();
@@ -310,8 +274,8 @@ pub(crate) fn publish(
     let history = update_history(ctx, plan, workers)?;
     let developed = history.iter().filter(|h| h.developed_on.is_some()).count() as u64;
     write_history(ctx, &history)?;
-    super::gold::write_partitioned(ctx.lake, "worklist_results", &results_frame(ctx, &history)?)?;
-    let files = export(ctx, plan, workers, exports)?;
+    super::publish(ctx.lake, &super::tables::WORKLIST_RESULTS, results_frame(ctx, &history)?)?;
+    let files = export(ctx, plan, workers)?;
     Ok(Published { officers_with_work: officers.len() as u64, history_items: history.len() as u64, developed_items: developed, export_files: files })
 }
 
@@ -578,8 +542,8 @@ fn results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
         Column::new("officer_id".into(), keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>()),
         Column::new("week".into(), keys.iter().map(|k| k.2.clone()).collect::<Vec<_>>()),
     ];
-    for (j, (name, _, _)) in RESULTS_COLUMNS[4..].iter().enumerate() {
-        cols.push(Column::new((*name).into(), vals.iter().map(|v| v[j]).collect::<Vec<_>>()));
+    for (j, c) in super::tables::WORKLIST_RESULTS.columns[4..].iter().enumerate() {
+        cols.push(Column::new(c.name.into(), vals.iter().map(|v| v[j]).collect::<Vec<_>>()));
     }
     Ok(DataFrame::new(n, cols)?)
 }
@@ -609,7 +573,7 @@ fn identities(ctx: &Ctx, refs: &[&str]) -> Result<HashMap<String, Identity>> {
     Ok(out)
 }
 
-fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow], exports: &Path) -> Result<u64> {
+fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
     let refs: Vec<&str> = workers.iter().filter(|w| w.is_uninsured()).map(|w| w.person_ref.as_str()).collect();
     let ids = identities(ctx, &refs)?;
     let mut by_unit: HashMap<&str, Vec<&WorkerRow>> = HashMap::new();
@@ -621,91 +585,98 @@ fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow], exports: &Path) -> Resu
     for v in by_unit.values_mut() {
         v.sort_by(|a, b| b.months_uninsured.cmp(&a.months_uninsured).then(b.avg_income.cmp(&a.avg_income)).then(a.person_key.cmp(&b.person_key)));
     }
-
-    let dir = super::export_dir(exports, ctx.as_of);
-    let parent = dir.parent().context("export folder has a parent")?.to_path_buf();
-    std::fs::create_dir_all(&parent)?;
-    let tmp = parent.join(format!(".{}.tmp-{}", ctx.as_of, std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    let mut writers: BTreeMap<String, csv::Writer<std::io::BufWriter<std::fs::File>>> = BTreeMap::new();
-    let header: Vec<&str> = EXPORT_COLUMNS.iter().map(|c| c.0).collect();
-    let mut items: Vec<&Item> = plan.items.iter().collect();
-    items.sort_by(|a, b| a.province.cmp(&b.province).then(a.officer.cmp(&b.officer)).then(a.rank.cmp(&b.rank)));
-    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-    for it in items {
-        let prov = it.province.clone().unwrap_or_else(|| "unknown".into());
-        if !writers.contains_key(&prov) {
-            let path = tmp.join(&prov).join("officer_worklists.csv");
-            std::fs::create_dir_all(path.parent().context("parent")?)?;
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?);
-            f.write_all("\u{FEFF}".as_bytes())?;
-            let mut w = csv::Writer::from_writer(f);
-            w.write_record(&header)?;
-            writers.insert(prov.clone(), w);
+    let mut by_province: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+    for it in &plan.items {
+        if let Some(p) = it.province.as_deref() {
+            by_province.entry(p).or_default().push(it);
         }
-        let w = writers.get_mut(&prov).expect("writer");
-        let week = plan.monday + chrono::Duration::days(7 * it.week as i64);
-        let unit = it.unit_code.as_deref().and_then(|u| ctx.units.get(u));
-        let employer_name = it.employer.as_deref().and_then(|e| ctx.employers.get(e, None)).and_then(|e| e.name.clone());
-        let base = [
-            ctx.as_of.to_string(),
-            prov.clone(),
-            opt(&it.officer),
-            it.officer.as_ref().and_then(|o| plan.officer_names.get(o).cloned().flatten()).unwrap_or_default(),
-            iso_week(week),
-            week.to_string(),
-            it.rank.to_string(),
-            it.kind.as_str().to_string(),
-            opt(&it.unit_code),
-            unit.and_then(|u| u.name.clone()).unwrap_or_default(),
-            opt(&it.employer),
-            employer_name.unwrap_or_default(),
-            it.score.to_string(),
-            it.workers.to_string(),
-        ];
-        match it.kind {
-            Kind::UninsuredWorkers => {
-                for wr in by_unit.get(it.key.as_str()).map(|v| v.as_slice()).unwrap_or_default() {
-                    let (name, cid, ptc, birth) = ids.get(&wr.person_ref).cloned().unwrap_or_default();
-                    let mut rec: Vec<String> = base.to_vec();
-                    rec.extend([
-                        name.unwrap_or_default(),
-                        cid.unwrap_or_default(),
-                        ptc.unwrap_or_default(),
-                        birth.map(|d| d.to_string()).unwrap_or_default(),
-                        opt(&wr.si_number),
-                        wr.months_uninsured.to_string(),
-                        wr.last_month.to_string(),
-                        wr.avg_income.to_string(),
-                        wr.reason.to_string(),
-                        wr.match_method.clone(),
-                    ]);
-                    w.write_record(&rec)?;
+    }
+    let dir = super::export_dir(ctx.lake, ctx.as_of);
+    let header: Vec<&str> = EXPORT_COLUMNS.iter().map(|c| c.0).collect();
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let mut files = 0;
+    // Every province gets its file (a header only when it has nothing this run).
+    let mut provinces: Vec<&str> = ctx.reference.provinces.iter().map(|p| p.code.as_str()).collect();
+    provinces.extend(by_province.keys().filter(|p| ctx.reference.province(p).is_none()));
+    for prov in provinces {
+        let mut items = by_province.get(prov).cloned().unwrap_or_default();
+        items.sort_by(|a, b| a.officer.cmp(&b.officer).then(a.rank.cmp(&b.rank)));
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for it in items {
+            let week = plan.monday + chrono::Duration::days(7 * it.week as i64);
+            let unit = it.unit_code.as_deref().and_then(|u| ctx.units.get(u));
+            let employer_name = it.employer.as_deref().and_then(|e| ctx.employers.get(e, None)).and_then(|e| e.name.clone());
+            let base = vec![
+                ctx.as_of.to_string(),
+                prov.to_string(),
+                opt(&it.officer),
+                it.officer.as_ref().and_then(|o| plan.officer_names.get(o).cloned().flatten()).unwrap_or_default(),
+                iso_week(week),
+                week.to_string(),
+                it.rank.to_string(),
+                it.kind.as_str().to_string(),
+                opt(&it.unit_code),
+                unit.and_then(|u| u.name.clone()).unwrap_or_default(),
+                opt(&it.employer),
+                employer_name.unwrap_or_default(),
+                it.score.to_string(),
+                it.workers.to_string(),
+            ];
+            match it.kind {
+                Kind::UninsuredWorkers => {
+                    for wr in by_unit.get(it.key.as_str()).map(|v| v.as_slice()).unwrap_or_default() {
+                        let (name, cid, ptc, birth) = ids.get(&wr.person_ref).cloned().unwrap_or_default();
+                        let mut rec = base.clone();
+                        rec.extend([
+                            name.unwrap_or_default(),
+                            cid.unwrap_or_default(),
+                            ptc.unwrap_or_default(),
+                            birth.map(|d| d.to_string()).unwrap_or_default(),
+                            opt(&wr.si_number),
+                            wr.months_uninsured.to_string(),
+                            wr.last_month.to_string(),
+                            wr.avg_income.to_string(),
+                            wr.reason.to_string(),
+                            wr.match_method.clone(),
+                        ]);
+                        rows.push(rec);
+                    }
+                }
+                Kind::UnregisteredEmployer | Kind::ShouldHaveResumed => {
+                    let mut rec = base;
+                    rec.extend(std::iter::repeat_n(String::new(), 10));
+                    rows.push(rec);
                 }
             }
-            Kind::UnregisteredEmployer | Kind::ShouldHaveResumed => {
-                let mut rec: Vec<String> = base.to_vec();
-                rec.extend(std::iter::repeat_n(String::new(), 10));
-                w.write_record(&rec)?;
-            }
         }
-    }
-    let files = writers.len() as u64;
-    for (_, mut w) in writers {
-        w.flush()?;
-    }
-    if !tmp.exists() {
-        std::fs::create_dir_all(&tmp)?;
-    }
-    let old = parent.join(format!(".{}.old.tmp-{}", ctx.as_of, std::process::id()));
-    if dir.exists() {
-        std::fs::rename(&dir, &old)?;
-    }
-    std::fs::rename(&tmp, &dir).with_context(|| format!("publishing {}", dir.display()))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old)?;
+        write_csv(&dir.join(prov).join("officer_worklists.csv"), &header, &rows)?;
+        files += 1;
     }
     Ok(files)
+}
+
+/// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
+fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let dir = target.parent().context("export file has a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
+        f.write_all("\u{FEFF}".as_bytes())?;
+        let mut w = csv::Writer::from_writer(f);
+        w.write_record(header)?;
+        for r in rows {
+            w.write_record(r)?;
+        }
+        w.flush()?;
+        let f = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+        f.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
 }
