@@ -293,6 +293,41 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
     Ok((ingest, conform, (assess, Some(link), Some(coverage))))
 }
 
+/// A stage after conform, run alone on the lake's silver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Single {
+    Link,
+    Coverage,
+}
+
+/// Runs one stage alone under the lake's lock (local lakes only): to link
+/// again after `pipelines/linkage.toml` changed, or to time a stage.
+pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
+    if is_remote(&cfg.lake) {
+        anyhow::bail!("bhxh link/coverage run on a local lake only; use bhxh run for {}", cfg.lake.display());
+    }
+    let lake = Lake::new(&cfg.lake);
+    let _lock = LakeLock::acquire(&lake.root, &new_run_id())?;
+    let keyer = PersonKeyer::from_env()?;
+    let t = Instant::now();
+    Ok(match stage {
+        Single::Link => {
+            let link = link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?;
+            tracing::info!(stage = "link", matched = link.matched, seconds = t.elapsed().as_secs_f64(), "stage done");
+            (Some(link), None)
+        }
+        Single::Coverage => {
+            let reference = Reference::load(&cfg.reference)?;
+            let c = coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of)?;
+            tracing::info!(stage = "coverage", uninsured = c.uninsured_pairs, seconds = t.elapsed().as_secs_f64(), "stage done");
+            (None, Some(c))
+        }
+    })
+}
+
+/// What [`run_single`] reported.
+pub type SingleReport = (Option<LinkReport>, Option<CoverageReport>);
+
 /// BLAKE3 over the reference tables (names and contents, in name order):
 /// which version of the rules a run used.
 fn reference_hash(dir: &Path) -> Result<String> {

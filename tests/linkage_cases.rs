@@ -95,18 +95,24 @@ fn cmnd_in_one_source_and_cccd_in_the_other() {
 }
 
 #[test]
-fn a_typo_in_the_given_name_is_fuzzy_and_the_id_decides() {
+fn a_typo_in_the_given_name_is_fuzzy_and_the_id_or_employer_decides() {
     let mut m = population();
     m.add_si("0100000004", Some("001088000777"), "Phạm Minh Tuấn", days("1988-11-30"), Some("M"), Some("01"));
     m.add_tax_variant("pit:8000000001", 1, Some("001088000777"), "Phạm Minh Tuán", days("1988-11-30"));
+    m.add_si_employer("0100000004", "0100109106");
+    // No ID and a typo: the birth date and the employer that declares him decide.
     m.add_tax_variant("pit:8000000002", 1, None, "Phạm Minh Tuấm", days("1988-11-30"));
     m.add_tax_employer("pit:8000000002", "0100109106", Some("01"));
+    // The same without the employer: not enough, a clerk decides.
+    m.add_tax_variant("pit:8000000009", 1, None, "Phạm Minh Tuấm", days("1988-11-30"));
+    m.add_tax_employer("pit:8000000009", "0300588569", Some("01"));
     let l = Linked::run(m);
     assert_eq!(l.linked_to("pit:8000000001"), Some("0100000004"));
     assert_eq!(l.level("pit:8000000001", Field::Name), Level::Exact, "a lost diacritic is not a typo");
     assert_eq!(l.linked_to("pit:8000000002"), Some("0100000004"));
     assert_eq!(l.level("pit:8000000002", Field::Name), Level::Fuzzy);
     assert_eq!(l.get("pit:8000000002").method, Some(Method::Probabilistic));
+    assert_eq!(l.get("pit:8000000009").status, Status::Ambiguous);
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub enum BlockRule {
     CitizenId,
     NameBirthDate,
     FamilyBirthDate,
+    GivenBirthDate,
+    FamilyMiddleBirthDate,
     NameBirthYear,
     NameProvince,
     EmployerGivenName,
@@ -74,7 +76,9 @@ pub struct NameLevels {
     pub exact: MU,
     pub term_frequency: bool,
     pub tf_min_u: f64,
-    pub fuzzy_threshold: f64,
+    /// `fuzzy`: the folded names differ by at most this many edits
+    /// (insertion, deletion, substitution, transposition of neighbours).
+    pub fuzzy_max_edits: usize,
     pub fuzzy: MU,
     pub disagree: MU,
 }
@@ -156,8 +160,8 @@ impl LinkConfig {
         if !(c.name.tf_min_u > 0.0 && c.name.tf_min_u <= 1.0) || !(c.employer.tf_min_u > 0.0 && c.employer.tf_min_u <= 1.0) {
             bail!("comparisons.name.tf_min_u and comparisons.employer.tf_min_u must be in (0, 1]");
         }
-        if !(0.0..=1.0).contains(&c.name.fuzzy_threshold) {
-            bail!("comparisons.name.fuzzy_threshold must be in [0, 1]");
+        if c.name.fuzzy_max_edits == 0 {
+            bail!("comparisons.name.fuzzy_max_edits must be at least 1 (0 is the exact level)");
         }
         let d = &self.decision;
         if d.review_weight > d.match_weight {

@@ -60,7 +60,7 @@ pub const PERSON_LINKS_COLUMNS: &[(&str, &str, &str)] = &[
     ("best_candidate", "string", "si_number of the best candidate, whatever the status"),
     ("review_reason", "string", "Ambiguous only: `close_runner_up` or `below_match_weight`"),
     ("cmp_citizen_id", "string", "Best candidate's level: exact, disagree, other_type (CMND vs CCCD), missing"),
-    ("cmp_name", "string", "exact (folded), fuzzy (Jaro–Winkler), disagree"),
+    ("cmp_name", "string", "exact (folded), fuzzy (one edit apart), disagree"),
     ("cmp_birth_date", "string", "exact, year_only, same_year, disagree, missing"),
     ("cmp_sex", "string", "agree, disagree, missing"),
     ("cmp_province", "string", "agree, disagree, missing"),
@@ -231,11 +231,17 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
 pub fn run(lake: &Lake, cfg: &LinkConfig, keyer: &PersonKeyer) -> Result<LinkReport> {
     let start = Instant::now();
     let model = load_model(lake)?;
+    let loaded = start.elapsed().as_secs_f64();
     let (decisions, stats) = model.link(cfg);
+    let linked = start.elapsed().as_secs_f64();
     let mut links = links_frame(&model, &decisions, keyer)?;
     lake::write_parquet(&lake.silver_file("person_links"), &mut links)?;
     let mut review = review_frame(&model, &decisions)?;
     lake::write_parquet(&lake.silver_file("clerical_review"), &mut review)?;
+    tracing::debug!(
+        stage = "link", load_seconds = loaded, compare_seconds = linked - loaded,
+        write_seconds = start.elapsed().as_secs_f64() - linked, "link timings"
+    );
     let mut report = LinkReport {
         tax_people: model.tax_len() as u64,
         si_people: model.si_len() as u64,

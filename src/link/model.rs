@@ -67,6 +67,18 @@ struct Variant {
     name: u32,
     /// Days since 1970-01-01, or NO_DATE.
     dob: i32,
+    /// Year of `dob`, or of the CCCD when there is no date (0: unknown).
+    year: i16,
+    /// Year of the `dob` only (0: no date).
+    dob_year: i16,
+}
+
+impl Variant {
+    fn new(cid: Cid, name: u32, dob: Option<i32>) -> Variant {
+        let dob_year = dob.map_or(0, |d| year_of(d) as i16);
+        let year = if dob_year != 0 { dob_year } else { cid.cccd_parts().map_or(0, |p| p.2 as i16) };
+        Variant { cid, name, dob: dob.unwrap_or(NO_DATE), year, dob_year }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -94,6 +106,38 @@ impl Rec {
     }
 }
 
+/// A BHXH person packed for the comparison loop: one cache line, the
+/// employers in a shared array.
+#[derive(Clone, Copy, Debug)]
+struct Packed {
+    var: Variant,
+    female: i8,
+    /// Province number, 0 = none.
+    prov: u8,
+    emp_len: u16,
+    emp_off: u32,
+}
+
+/// Block keys are already mixed: hash them as they are.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Interned names: the stored (NFC) forms and their folded comparison forms.
 #[derive(Default)]
 struct Names {
@@ -104,6 +148,8 @@ struct Names {
     folded: Vec<String>,
     family: Vec<u32>,
     given: Vec<u32>,
+    /// The folded name without its last word (family and middle names).
+    head: Vec<u32>,
     tokens: HashMap<String, u32>,
 }
 
@@ -124,8 +170,12 @@ impl Names {
                 let fam = *self.tokens.entry(first).or_insert(n);
                 let n = self.tokens.len() as u32;
                 let giv = *self.tokens.entry(last).or_insert(n);
+                let head = folded.rsplit_once(' ').map_or("", |h| h.0).to_string();
+                let n = self.tokens.len() as u32;
+                let head = *self.tokens.entry(head).or_insert(n);
                 self.family.push(fam);
                 self.given.push(giv);
+                self.head.push(head);
                 self.fold_ids.insert(folded.clone(), f);
                 self.folded.push(folded);
                 f
@@ -190,7 +240,7 @@ impl Model {
     /// One way a tax source showed a person (`dob` in days since 1970-01-01).
     pub fn add_tax_variant(&mut self, person_ref: &str, source: u8, cid: Option<&str>, name: &str, dob: Option<i32>) {
         let i = self.tax_rec(person_ref, source);
-        let v = Variant { cid: Cid::parse(cid), name: self.names.intern(name), dob: dob.unwrap_or(NO_DATE) };
+        let v = Variant::new(Cid::parse(cid), self.names.intern(name), dob);
         if let Some((_, female, _)) = v.cid.cccd_parts() {
             self.tax[i].set_sex(female);
         }
@@ -234,7 +284,7 @@ impl Model {
     /// One si_people row.
     pub fn add_si(&mut self, si_number: &str, cid: Option<&str>, name: &str, dob: Option<i32>, sex: Option<&str>, province: Option<&str>) {
         let mut r = Rec::new();
-        let v = Variant { cid: Cid::parse(cid), name: self.names.intern(name), dob: dob.unwrap_or(NO_DATE) };
+        let v = Variant::new(Cid::parse(cid), self.names.intern(name), dob);
         match sex {
             Some("F") => r.set_sex(true),
             Some("M") => r.set_sex(false),
@@ -383,7 +433,7 @@ struct Weights {
     name_exact_m: f64,
     name_exact: f64,
     tf: bool,
-    fuzzy_threshold: f64,
+    fuzzy_max_edits: usize,
     name_fuzzy: f64,
     name_disagree: f64,
     birth: [f64; 4],
@@ -403,7 +453,7 @@ impl Weights {
             name_exact_m: c.name.exact.m,
             name_exact: c.name.exact.weight(),
             tf: c.name.term_frequency,
-            fuzzy_threshold: c.name.fuzzy_threshold,
+            fuzzy_max_edits: c.name.fuzzy_max_edits,
             name_fuzzy: c.name.fuzzy.weight(),
             name_disagree: c.name.disagree.weight(),
             birth: [
@@ -421,6 +471,30 @@ impl Weights {
     }
 }
 
+/// Whether two strings are at most `max` edits apart (insertion, deletion,
+/// substitution, transposition of neighbours). One edit, the common case, is
+/// checked in one pass without allocating.
+fn within_edits(a: &[u8], b: &[u8], max: usize) -> bool {
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    if max != 1 {
+        return match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+            (Ok(x), Ok(y)) => strsim::osa_distance(x, y) <= max,
+            _ => false,
+        };
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[p..], &b[p..]);
+    match (ra.len(), rb.len()) {
+        (0, 0) => true,
+        (x, y) if x == y => ra[1..] == rb[1..] || (x >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..]),
+        (x, y) if x == y + 1 => ra[1..] == *rb,
+        (x, y) if y == x + 1 => *ra == rb[1..],
+        _ => false,
+    }
+}
+
 fn year_of(days: i32) -> i32 {
     use chrono::Datelike;
     (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64)).year()
@@ -428,6 +502,8 @@ fn year_of(days: i32) -> i32 {
 
 struct Scorer<'a> {
     m: &'a Model,
+    packed: Vec<Packed>,
+    packed_emps: Vec<u32>,
     w: Weights,
     /// u of an exact name agreement, per folded name (term frequency among BHXH people).
     name_u: Vec<f64>,
@@ -436,8 +512,10 @@ struct Scorer<'a> {
 }
 
 impl Scorer<'_> {
-    fn compare(&self, t: &Rec, s: &Rec) -> Comparison {
-        let sv = &s.vars[0];
+    fn compare(&self, t: &Rec, si: u32) -> Comparison {
+        let s = &self.packed[si as usize];
+        let sv = &s.var;
+        let s_emps = &self.packed_emps[s.emp_off as usize..s.emp_off as usize + s.emp_len as usize];
         let names = &self.m.names;
         let mut weight = 0.0;
         // Citizen ID.
@@ -459,12 +537,12 @@ impl Scorer<'_> {
             Level::Exact
         } else {
             let sfold = &names.folded[sf as usize];
-            let best = t
-                .vars
-                .iter()
-                .map(|v| strsim::jaro_winkler(&names.folded[names.raw_fold[v.name as usize] as usize], sfold))
-                .fold(0.0, f64::max);
-            if best >= self.w.fuzzy_threshold {
+            let max = self.w.fuzzy_max_edits;
+            let close = t.vars.iter().any(|v| {
+                let tfold = &names.folded[names.raw_fold[v.name as usize] as usize];
+                within_edits(tfold.as_bytes(), sfold.as_bytes(), max)
+            });
+            if close {
                 weight += self.w.name_fuzzy;
                 Level::Fuzzy
             } else {
@@ -474,31 +552,23 @@ impl Scorer<'_> {
         };
         // Birth date, falling back on the years CCCDs imply.
         let birth = {
-            let s_dob = (sv.dob != NO_DATE).then_some(sv.dob);
-            let t_dobs = || t.vars.iter().filter(|v| v.dob != NO_DATE).map(|v| v.dob);
-            let lvl = match s_dob {
-                Some(d) if t_dobs().next().is_some() => {
-                    if t_dobs().any(|x| x == d) {
-                        Level::Exact
-                    } else if t_dobs().any(|x| year_of(x) == year_of(d)) {
-                        Level::SameYear
-                    } else {
-                        Level::Disagree
-                    }
+            let lvl = if sv.dob != NO_DATE && t.vars.iter().any(|v| v.dob != NO_DATE) {
+                if t.vars.iter().any(|v| v.dob == sv.dob) {
+                    Level::Exact
+                } else if t.vars.iter().any(|v| v.dob_year == sv.dob_year) {
+                    Level::SameYear
+                } else {
+                    Level::Disagree
                 }
-                _ => {
-                    let t_years: Vec<i32> = t_dobs()
-                        .map(year_of)
-                        .chain(t.vars.iter().filter_map(|v| v.cid.cccd_parts().map(|p| p.2)))
-                        .collect();
-                    let s_years: Vec<i32> = s_dob.map(year_of).into_iter().chain(sv.cid.cccd_parts().map(|p| p.2)).collect();
-                    if t_years.is_empty() || s_years.is_empty() {
-                        Level::Missing
-                    } else if t_years.iter().any(|y| s_years.contains(y)) {
-                        Level::YearOnly
-                    } else {
-                        Level::Disagree
-                    }
+            } else {
+                // One side has no date: the years known (from a date or a CCCD).
+                let s_year = sv.year;
+                if s_year == 0 || t.vars.iter().all(|v| v.year == 0) {
+                    Level::Missing
+                } else if t.vars.iter().any(|v| v.year == s_year) {
+                    Level::YearOnly
+                } else {
+                    Level::Disagree
                 }
             };
             weight += match lvl {
@@ -510,7 +580,8 @@ impl Scorer<'_> {
             };
             lvl
         };
-        let sex = match (t.sex(), s.sex()) {
+        let s_sex = (s.female >= 0).then_some(s.female == 1);
+        let sex = match (t.sex(), s_sex) {
             (Some(a), Some(b)) if a == b => {
                 weight += self.w.sex[0];
                 Level::Agree
@@ -521,7 +592,7 @@ impl Scorer<'_> {
             }
             _ => Level::Missing,
         };
-        let shared = t.emps.iter().filter(|e| s.emps.contains(e)).map(|e| self.emp_u[*e as usize]).fold(f64::INFINITY, f64::min);
+        let shared = t.emps.iter().filter(|e| s_emps.contains(e)).map(|e| self.emp_u[*e as usize]).fold(f64::INFINITY, f64::min);
         let employer = if t.emps.is_empty() {
             Level::Missing
         } else if shared.is_finite() {
@@ -534,7 +605,7 @@ impl Scorer<'_> {
         // The tax side's province is its employers' province: when the
         // employer agrees, the province agreement is implied and not counted
         // again (the two are not independent).
-        let province = match s.provs.first() {
+        let province = match (s.prov != 0).then_some(&s.prov) {
             Some(p) if !t.provs.is_empty() => {
                 if t.provs.contains(p) {
                     if employer != Level::Agree {
@@ -601,9 +672,19 @@ fn block_keys(m: &Model, r: &Rec, rules: &[BlockRule], out: &mut Vec<u64>) {
                         out.push(mix(k, fam, v.dob as u64, 0));
                     }
                 }
-                BlockRule::NameBirthYear => {
+                BlockRule::GivenBirthDate => {
                     if v.dob != NO_DATE {
-                        out.push(mix(k, fold, year_of(v.dob) as u64, 0));
+                        out.push(mix(k, giv, v.dob as u64, 0));
+                    }
+                }
+                BlockRule::FamilyMiddleBirthDate => {
+                    if v.dob != NO_DATE {
+                        out.push(mix(k, n.head[fold as usize] as u64, v.dob as u64, 0));
+                    }
+                }
+                BlockRule::NameBirthYear => {
+                    if v.dob_year != 0 {
+                        out.push(mix(k, fold, v.dob_year as u64, 0));
                     }
                     if let Some((_, _, y)) = cccd {
                         out.push(mix(k, fold, y as u64, 0));
@@ -721,7 +802,23 @@ impl Model {
         }
         let emp_min = cfg.comparisons.employer.tf_min_u;
         let emp_u = emp_counts.iter().map(|&c| (c as f64 / total).max(emp_min)).collect();
-        let scorer = Scorer { m: self, w: Weights::new(cfg), name_u, emp_u };
+        let mut packed_emps = Vec::new();
+        let packed = self
+            .si
+            .iter()
+            .map(|r| {
+                let off = packed_emps.len() as u32;
+                packed_emps.extend(r.emps.iter().take(u16::MAX as usize));
+                Packed {
+                    var: r.vars[0],
+                    female: r.female.max(SEX_UNKNOWN),
+                    prov: r.provs.first().copied().unwrap_or(0),
+                    emp_len: r.emps.len().min(u16::MAX as usize) as u16,
+                    emp_off: off,
+                }
+            })
+            .collect();
+        let scorer = Scorer { m: self, packed, packed_emps, w: Weights::new(cfg), name_u, emp_u };
 
         // The BHXH side's blocks: (key, si index), sorted.
         let mut index: Vec<(u64, u32)> = self
@@ -742,6 +839,18 @@ impl Model {
                 a
             });
         index.par_sort_unstable();
+        // Key → range of `ids` (the si indexes of the block).
+        let ids: Vec<u32> = index.iter().map(|e| e.1).collect();
+        let mut ranges: IdMap<(u32, u32)> = IdMap::default();
+        ranges.reserve(index.len() / 2);
+        let mut start = 0;
+        while start < index.len() {
+            let k = index[start].0;
+            let end = start + index[start..].partition_point(|e| e.0 == k);
+            ranges.insert(k, (start as u32, (end - start) as u32));
+            start = end;
+        }
+        drop(index);
         let max_block = cfg.blocking.max_block_size;
         let d = &cfg.decision;
 
@@ -754,19 +863,18 @@ impl Model {
                     block_keys(self, t, rules, keys);
                     cands.clear();
                     let mut skipped = 0;
-                    for &k in keys.iter() {
-                        let lo = index.partition_point(|e| e.0 < k);
-                        let hi = lo + index[lo..].partition_point(|e| e.0 == k);
-                        if hi - lo > max_block {
+                    for k in keys.iter() {
+                        let Some(&(lo, n)) = ranges.get(k) else { continue };
+                        if n as usize > max_block {
                             skipped += 1;
                             continue;
                         }
-                        cands.extend(index[lo..hi].iter().map(|e| e.1));
+                        cands.extend_from_slice(&ids[lo as usize..(lo + n) as usize]);
                     }
                     cands.sort_unstable();
                     cands.dedup();
                     let mut scored: Vec<(u32, Comparison)> =
-                        cands.iter().map(|&s| (s, scorer.compare(t, &self.si[s as usize]))).collect();
+                        cands.iter().map(|&s| (s, scorer.compare(t, s))).collect();
                     // Best first; ties by si_number for a deterministic order.
                     scored.sort_by(|a, b| {
                         b.1.weight.total_cmp(&a.1.weight).then_with(|| self.si_keys[a.0 as usize].cmp(&self.si_keys[b.0 as usize]))
@@ -822,4 +930,27 @@ fn decide(scored: &[(u32, Comparison)], d: &super::config::Decision) -> Decision
             .collect();
     }
     dec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_edits;
+
+    #[test]
+    fn one_edit_apart() {
+        let w = |a: &str, b: &str| within_edits(a.as_bytes(), b.as_bytes(), 1);
+        assert!(w("nguyen van hung", "nguyen van hung"));
+        assert!(w("nguyen van hung", "nguyen van hang"), "substitution");
+        assert!(w("nguyen van hung", "nguyen van hug"), "deletion");
+        assert!(w("nguyen van hug", "nguyen van hung"), "insertion");
+        assert!(w("nguyen van hung", "nguyen van hnug"), "transposition");
+        assert!(!w("nguyen van hung", "nguyen van hnag"));
+        assert!(!w("nguyen xuan ha", "nguyen van anh"));
+        assert!(!w("tran thi thao", "tran thi hoa"));
+        assert!(w("a", "") && !w("ab", ""));
+        for (a, b) in [("linh", "ninh"), ("anh", "an"), ("thao", "hoa"), ("abcd", "badc")] {
+            assert_eq!(w(a, b), strsim::osa_distance(a, b) <= 1, "{a}/{b}");
+            assert_eq!(within_edits(a.as_bytes(), b.as_bytes(), 2), strsim::osa_distance(a, b) <= 2, "{a}/{b}");
+        }
+    }
 }
