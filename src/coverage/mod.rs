@@ -12,6 +12,7 @@
 pub mod config;
 mod covid;
 mod employers;
+pub mod evidence;
 pub mod frame;
 pub mod tables;
 mod under_declared;
