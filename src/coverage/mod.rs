@@ -243,12 +243,21 @@ pub fn run(
     };
     let mut report = CoverageReport::default();
 
+    let lap = |what: &str, t: &mut Instant| {
+        tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
+        *t = Instant::now();
+    };
+    let mut t = Instant::now();
     let mut workers = uninsured::compute(&ctx)?;
+    lap("uninsured_workers", &mut t);
     let mut unregistered = employers::unregistered(&ctx)?;
+    lap("unregistered_employers", &mut t);
     let under = under_declared::compute(&ctx)?;
+    lap("under_declared_wages", &mut t);
     let (monitor, mut resume) = covid::compute(&ctx)?;
-
+    lap("covid", &mut t);
     let plan = worklist::plan(&ctx, &mut workers, &mut unregistered, &mut resume)?;
+    lap("plan", &mut t);
 
     let under_rows = under.height() as u64;
     let monitor_rows = monitor.height() as u64;
@@ -257,7 +266,9 @@ pub fn run(
     publish(lake, &tables::UNDER_DECLARED_WAGES, under)?;
     publish(lake, &tables::COVID_REVIEW_MONITOR, monitor)?;
     publish(lake, &tables::SHOULD_HAVE_RESUMED, covid::resume_frame(&ctx, &resume)?)?;
+    lap("gold", &mut t);
     let out = worklist::publish(&ctx, &plan, &workers)?;
+    lap("worklists, history, exports", &mut t);
 
     report.uninsured_pairs = workers.len() as u64;
     let mut by_reason: Vec<(String, u64)> = Vec::new();

