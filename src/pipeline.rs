@@ -87,6 +87,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
 /// whatever the outcome. A lake or inbox on object storage is mirrored in a
 /// local working folder (see [`crate::lake::remote`]).
 pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
+    restrict_new_files();
     let run_id = new_run_id();
     if !is_remote(&cfg.lake) && !is_remote(&cfg.inbox) {
         return run_local(cfg, stages, &run_id);
@@ -116,6 +117,16 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     };
     tracing::info!(stage = "sync", lake = %remote.url(), uploaded = n, "lake pushed");
     result
+}
+
+/// Personal data stays with its owner: everything the run creates (lake,
+/// exports, manifests) is owner read/write, group read, nothing for others
+/// (files 0640, folders 0750), whatever the caller's umask.
+fn restrict_new_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o027);
+    }
 }
 
 fn default_work_dir(cfg: &RunConfig) -> PathBuf {
