@@ -96,7 +96,7 @@ pub fn render() -> String {
         let _ = writeln!(w, "| `{}` | {} |", r.code(), reason_doc(r));
     }
     let _ = writeln!(w, "\n## Silver: `silver/<table>.parquet`\n");
-    let _ = writeln!(w, "One row per natural key of the dataset, over all extracts dated on or before the run's as-of date; sorted by key. Columns: the bronze columns of the dataset (with lineage), plus those listed.\n");
+    let _ = writeln!(w, "One row per natural key of the dataset, over all extracts dated on or before the run's as-of date; rows in extract and line order. Columns: the bronze columns of the dataset (with lineage), plus those listed.\n");
     let _ = writeln!(w, "| table | from dataset | keeps | added columns |\n|---|---|---|---|");
     for t in SILVER {
         let extra = silver_extra_columns(t.name).iter().map(|(c, ty, m)| format!("`{c}` ({ty}): {m}")).collect::<Vec<_>>().join("; ");

@@ -16,7 +16,8 @@ mod exit {
     /// An internal failure: I/O, a bug, bad reference data.
     pub const FAILURE: u8 = 1;
     // 2 is clap's code for a command-line usage error.
-    /// An input file was refused whole (the rest was processed).
+    /// The run completed, but inputs had rejects: rows in the rejects table,
+    /// or a file refused whole (the rest was processed).
     pub const BAD_INPUT: u8 = 3;
     /// Another run holds the lake's lock; nothing was done.
     pub const LOCKED: u8 = 4;
@@ -188,7 +189,8 @@ fn execute(cli: &Cli) -> Result<u8> {
             for f in ingest.refused() {
                 eprintln!("bhxh: refused {}", f.refused.as_deref().unwrap_or_default());
             }
-            Ok(if ingest.refused().next().is_some() { exit::BAD_INPUT } else { exit::OK })
+            let had_rejects = ingest.refused().next().is_some() || ingest.totals().2 > 0;
+            Ok(if had_rejects { exit::BAD_INPUT } else { exit::OK })
         }
         Command::Dictionary { write } => {
             let text = bhxh::dictionary::render();

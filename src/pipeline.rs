@@ -110,9 +110,12 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     let n = remote.pull(&local.lake, &["_ledger", "bronze", "rejects"])?;
     tracing::info!(stage = "sync", lake = %remote.url(), downloaded = n, "lake pulled");
     let result = run_local(&local, stages, &run_id);
-    // Pushed whatever the outcome: a failed run still leaves its manifest, and
-    // the tables it did not rewrite are unchanged; `_published.json` goes last.
-    let n = remote.push(&local.lake, &[PUBLISHED], &["silver", "gold"])?;
+    // A failed run leaves only its manifest; a good one publishes its tables,
+    // `_published.json` last.
+    let n = match &result {
+        Ok(_) => remote.push(&local.lake, &[], &[PUBLISHED], &["silver", "gold"])?,
+        Err(_) => remote.push(&local.lake, &["_runs"], &[], &[])?,
+    };
     tracing::info!(stage = "sync", lake = %remote.url(), uploaded = n, "lake pushed");
     result
 }

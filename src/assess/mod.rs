@@ -112,9 +112,9 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     let mut done = vec![false; units.len()];
     let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments };
 
-    // Walk the due contributions unit by unit. Silver is sorted by its key
-    // (unit_code, si_number, month), so rows of a unit are contiguous; the
-    // sort below only runs for a silver table written otherwise.
+    // Walk the due contributions unit by unit: rows of a unit must be
+    // contiguous (any order of months inside), so the table is sorted by unit
+    // unless it already is.
     let as_of_m = Month::of_date(as_of);
     let mut contrib = lake::scan_parquet(&[contrib_f])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
