@@ -541,8 +541,11 @@ fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
 
 /// Checks a frame against its declared schema, then writes the gold table.
 fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
+    let t = Instant::now();
     table.check(&df)?;
-    gold::write_partitioned_by(root, table.name, df, table.key)?;
+    let rows = df.height();
+    let parts = gold::write_partitioned_by(root, table.name, df, table.key)?;
+    tracing::debug!(stage = "assess", table = table.name, rows, parts, seconds = t.elapsed().as_secs_f64(), "gold table");
     Ok(())
 }
 
