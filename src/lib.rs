@@ -18,3 +18,4 @@ pub mod lake;
 pub mod month;
 pub mod pipeline;
 pub mod reference;
+pub mod verify;

@@ -21,6 +21,8 @@ mod exit {
     pub const BAD_INPUT: u8 = 3;
     /// Another run holds the lake's lock; nothing was done.
     pub const LOCKED: u8 = 4;
+    /// `bhxh verify` found personal data or a foreign row where it must not be.
+    pub const VERIFY_FAILED: u8 = 5;
 }
 
 #[derive(Parser)]
@@ -50,6 +52,19 @@ enum Command {
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
     Generate(GenerateArgs),
+    /// Check that analyst tables hold no raw IDs or names and that every
+    /// province's export folder holds only that province's rows.
+    Verify {
+        /// Root of the Parquet lake.
+        #[arg(long, default_value = "lake")]
+        lake: PathBuf,
+        /// Root of the per-province exports.
+        #[arg(long, default_value = "exports")]
+        exports: PathBuf,
+        /// Folder of reference tables.
+        #[arg(long, default_value = "pipelines/reference")]
+        reference: PathBuf,
+    },
     /// Print the data dictionary (Markdown) generated from the code.
     Dictionary {
         /// Write it to docs/data-dictionary.md instead of stdout.
@@ -191,6 +206,17 @@ fn execute(cli: &Cli) -> Result<u8> {
             }
             let had_rejects = ingest.refused().next().is_some() || ingest.totals().2 > 0;
             Ok(if had_rejects { exit::BAD_INPUT } else { exit::OK })
+        }
+        Command::Verify { lake, exports, reference } => {
+            let reference = bhxh::reference::Reference::load(reference)?;
+            let findings = bhxh::verify::run(lake, exports, &reference)?;
+            for f in &findings {
+                eprintln!("bhxh verify: {}: {}", f.path.display(), f.problem);
+            }
+            if findings.is_empty() && !cli.quiet {
+                println!("verify: no personal data in analyst tables, no foreign rows in province exports");
+            }
+            Ok(if findings.is_empty() { exit::OK } else { exit::VERIFY_FAILED })
         }
         Command::Dictionary { write } => {
             let text = bhxh::dictionary::render();

@@ -11,6 +11,8 @@ use crate::lake::Lake;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -89,6 +91,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
 /// whatever the outcome. A lake or inbox on object storage is mirrored in a
 /// local working folder (see [`crate::lake::remote`]).
 pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
+    restrict_new_files();
     let run_id = new_run_id();
     if !is_remote(&cfg.lake) && !is_remote(&cfg.inbox) {
         return run_local(cfg, stages, &run_id);
@@ -118,6 +121,16 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     };
     tracing::info!(stage = "sync", lake = %remote.url(), uploaded = n, "lake pushed");
     result
+}
+
+/// Personal data stays with its owner: everything the run creates (lake,
+/// exports, manifests) is owner read/write, group read, nothing for others
+/// (files 0640, folders 0750), whatever the caller's umask.
+fn restrict_new_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o027);
+    }
 }
 
 fn default_work_dir(cfg: &RunConfig) -> PathBuf {
@@ -206,6 +219,21 @@ fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
     Ok(())
 }
 
+/// A progress bar on stderr when it is a terminal; hidden otherwise (cron,
+/// systemd, tests), so logs never fill with redraws.
+fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_string());
+    bar
+}
+
 fn stages_in_order(
     cfg: &RunConfig,
     lake: &Lake,
@@ -215,7 +243,10 @@ fn stages_in_order(
     let reference = Reference::load(&cfg.reference)?;
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
-    let ingest = ingest::run(&cfg.inbox, lake, &reference, cfg.threads, &mut ledger, run_id)?;
+    let files = ingest::scan_inbox(&cfg.inbox).map(|(x, _)| x.len() as u64).unwrap_or(0);
+    let bar = progress(files, "ingest");
+    let ingest = ingest::run(&cfg.inbox, lake, &reference, cfg.threads, &mut ledger, run_id, &bar)?;
+    bar.finish_and_clear();
     for f in &ingest.files {
         if let Some(why) = &f.refused {
             tracing::error!(stage = "ingest", file = %f.file, "refused: {why}");
@@ -241,7 +272,9 @@ fn stages_in_order(
         return Ok((ingest, Vec::new(), AssessReport::default()));
     }
     let t = Instant::now();
-    let conform = conform::run(lake, cfg.as_of)?;
+    let bar = progress(conform::SILVER.len() as u64, "conform");
+    let conform = conform::run(lake, cfg.as_of, &bar)?;
+    bar.finish_and_clear();
     tracing::info!(
         stage = "conform", tables = conform.len(),
         rows_in = conform.iter().map(|t| t.rows_in).sum::<u64>(),

@@ -3,9 +3,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A private copy of the binary, made once: a rebuild of the shared target
+/// directory while the tests run cannot swap it under them.
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bhxh-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("bhxh");
+        std::fs::copy(env!("CARGO_BIN_EXE_bhxh"), &bin).unwrap();
+        bin
+    })
+}
 
 fn bhxh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bhxh"))
+    Command::new(binary())
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("BHXH_LOG")

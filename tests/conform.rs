@@ -36,6 +36,11 @@ fn newest_extract_wins_resends_keep_the_first_copy_and_the_past_stays_past() {
 
     run(&inbox, &lake, (2020, 6, 8));
     assert_eq!(column(&lake, "units", "unit_code"), ["U2", "U1"]);
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["silver/units.parquet", "bronze/si_units/si_units_20200601.parquet", "_ledger/ingested.jsonl"] {
+        let mode = std::fs::metadata(lake.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{f}: owner read/write, group read, others nothing");
+    }
     assert_eq!(column(&lake, "units", "name"), ["Công ty X", "Công ty B"], "the newer extract wins");
     assert_eq!(column(&lake, "payments", "reference"), ["R1", "R2"]);
     assert_eq!(column(&lake, "payments", "paid_on"), ["2020-05-30", "2020-06-03"], "a resend keeps the first copy");

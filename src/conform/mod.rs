@@ -59,9 +59,11 @@ pub struct TableReport {
 
 /// Conforms every dataset that has bronze files, using only extracts dated
 /// on or before `as_of` (a run for a past date sees what existed then).
-pub fn run(lake: &Lake, as_of: NaiveDate) -> Result<Vec<TableReport>> {
+pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar) -> Result<Vec<TableReport>> {
     let mut reports = Vec::new();
     for t in SILVER {
+        progress.set_message(t.name);
+        progress.inc(1);
         let files = bronze_in_order(lake, t.dataset, as_of)?;
         if files.is_empty() {
             continue;
