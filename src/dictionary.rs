@@ -106,6 +106,15 @@ pub fn render() -> String {
         };
         let _ = writeln!(w, "| `{}` | `{}` | {keep} | {} |", t.name, t.dataset, if extra.is_empty() { "—".into() } else { extra });
     }
+    let _ = writeln!(w, "\n## Gold: `gold/<table>/province_code=NN/part-0.parquet`\n");
+    let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run. How the figures are computed: [rules.md](rules.md).");
+    for t in crate::assess::tables::GOLD_TABLES {
+        let _ = writeln!(w, "\n### `{}`\n\n{}\n", t.name, t.doc);
+        let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
+        for c in t.columns {
+            let _ = writeln!(w, "| `{}` | {} | {} |", c.name, c.dtype, c.doc);
+        }
+    }
     s
 }
 

@@ -2,11 +2,12 @@
 //! collection data product.
 //!
 //! ```text
-//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver
+//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver ─► assess ─► gold + exports
 //! ```
 //! Each stage is a module with one entry point (`run`) that reads tables and
 //! writes tables; [`pipeline::run`] calls them in order.
 
+pub mod assess;
 pub mod conform;
 pub mod contract;
 pub mod dictionary;

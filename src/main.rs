@@ -46,7 +46,7 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The nightly job: ingest the inbox, then conform it into silver.
+    /// The nightly job: ingest the inbox, conform it into silver, assess dues and debt.
     Run(RunArgs),
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
@@ -191,6 +191,9 @@ fn execute(cli: &Cli) -> Result<u8> {
                     for t in &report.conform {
                         println!("{:<34} {:>12} {:>12} {:>10}", t.table, t.rows_in, t.rows_out, t.duplicates);
                     }
+                    let a = &report.assess;
+                    println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
+                    println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
                     println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest

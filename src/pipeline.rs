@@ -1,6 +1,7 @@
 //! The nightly job: the stages in order under the lake's lock, with what each
 //! reported, recorded in a run manifest.
 
+use crate::assess::{self, AssessReport};
 use crate::conform::{self, TableReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
@@ -72,6 +73,7 @@ pub struct RunReport {
     pub run_id: String,
     pub ingest: IngestReport,
     pub conform: Vec<TableReport>,
+    pub assess: AssessReport,
     pub seconds: f64,
 }
 
@@ -80,7 +82,7 @@ pub fn new_run_id() -> String {
     format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
-/// Runs all stages (ingest, then conform).
+/// Runs all stages (ingest, conform, then assess).
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_stages(cfg, Stages::All)
 }
@@ -158,25 +160,25 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
         finished: chrono::Utc::now().to_rfc3339(),
         seconds: start.elapsed().as_secs_f64(),
         outcome: match &result {
-            Ok((ingest, _)) if ingest.refused().next().is_some() => "bad_input".into(),
+            Ok((ingest, _, _)) if ingest.refused().next().is_some() => "bad_input".into(),
             Ok(_) => "ok".into(),
             Err(e) => format!("failed: {e:#}"),
         },
         code_version: env!("CARGO_PKG_VERSION").into(),
         reference_blake3: reference_hash(&cfg.reference).unwrap_or_default(),
         config: cfg.clone(),
-        inputs: result.as_ref().map(|(i, _)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
+        inputs: result.as_ref().map(|(i, _, _)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
         conform: result
             .as_ref()
-            .map(|(_, c)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
+            .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform) = result?;
+    let (ingest, conform, assess) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -232,7 +234,12 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>)> {
+fn stages_in_order(
+    cfg: &RunConfig,
+    lake: &Lake,
+    run_id: &str,
+    stages: Stages,
+) -> Result<(IngestReport, Vec<TableReport>, AssessReport)> {
     let reference = Reference::load(&cfg.reference)?;
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
@@ -262,7 +269,7 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new()));
+        return Ok((ingest, Vec::new(), AssessReport::default()));
     }
     let t = Instant::now();
     let bar = progress(conform::SILVER.len() as u64, "conform");
@@ -275,7 +282,13 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         duplicates = conform.iter().map(|t| t.duplicates).sum::<u64>(),
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
-    Ok((ingest, conform))
+    let assess = assess::run(lake, &reference, cfg.as_of)?;
+    tracing::info!(
+        stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
+        paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
+        candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
+    );
+    Ok((ingest, conform, assess))
 }
 
 /// BLAKE3 over the reference tables (names and contents, in name order):
