@@ -32,9 +32,6 @@ use polars::prelude::*;
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// Debt of this many months or more makes a unit an inspection candidate
-/// (DOMAIN "Debt age"; the dispatch's §3.3), unless it is inside a suspension.
-pub const INSPECTION_DEBT_MONTHS: i32 = 3;
 
 /// Gold tables written by this stage.
 pub const DUES: &str = "dues";
@@ -402,7 +399,8 @@ impl UnitCtx<'_> {
         let deferred = sched.last().map_or(0, |s| s.deferred_balance);
         let suspension_now = dues::suspending(periods, as_of_m);
         if pos.debt > 0 {
-            let candidate = pos.debt_months >= INSPECTION_DEBT_MONTHS && suspension_now.is_none();
+            let threshold = self.reference.threshold("inspection_debt_months", as_of_m)?;
+            let candidate = i64::from(pos.debt_months) >= threshold && suspension_now.is_none();
             let d = &mut out.delinquent;
             d.unit.push(u);
             d.debt.push(pos.debt);
