@@ -10,12 +10,15 @@
 pub mod assess;
 pub mod conform;
 pub mod contract;
+pub mod coverage;
 pub mod dictionary;
 pub mod generate;
 pub mod ids;
 pub mod ingest;
 pub mod lake;
+pub mod link;
 pub mod month;
+pub mod person_key;
 pub mod pipeline;
 pub mod reference;
 pub mod verify;

@@ -46,8 +46,14 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The nightly job: ingest the inbox, conform it into silver, assess dues and debt.
+    /// The nightly job: ingest the inbox, conform it into silver, link people,
+    /// find coverage gaps, assess dues and debt.
     Run(RunArgs),
+    /// The link stage alone, on the lake's silver (after a change of
+    /// pipelines/linkage.toml; also what scripts/bench times).
+    Link(RunArgs),
+    /// The coverage stage alone, on the lake's silver and person links.
+    Coverage(RunArgs),
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
@@ -149,6 +155,26 @@ fn print_ingest(report: &IngestReport) {
     println!("{:<34} {:>12} {:>12} {:>10}", "total", rows, accepted, rejected);
 }
 
+/// The link and coverage stages' summary, with their seconds (read by scripts/bench).
+fn print_assessed(link: Option<&bhxh::link::LinkReport>, coverage: Option<&bhxh::coverage::CoverageReport>) {
+    if let Some(l) = link {
+        let methods: Vec<String> = l.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        println!(
+            "\nlink: {} tax-side people, {} BHXH people: {} matched ({}), {} ambiguous, {} unmatched; {} pairs compared  ({:.1} s)",
+            l.tax_people, l.si_people, l.matched, methods.join(", "), l.ambiguous, l.unmatched, l.pairs_compared, l.seconds
+        );
+    }
+    if let Some(c) = coverage {
+        let reasons: Vec<String> = c.uninsured_by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!(
+            "coverage: uninsured workers {} ({}), unregistered employers {}, under-declared wages {}, should have resumed {}; \
+             worklists: {} items for {} officers ({} unassigned), {} export files  ({:.1} s)",
+            c.uninsured_pairs, reasons.join(", "), c.unregistered_employers, c.under_declared_wages, c.should_have_resumed,
+            c.worklist_items, c.officers_with_work, c.unassigned_items, c.export_files, c.seconds
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BHXH_LOG")
@@ -194,6 +220,7 @@ fn execute(cli: &Cli) -> Result<u8> {
                     let a = &report.assess;
                     println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
                     println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
+                    print_assessed(report.link.as_ref(), report.coverage.as_ref());
                     println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest
@@ -218,6 +245,22 @@ fn execute(cli: &Cli) -> Result<u8> {
                 println!("verify: no personal data in analyst tables, no foreign rows in province exports");
             }
             Ok(if findings.is_empty() { exit::OK } else { exit::VERIFY_FAILED })
+        }
+        Command::Link(args) | Command::Coverage(args) => {
+            let cfg = args.config()?;
+            let stage = if matches!(cli.command, Command::Link(_)) { pipeline::Single::Link } else { pipeline::Single::Coverage };
+            let (link, coverage) = match pipeline::run_single(&cfg, stage) {
+                Ok(r) => r,
+                Err(e) if e.downcast_ref::<LockHeld>().is_some() => {
+                    eprintln!("bhxh: {e:#}");
+                    return Ok(exit::LOCKED);
+                }
+                Err(e) => return Err(e),
+            };
+            if !cli.quiet {
+                print_assessed(link.as_ref(), coverage.as_ref());
+            }
+            Ok(exit::OK)
         }
         Command::Dictionary { write } => {
             let text = bhxh::dictionary::render();

@@ -207,7 +207,9 @@ fn check(as_of: NaiveDate, people: u64, seed: u64, makeups_due: bool) {
     let suspended_listed: BTreeSet<String> = ours.iter().filter(|(_, &i)| d_susp[i]).map(|(u, _)| u.clone()).collect();
     assert_eq!(strs(&owing, "unit_code").into_iter().collect::<BTreeSet<_>>(), suspended_listed);
 
-    // --- exports: a province's inspection list = its candidates, nothing else.
+    // --- exports: the debt rows of a province's inspection list = its candidates
+    // (the coverage stage adds rows for uninsured workers and unregistered
+    // employers, without a debt).
     let ex = export::exports_dir(&lake, as_of);
     let provinces = strs(&del, "province_code");
     let codes = strs(&del, "unit_code");
@@ -215,7 +217,15 @@ fn check(as_of: NaiveDate, people: u64, seed: u64, makeups_due: bool) {
         let text = std::fs::read_to_string(ex.join(&p.code).join("inspection_list.csv")).unwrap();
         assert!(text.starts_with('\u{feff}'));
         let mut rdr = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-        let got: BTreeSet<String> = rdr.records().map(|r| r.unwrap()[1].to_string()).collect();
+        let got: BTreeSet<String> = rdr
+            .records()
+            .map(|r| r.unwrap())
+            .filter(|r| !r[6].is_empty())
+            .map(|r| {
+                assert_eq!(&r[0], p.code.as_str(), "province column of province {}", p.code);
+                r[1].to_string()
+            })
+            .collect();
         let want: BTreeSet<String> =
             (0..del.height()).filter(|&i| d_cand[i] && provinces[i] == p.code).map(|i| codes[i].clone()).collect();
         assert_eq!(got, want, "inspection list of province {}", p.code);

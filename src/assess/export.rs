@@ -14,9 +14,9 @@
 //!
 //! The inspection list gathers [`InspectionEntry`] rows from every
 //! [`EVIDENCE_SOURCES`] function and merges the rows of the same unit. Today
-//! the only source is the debt (`delinquent_employers`, candidates only); the
-//! coverage issue adds its sources (unregistered employers, units with
-//! uninsured workers) to that list, filling `workers_not_declared`.
+//! the sources are the debt (`delinquent_employers`, candidates only) and the
+//! coverage stage's units with uninsured workers and unregistered employers
+//! (`coverage::evidence`), which fill `workers_not_declared`.
 
 use super::{C12_NOTICES, DELINQUENT_EMPLOYERS};
 use crate::lake::{gold, Lake};
@@ -120,7 +120,8 @@ pub type EvidenceSource = fn(lake_root: &Path, as_of: NaiveDate, province: &str)
 
 /// Where inspection evidence comes from. Extension point: the coverage issue
 /// appends its sources here.
-pub const EVIDENCE_SOURCES: &[EvidenceSource] = &[debt_evidence];
+pub const EVIDENCE_SOURCES: &[EvidenceSource] =
+    &[debt_evidence, crate::coverage::evidence::uninsured_evidence, crate::coverage::evidence::unregistered_evidence];
 
 /// `1234567` → `1.234.567` (Vietnamese thousands separator).
 pub fn vnd(x: i64) -> String {

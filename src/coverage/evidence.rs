@@ -1,0 +1,93 @@
+//! The coverage stage's evidence for the province inspection lists (DOMAIN
+//! §1.2: units that keep workers out of compulsory insurance, employers that
+//! never registered). Registered in `assess::export::EVIDENCE_SOURCES`; read
+//! back from this stage's gold tables, so the coverage stage runs first.
+
+use crate::assess::export::{vnd, InspectionEntry};
+use crate::lake::{gold, Lake};
+use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<DataFrame>> {
+    if !gold::partitions(lake_root, table)?.iter().any(|p| p == province) {
+        return Ok(None);
+    }
+    Ok(Some(gold::read_partition(lake_root, table, province)?))
+}
+
+fn unit_names(lake_root: &Path) -> Result<HashMap<String, String>> {
+    let Some(units) = super::frame::silver(&Lake::new(lake_root), "units")? else { return Ok(HashMap::new()) };
+    let df = units.select([col("unit_code"), col("name")]).collect()?;
+    let (c, n) = (super::frame::strs(&df, "unit_code")?, super::frame::strs(&df, "name")?);
+    Ok(c.into_iter().zip(n).filter_map(|(c, n)| Some((c?, n?))).collect())
+}
+
+/// Units with uninsured workers (`uninsured_workers`, months_uninsured > 0).
+pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
+    let Some(df) = partition(lake_root, super::tables::UNINSURED_WORKERS.name, province)? else { return Ok(Vec::new()) };
+    let df = df
+        .lazy()
+        .filter(col("months_uninsured").gt(lit(0i64)).and(col("unit_code").is_not_null()))
+        .group_by([col("unit_code")])
+        .agg([
+            len().cast(DataType::Int64).alias("workers"),
+            col("months_uninsured").max().alias("months"),
+            col("employer_tax_code").first(),
+            col("officer_id").first(),
+        ])
+        .sort(["unit_code"], Default::default())
+        .collect()?;
+    let names = unit_names(lake_root)?;
+    let (unit, tax, off) = (super::frame::strs(&df, "unit_code")?, super::frame::strs(&df, "employer_tax_code")?, super::frame::strs(&df, "officer_id")?);
+    let (workers, months) = (super::frame::ints(&df, "workers")?, super::frame::ints(&df, "months")?);
+    Ok((0..df.height())
+        .map(|i| InspectionEntry {
+            province_code: province.to_string(),
+            unit_name: unit[i].as_ref().and_then(|u| names.get(u).cloned()),
+            unit_code: unit[i].clone(),
+            tax_code: tax[i].clone(),
+            officer_id: off[i].clone(),
+            reasons: vec!["uninsured_workers"],
+            workers_not_declared: workers[i],
+            evidence: vec![format!(
+                "{} lao động có thu nhập từ tiền lương theo dữ liệu thuế nhưng chưa được đóng BHXH bắt buộc (lâu nhất {} tháng)",
+                workers[i].unwrap_or(0),
+                months[i].unwrap_or(0)
+            )],
+            ..Default::default()
+        })
+        .collect())
+}
+
+/// Employers with employees and no BHXH unit (`unregistered_employers`).
+pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
+    let Some(df) = partition(lake_root, super::tables::UNREGISTERED_EMPLOYERS.name, province)? else { return Ok(Vec::new()) };
+    let (tax, off) = (super::frame::strs(&df, "tax_code")?, super::frame::strs(&df, "officer_id")?);
+    let (emp, fund, declared) =
+        (super::frame::ints(&df, "employees_in_tax")?, super::frame::ints(&df, "wage_fund_3m")?, super::frame::ints(&df, "employees_declared")?);
+    Ok((0..df.height())
+        .map(|i| {
+            let n = emp[i].unwrap_or(0);
+            let evidence = if n > 0 {
+                format!(
+                    "Chưa đăng ký tham gia BHXH: {n} lao động có thu nhập trong dữ liệu thuế 3 tháng gần nhất, tổng thu nhập chịu thuế {} đồng",
+                    vnd(fund[i].unwrap_or(0))
+                )
+            } else {
+                format!("Chưa đăng ký tham gia BHXH: {} lao động theo quyết toán thuế", declared[i].unwrap_or(0))
+            };
+            InspectionEntry {
+                province_code: province.to_string(),
+                tax_code: tax[i].clone(),
+                officer_id: off[i].clone(),
+                reasons: vec!["unregistered_employer"],
+                workers_not_declared: Some(if n > 0 { n } else { declared[i].unwrap_or(0) }),
+                evidence: vec![evidence],
+                ..Default::default()
+            }
+        })
+        .collect())
+}
