@@ -106,7 +106,46 @@ pub fn render() -> String {
         };
         let _ = writeln!(w, "| `{}` | `{}` | {keep} | {} |", t.name, t.dataset, if extra.is_empty() { "—".into() } else { extra });
     }
+    let _ = writeln!(w, "\n### Silver tables of the later stages\n");
+    let mut derived: Vec<(&str, &str, &[(&str, &str, &str)])> = vec![
+        (
+            "person_links",
+            "Link stage: one row per tax-side person (`person_ref` of tax_wages, `pit:<tax_code>` of tax_households) with the decision and its evidence (levels of the best candidate). Weights and thresholds: `pipelines/linkage.toml`.",
+            crate::link::PERSON_LINKS_COLUMNS,
+        ),
+        (
+            "clerical_review",
+            "Link stage: the candidates of every `ambiguous` person, best first, with how each side shows the person, for a clerk to decide.",
+            crate::link::CLERICAL_REVIEW_COLUMNS,
+        ),
+    ];
+    derived.extend(crate::coverage::silver_tables());
+    for (name, doc, cols) in derived {
+        table(w, &format!("silver/{name}.parquet"), doc, cols);
+    }
+    let _ = writeln!(w, "\n## Gold: `gold/<table>/province_code=NN/part-0.parquet`\n");
+    let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run. How the figures are computed: [rules.md](rules.md). No citizen IDs or names: people are `person_key`, a keyed hash (`BHXH_PERSON_KEY`, see the README).");
+    for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES) {
+        let _ = writeln!(w, "\n### `{}`\n\n{}\n", t.name, t.doc);
+        let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
+        for c in t.columns {
+            let _ = writeln!(w, "| `{}` | {} | {} |", c.name, c.dtype, c.doc);
+        }
+    }
+    let _ = writeln!(w, "\n## Exports: lists for the people who act on them\n");
+    let _ = writeln!(w, "CSV, UTF-8 with a byte-order mark, one folder per province holding that province's rows only; they carry identities.\n");
+    for (name, doc, cols) in crate::coverage::exports() {
+        table(w, name, doc, cols);
+    }
     s
+}
+
+fn table(w: &mut String, name: &str, doc: &str, cols: &[(&str, &str, &str)]) {
+    let _ = writeln!(w, "\n### `{name}`\n\n{doc}\n");
+    let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
+    for (c, t, m) in cols {
+        let _ = writeln!(w, "| `{c}` | {t} | {m} |");
+    }
 }
 
 fn reason_doc(r: Reason) -> &'static str {

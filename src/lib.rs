@@ -2,19 +2,23 @@
 //! collection data product.
 //!
 //! ```text
-//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver
+//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver ─► assess ─► gold + exports
 //! ```
 //! Each stage is a module with one entry point (`run`) that reads tables and
 //! writes tables; [`pipeline::run`] calls them in order.
 
+pub mod assess;
 pub mod conform;
 pub mod contract;
+pub mod coverage;
 pub mod dictionary;
 pub mod generate;
 pub mod ids;
 pub mod ingest;
 pub mod lake;
+pub mod link;
 pub mod month;
+pub mod person_key;
 pub mod pipeline;
 pub mod reference;
 pub mod verify;

@@ -46,7 +46,7 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The nightly job: ingest the inbox, then conform it into silver.
+    /// The nightly job: ingest the inbox, conform it into silver, assess dues and debt.
     Run(RunArgs),
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
@@ -149,6 +149,26 @@ fn print_ingest(report: &IngestReport) {
     println!("{:<34} {:>12} {:>12} {:>10}", "total", rows, accepted, rejected);
 }
 
+/// The link and coverage stages' summary, with their seconds (read by scripts/bench).
+fn print_assessed(report: &pipeline::RunReport) {
+    if let Some(l) = &report.link {
+        let methods: Vec<String> = l.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        println!(
+            "\nlink: {} tax-side people, {} BHXH people: {} matched ({}), {} ambiguous, {} unmatched; {} pairs compared  ({:.1} s)",
+            l.tax_people, l.si_people, l.matched, methods.join(", "), l.ambiguous, l.unmatched, l.pairs_compared, l.seconds
+        );
+    }
+    if let Some(c) = &report.coverage {
+        let reasons: Vec<String> = c.uninsured_by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!(
+            "coverage: uninsured workers {} ({}), unregistered employers {}, under-declared wages {}, should have resumed {}; \
+             worklists: {} items for {} officers ({} unassigned), {} export files  ({:.1} s)",
+            c.uninsured_pairs, reasons.join(", "), c.unregistered_employers, c.under_declared_wages, c.should_have_resumed,
+            c.worklist_items, c.officers_with_work, c.unassigned_items, c.export_files, c.seconds
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BHXH_LOG")
@@ -191,6 +211,10 @@ fn execute(cli: &Cli) -> Result<u8> {
                     for t in &report.conform {
                         println!("{:<34} {:>12} {:>12} {:>10}", t.table, t.rows_in, t.rows_out, t.duplicates);
                     }
+                    let a = &report.assess;
+                    println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
+                    println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
+                    print_assessed(&report);
                     println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest

@@ -1,12 +1,16 @@
 //! The nightly job: the stages in order under the lake's lock, with what each
 //! reported, recorded in a run manifest.
 
+use crate::assess::{self, AssessReport};
 use crate::conform::{self, TableReport};
+use crate::coverage::{self, CoverageConfig, CoverageReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
 use crate::lake::lock::LakeLock;
 use crate::lake::remote::{is_remote, Remote};
 use crate::lake::Lake;
+use crate::link::{self, LinkReport};
+use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -26,6 +30,12 @@ pub struct RunConfig {
     pub reference: PathBuf,
     pub as_of: NaiveDate,
     pub threads: usize,
+    /// Person linkage weights and thresholds.
+    #[serde(default = "default_linkage")]
+    pub linkage: PathBuf,
+    /// Coverage rules (lookback, income share, priorities, capacity).
+    #[serde(default = "default_coverage")]
+    pub coverage: PathBuf,
     /// For a lake or inbox on object storage: the local working folder that
     /// mirrors it (default: `~/.cache/bhxh/<hash of the URLs>`).
     #[serde(default)]
@@ -36,6 +46,12 @@ pub struct RunConfig {
     pub lock_ttl_hours: i64,
 }
 
+fn default_linkage() -> PathBuf {
+    "pipelines/linkage.toml".into()
+}
+fn default_coverage() -> PathBuf {
+    "pipelines/coverage.toml".into()
+}
 fn default_lock_ttl_hours() -> i64 {
     12
 }
@@ -43,10 +59,15 @@ fn default_lock_ttl_hours() -> i64 {
 impl RunConfig {
     /// A config with the defaults for everything but the locations and date.
     pub fn new(inbox: impl Into<PathBuf>, lake: impl Into<PathBuf>, reference: impl Into<PathBuf>, as_of: NaiveDate) -> RunConfig {
+        let (lake, reference): (PathBuf, PathBuf) = (lake.into(), reference.into());
+        // The rule files sit beside the reference folder.
+        let pipelines = reference.parent().map(Path::to_path_buf).unwrap_or_default();
         RunConfig {
             inbox: inbox.into(),
-            lake: lake.into(),
-            reference: reference.into(),
+            linkage: pipelines.join("linkage.toml"),
+            coverage: pipelines.join("coverage.toml"),
+            lake,
+            reference,
             as_of,
             threads: 2,
             work_dir: None,
@@ -72,6 +93,9 @@ pub struct RunReport {
     pub run_id: String,
     pub ingest: IngestReport,
     pub conform: Vec<TableReport>,
+    pub assess: AssessReport,
+    pub link: Option<LinkReport>,
+    pub coverage: Option<CoverageReport>,
     pub seconds: f64,
 }
 
@@ -80,7 +104,7 @@ pub fn new_run_id() -> String {
     format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
-/// Runs all stages (ingest, then conform).
+/// Runs all stages (ingest, conform, then assess).
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_stages(cfg, Stages::All)
 }
@@ -158,25 +182,25 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
         finished: chrono::Utc::now().to_rfc3339(),
         seconds: start.elapsed().as_secs_f64(),
         outcome: match &result {
-            Ok((ingest, _)) if ingest.refused().next().is_some() => "bad_input".into(),
+            Ok((ingest, ..)) if ingest.refused().next().is_some() => "bad_input".into(),
             Ok(_) => "ok".into(),
             Err(e) => format!("failed: {e:#}"),
         },
         code_version: env!("CARGO_PKG_VERSION").into(),
         reference_blake3: reference_hash(&cfg.reference).unwrap_or_default(),
         config: cfg.clone(),
-        inputs: result.as_ref().map(|(i, _)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
+        inputs: result.as_ref().map(|(i, ..)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
         conform: result
             .as_ref()
-            .map(|(_, c)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
+            .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform) = result?;
+    let (ingest, conform, (assess, link, coverage)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -232,8 +256,13 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>)> {
+/// What the stages after conform reported.
+type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>);
+
+fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
     let reference = Reference::load(&cfg.reference)?;
+    let link_cfg = link::LinkConfig::load(&cfg.linkage)?;
+    let coverage_cfg = CoverageConfig::load(&cfg.coverage)?;
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
     let files = ingest::scan_inbox(&cfg.inbox).map(|(x, _)| x.len() as u64).unwrap_or(0);
@@ -262,7 +291,7 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new()));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None)));
     }
     let t = Instant::now();
     let bar = progress(conform::SILVER.len() as u64, "conform");
@@ -275,7 +304,29 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         duplicates = conform.iter().map(|t| t.duplicates).sum::<u64>(),
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
-    Ok((ingest, conform))
+    let keyer = PersonKeyer::from_env()?;
+    let t = Instant::now();
+    let link = link::run(lake, &link_cfg, &keyer)?;
+    tracing::info!(
+        stage = "link", tax_people = link.tax_people, si_people = link.si_people, matched = link.matched,
+        ambiguous = link.ambiguous, unmatched = link.unmatched, pairs = link.pairs_compared,
+        seconds = t.elapsed().as_secs_f64(), "stage done"
+    );
+    let t = Instant::now();
+    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of)?;
+    tracing::info!(
+        stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
+        under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
+        worklist_items = coverage.worklist_items, seconds = t.elapsed().as_secs_f64(), "stage done"
+    );
+    // After coverage: the inspection list reads the coverage gold tables.
+    let assess = assess::run(lake, &reference, cfg.as_of)?;
+    tracing::info!(
+        stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
+        paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
+        candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
+    );
+    Ok((ingest, conform, (assess, Some(link), Some(coverage))))
 }
 
 /// BLAKE3 over the reference tables (names and contents, in name order):

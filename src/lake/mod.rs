@@ -5,10 +5,13 @@
 //! <lake>/bronze/<dataset>/<extract>.parquet   typed rows of one input file
 //! <lake>/rejects/<extract>.parquet            rejected rows of one input file
 //! <lake>/silver/<table>.parquet               conformed entities
+//! <lake>/gold/<table>/province_code=NN/        answers, by province (see [`gold`])
+//! <lake>/exports/<as_of>/<province_code>/      lists for the provinces (CSV)
 //! ```
 //! Every file is written to a temporary name beside its target and renamed
 //! into place only when complete, so a reader never sees half a file.
 
+pub mod gold;
 pub mod ledger;
 pub mod lock;
 pub mod remote;

@@ -1,0 +1,642 @@
+//! Stage 3, assess (collection side): dues from the effective-dated rules,
+//! the ledger of every unit, C12-TS notices, delinquent employers, the §3.2
+//! suspension lists and the provinces' inspection lists.
+//!
+//! ```text
+//! silver units, contributions, suspensions, payments
+//!   └─► per unit: dues::UnitMonth (per person, fund, payer) ─► dues::schedule
+//!       (suspension and make-up) ─► ledger::run (oldest first, interest)
+//!   ─► gold dues, c12_notices, delinquent_employers, suspended_units_owing,
+//!      makeup_unpaid  (lake/gold/<table>/province_code=NN/part-0.parquet)
+//!   ─► exports/<as_of>/<province>/c12_notices.csv, inspection_list.csv
+//! ```
+//! The money rules are pure functions in [`dues`] and [`ledger`]; this module
+//! only reads silver with Polars, walks the units in `unit_code` order and
+//! writes the rows out. The conventions are in `docs/rules.md`.
+
+pub mod dues;
+pub mod export;
+pub mod ledger;
+pub mod tables;
+
+use crate::ingest::days;
+use crate::lake::{self, gold, Lake};
+use crate::month::Month;
+use crate::reference::Reference;
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use dues::{RuleBook, Suspension, UnitMonth, CELLS};
+use ledger::Payment;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Debt of this many months or more makes a unit an inspection candidate
+/// (DOMAIN "Debt age"; the dispatch's §3.3), unless it is inside a suspension.
+pub const INSPECTION_DEBT_MONTHS: i32 = 3;
+
+/// Gold tables written by this stage.
+pub const DUES: &str = "dues";
+pub const C12_NOTICES: &str = "c12_notices";
+pub const DELINQUENT_EMPLOYERS: &str = "delinquent_employers";
+pub const SUSPENDED_UNITS_OWING: &str = "suspended_units_owing";
+pub const MAKEUP_UNPAID: &str = "makeup_unpaid";
+
+/// What the stage did, for the run summary.
+#[derive(Clone, Debug, Default)]
+pub struct AssessReport {
+    /// False when silver has no units or no contributions yet (nothing written).
+    pub ran: bool,
+    /// Units with a ledger (contributions or payments up to the as-of date).
+    pub units: u64,
+    /// Person-months with a due work status, up to the as-of month.
+    pub contribution_rows: u64,
+    /// Due contribution rows and payments of unit codes absent from silver units
+    /// (no wage region or province: not assessed).
+    pub orphan_contribution_rows: u64,
+    pub orphan_payments: u64,
+    /// C12-TS notices (unit-months).
+    pub notices: u64,
+    /// Σ dues fallen due up to the as-of month (make-ups included), Σ payments
+    /// up to the as-of date.
+    pub total_due: i64,
+    pub total_paid: i64,
+    /// Σ unpaid dues of months before the as-of month (the debt).
+    pub debt: i64,
+    /// Σ unpaid dues of the as-of month (not debt yet).
+    pub current_unpaid: i64,
+    pub interest_charged: i64,
+    pub interest_paid: i64,
+    pub interest_unpaid: i64,
+    pub credit: i64,
+    /// Σ suspended pension parts not yet fallen due at the as-of month's end.
+    pub deferred: i64,
+    pub delinquent: u64,
+    pub inspection_candidates: u64,
+    pub suspended_owing: u64,
+    pub makeup_unpaid: u64,
+    pub export_files: u64,
+    pub seconds: f64,
+}
+
+/// A unit from silver `units`.
+#[derive(Clone, Debug)]
+pub struct UnitInfo {
+    pub code: String,
+    pub name: Option<String>,
+    pub tax_code: Option<String>,
+    pub province: String,
+    pub region: u8,
+    pub officer: Option<String>,
+}
+
+/// Runs the stage for `as_of`: reads silver, writes the gold tables and the
+/// per-province exports.
+pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<AssessReport> {
+    let start = Instant::now();
+    let mut report = AssessReport::default();
+    let (units_f, contrib_f) = (lake.silver_file("units"), lake.silver_file("contributions"));
+    if !units_f.exists() || !contrib_f.exists() {
+        tracing::warn!(stage = "assess", "silver units or contributions missing: nothing to assess");
+        return Ok(report);
+    }
+    report.ran = true;
+    let units = read_units(lake)?;
+    let index: HashMap<&str, u32> = units.iter().enumerate().map(|(i, u)| (u.code.as_str(), i as u32)).collect();
+    let suspensions = read_suspensions(lake, &index)?;
+    let (payments, orphan_payments) = read_payments(lake, &index, as_of)?;
+    report.orphan_payments = orphan_payments;
+
+    let mut out = Outputs::default();
+    let mut book = RuleBook::new(reference);
+    let mut done = vec![false; units.len()];
+    let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments };
+
+    // Walk the due contributions unit by unit. Silver is sorted by its key
+    // (unit_code, si_number, month), so rows of a unit are contiguous; the
+    // sort below only runs for a silver table written otherwise.
+    let as_of_m = Month::of_date(as_of);
+    let mut contrib = lake::scan_parquet(&[contrib_f])?
+        .filter(col("month").lt_eq(lit(as_of_m.first_day())))
+        .filter(
+            dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
+        )
+        .select([col("unit_code"), col("month"), col("insured_wage")])
+        .collect()
+        .map_err(anyhow::Error::from)
+        .context("reading silver contributions")?;
+    if !grouped_by_unit(contrib.column("unit_code")?.str()?) {
+        tracing::debug!(stage = "assess", "silver contributions not sorted by unit: sorting");
+        contrib = contrib.sort(["unit_code"], SortMultipleOptions::default().with_maintain_order(true))?;
+    }
+    report.contribution_rows = contrib.height() as u64;
+    tracing::debug!(stage = "assess", rows = contrib.height(), seconds = start.elapsed().as_secs_f64(), "silver read");
+    let codes = contrib.column("unit_code")?.str()?;
+    let months = contrib.column("month")?.date()?.physical();
+    let wages = contrib.column("insured_wage")?.i64()?;
+    let mut current: Option<(Option<u32>, String)> = None;
+    // The current unit's months, kept sorted: day number, sums, rules of the month.
+    let mut unit_days: Vec<i32> = Vec::new();
+    let mut unit_months: Vec<UnitMonth> = Vec::new();
+    let mut unit_rules: Vec<dues::MonthRules> = Vec::new();
+    for ((code, day), wage) in codes.iter().zip(months.iter()).zip(wages.iter()) {
+        let (Some(code), Some(day), Some(wage)) = (code, day, wage) else {
+            bail!("silver contributions has a null unit_code, month or insured_wage");
+        };
+        if current.as_ref().is_none_or(|(_, c)| c != code) {
+            if let Some((Some(u), _)) = current.take() {
+                ctx.unit(u, &unit_months, &mut out, &mut report)?;
+                done[u as usize] = true;
+            }
+            current = Some((index.get(code).copied(), code.to_string()));
+            unit_days.clear();
+            unit_months.clear();
+            unit_rules.clear();
+        }
+        let Some((Some(u), _)) = &current else {
+            report.orphan_contribution_rows += 1;
+            continue;
+        };
+        let k = match unit_days.binary_search(&day) {
+            Ok(k) => k,
+            Err(k) => {
+                let m = Month::of_date(date_of(day));
+                unit_days.insert(k, day);
+                unit_months.insert(k, UnitMonth::new(m));
+                unit_rules.insert(k, book.get(units[*u as usize].region, m)?.clone());
+                k
+            }
+        };
+        unit_months[k].add_person(wage, &unit_rules[k]);
+    }
+    if let Some((Some(u), _)) = current.take() {
+        ctx.unit(u, &unit_months, &mut out, &mut report)?;
+        done[u as usize] = true;
+    }
+    // Units with payments but no due contributions: their money is credit.
+    for u in 0..units.len() {
+        if !done[u] && !payments[u].is_empty() {
+            ctx.unit(u as u32, &[], &mut out, &mut report)?;
+        }
+    }
+    if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
+        tracing::warn!(
+            stage = "assess",
+            contribution_rows = report.orphan_contribution_rows,
+            payments = report.orphan_payments,
+            "rows of unit codes absent from silver units: not assessed"
+        );
+    }
+
+    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "units settled");
+    out.write(lake, &units, as_of)?;
+    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "gold written");
+    report.export_files = export::run(lake, reference, as_of)?;
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Whether equal unit codes are contiguous (true for a column sorted by unit).
+fn grouped_by_unit(codes: &StringChunked) -> bool {
+    let mut prev: Option<&str> = None;
+    for c in codes.iter() {
+        if let (Some(p), Some(c)) = (prev, c) {
+            if c < p {
+                return false;
+            }
+        }
+        prev = c.or(prev);
+    }
+    true
+}
+
+fn date_of(day: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(i64::from(day))
+}
+
+fn month_of_days(day: i32) -> Month {
+    Month::of_date(date_of(day))
+}
+
+fn str_col<'a>(df: &'a DataFrame, name: &str) -> Result<Option<&'a StringChunked>> {
+    match df.column(name) {
+        Ok(c) => Ok(Some(c.str().map_err(|e| anyhow::anyhow!("column {name}: {e}"))?)),
+        Err(_) => Ok(None),
+    }
+}
+
+fn read_units(lake: &Lake) -> Result<Vec<UnitInfo>> {
+    let df = lake::read_parquet(&lake.silver_file("units"))?;
+    let code = str_col(&df, "unit_code")?.context("silver units has no unit_code")?;
+    let province = str_col(&df, "province_code")?.context("silver units has no province_code")?;
+    let region = df.column("wage_region")?.i64()?;
+    let (name, tax, officer) = (str_col(&df, "name")?, str_col(&df, "tax_code")?, str_col(&df, "officer_id")?);
+    let get = |c: Option<&StringChunked>, i: usize| c.and_then(|c| c.get(i)).map(str::to_string);
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let (Some(c), Some(p), Some(r)) = (code.get(i), province.get(i), region.get(i)) else {
+            bail!("silver units row {i}: null unit_code, province_code or wage_region");
+        };
+        out.push(UnitInfo {
+            code: c.to_string(),
+            name: get(name, i),
+            tax_code: get(tax, i),
+            province: p.to_string(),
+            region: u8::try_from(r).context("wage_region")?,
+            officer: get(officer, i),
+        });
+    }
+    Ok(out)
+}
+
+fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>) -> Result<Vec<Vec<Suspension>>> {
+    let mut out = vec![Vec::new(); index.len()];
+    let f = lake.silver_file("suspensions");
+    if !f.exists() {
+        return Ok(out);
+    }
+    let df = lake::read_parquet(&f)?;
+    let code = df.column("unit_code")?.str()?;
+    let from = df.column("from_month")?.date()?.physical();
+    let to = df.column("to_month")?.date()?.physical();
+    for ((c, f), t) in code.iter().zip(from.iter()).zip(to.iter()) {
+        let (Some(c), Some(f), Some(t)) = (c, f, t) else { continue };
+        if let Some(&u) = index.get(c) {
+            out[u as usize].push(Suspension { from: month_of_days(f), to: month_of_days(t) });
+        }
+    }
+    for v in &mut out {
+        v.sort();
+    }
+    Ok(out)
+}
+
+/// Payments up to the as-of date, per unit, deduplicated and sorted.
+fn read_payments(lake: &Lake, index: &HashMap<&str, u32>, as_of: NaiveDate) -> Result<(Vec<Vec<Payment>>, u64)> {
+    let mut out: Vec<Vec<Payment>> = vec![Vec::new(); index.len()];
+    let f = lake.silver_file("payments");
+    if !f.exists() {
+        return Ok((out, 0));
+    }
+    let df = lake::scan_parquet(&[f])?
+        .filter(col("paid_on").lt_eq(lit(as_of)))
+        .select([col("unit_code"), col("paid_on"), col("amount"), col("reference")])
+        .collect()?;
+    let code = df.column("unit_code")?.str()?;
+    let on = df.column("paid_on")?.date()?.physical();
+    let amount = df.column("amount")?.i64()?;
+    let reference = df.column("reference")?.str()?;
+    let mut orphans = 0;
+    for (((c, d), a), r) in code.iter().zip(on.iter()).zip(amount.iter()).zip(reference.iter()) {
+        let (Some(c), Some(d), Some(a), Some(r)) = (c, d, a, r) else {
+            bail!("silver payments has a null required value");
+        };
+        match index.get(c) {
+            Some(&u) => out[u as usize].push(Payment { paid_on: date_of(d), amount: a, reference: r.to_string() }),
+            None => orphans += 1,
+        }
+    }
+    for v in &mut out {
+        *v = ledger::dedupe(std::mem::take(v));
+    }
+    Ok((out, orphans))
+}
+
+struct UnitCtx<'a> {
+    reference: &'a Reference,
+    as_of: NaiveDate,
+    units: &'a [UnitInfo],
+    suspensions: &'a [Vec<Suspension>],
+    payments: &'a [Vec<Payment>],
+}
+
+impl UnitCtx<'_> {
+    /// Schedules and settles one unit, and records its rows.
+    fn unit(&self, u: u32, months: &[UnitMonth], out: &mut Outputs, report: &mut AssessReport) -> Result<()> {
+        let as_of_m = Month::of_date(self.as_of);
+        let payments = &self.payments[u as usize];
+        let periods = &self.suspensions[u as usize];
+        let first = months
+            .first()
+            .map(|m| m.month)
+            .into_iter()
+            .chain(payments.first().map(|p| Month::of_date(p.paid_on)))
+            .min();
+        let Some(first) = first else { return Ok(()) };
+        let sched = dues::schedule(first, as_of_m, months, periods);
+        let due: Vec<ledger::Due> =
+            sched.iter().map(|s| ledger::Due { month: s.month, regular: s.regular, makeup: s.makeup }).collect();
+        let reference = self.reference;
+        let (lm, pos) = ledger::run(&due, payments, self.as_of, |m| reference.interest_annual(m))
+            .with_context(|| format!("ledger of unit {}", self.units[u as usize].code))?;
+
+        // dues: one row per unit-month with due contributions.
+        for um in months {
+            let s = &sched[first.until(um.month) as usize];
+            out.dues.unit.push(u);
+            out.dues.month.push(days(um.month.first_day()));
+            out.dues.headcount.push(i64::from(um.headcount));
+            out.dues.wage_fund.push(um.wage_fund);
+            out.dues.under_minimum.push(i64::from(um.under_minimum));
+            for (i, a) in um.amounts.iter().enumerate() {
+                out.dues.cells[i].push(*a);
+            }
+            out.dues.assessed.push(um.assessed());
+            out.dues.suspended.push(dues::suspending(periods, um.month).is_some());
+            out.dues.pension_deferred.push(s.deferred_now);
+        }
+        // c12_notices: every month from the first to the as-of month.
+        let mut k = 0;
+        for (s, l) in sched.iter().zip(&lm) {
+            while k < months.len() && months[k].month < s.month {
+                k += 1;
+            }
+            let (headcount, wage_fund) = match months.get(k) {
+                Some(um) if um.month == s.month => (i64::from(um.headcount), um.wage_fund),
+                _ => (0, 0),
+            };
+            let c = &mut out.c12;
+            c.unit.push(u);
+            c.month.push(days(s.month.first_day()));
+            c.headcount.push(headcount);
+            c.wage_fund.push(wage_fund);
+            c.brought_forward.push(l.brought_forward);
+            c.due.push(l.due);
+            c.makeup.push(l.makeup);
+            c.paid.push(l.paid);
+            c.interest.push(l.interest);
+            c.carried_forward.push(l.carried_forward);
+            c.deferred.push(s.deferred_balance);
+            c.debt.push(l.debt);
+            c.interest_unpaid.push(l.interest_unpaid);
+            c.credit.push(l.credit);
+            c.provisional.push(s.month == as_of_m);
+        }
+        let deferred = sched.last().map_or(0, |s| s.deferred_balance);
+        let suspension_now = dues::suspending(periods, as_of_m);
+        if pos.debt > 0 {
+            let candidate = pos.debt_months >= INSPECTION_DEBT_MONTHS && suspension_now.is_none();
+            let d = &mut out.delinquent;
+            d.unit.push(u);
+            d.debt.push(pos.debt);
+            d.debt_months.push(i64::from(pos.debt_months));
+            d.oldest.push(pos.oldest_unpaid.map(|m| days(m.first_day())));
+            d.interest.push(pos.interest_unpaid);
+            d.suspended.push(suspension_now.is_some());
+            d.deferred.push(deferred);
+            d.candidate.push(candidate);
+            report.delinquent += 1;
+            report.inspection_candidates += u64::from(candidate);
+            if let Some(p) = suspension_now {
+                let s = &mut out.suspended_owing;
+                s.unit.push(u);
+                s.from.push(days(p.from.first_day()));
+                s.to.push(days(p.to.first_day()));
+                s.makeup_month.push(days(p.makeup_month().first_day()));
+                s.debt.push(pos.debt);
+                s.debt_months.push(i64::from(pos.debt_months));
+                s.interest.push(pos.interest_unpaid);
+                s.deferred.push(deferred);
+                report.suspended_owing += 1;
+            }
+        }
+        for (m, unpaid) in &pos.makeup_unpaid {
+            let Some(p) = periods.iter().filter(|p| p.makeup_month() == *m).min() else { continue };
+            let x = &mut out.makeup;
+            x.unit.push(u);
+            x.from.push(days(p.from.first_day()));
+            x.to.push(days(p.to.first_day()));
+            x.makeup_month.push(days(m.first_day()));
+            x.makeup_due.push(sched[first.until(*m) as usize].makeup);
+            x.makeup_unpaid.push(*unpaid);
+            x.overdue.push(*m < as_of_m);
+            x.debt.push(pos.debt);
+            x.debt_months.push(i64::from(pos.debt_months));
+            report.makeup_unpaid += 1;
+        }
+        report.units += 1;
+        report.notices += lm.len() as u64;
+        report.total_due += pos.total_due;
+        report.total_paid += pos.total_paid;
+        report.debt += pos.debt;
+        report.current_unpaid += pos.current_unpaid;
+        report.interest_charged += pos.interest_charged;
+        report.interest_paid += pos.interest_paid;
+        report.interest_unpaid += pos.interest_unpaid;
+        report.credit += pos.credit;
+        report.deferred += deferred;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct DuesCols {
+    unit: Vec<u32>,
+    month: Vec<i32>,
+    headcount: Vec<i64>,
+    wage_fund: Vec<i64>,
+    under_minimum: Vec<i64>,
+    cells: [Vec<i64>; CELLS],
+    assessed: Vec<i64>,
+    suspended: Vec<bool>,
+    pension_deferred: Vec<i64>,
+}
+
+#[derive(Default)]
+struct C12Cols {
+    unit: Vec<u32>,
+    month: Vec<i32>,
+    headcount: Vec<i64>,
+    wage_fund: Vec<i64>,
+    brought_forward: Vec<i64>,
+    due: Vec<i64>,
+    makeup: Vec<i64>,
+    paid: Vec<i64>,
+    interest: Vec<i64>,
+    carried_forward: Vec<i64>,
+    deferred: Vec<i64>,
+    debt: Vec<i64>,
+    interest_unpaid: Vec<i64>,
+    credit: Vec<i64>,
+    provisional: Vec<bool>,
+}
+
+#[derive(Default)]
+struct DelinquentCols {
+    unit: Vec<u32>,
+    debt: Vec<i64>,
+    debt_months: Vec<i64>,
+    oldest: Vec<Option<i32>>,
+    interest: Vec<i64>,
+    suspended: Vec<bool>,
+    deferred: Vec<i64>,
+    candidate: Vec<bool>,
+}
+
+#[derive(Default)]
+struct SuspendedOwingCols {
+    unit: Vec<u32>,
+    from: Vec<i32>,
+    to: Vec<i32>,
+    makeup_month: Vec<i32>,
+    debt: Vec<i64>,
+    debt_months: Vec<i64>,
+    interest: Vec<i64>,
+    deferred: Vec<i64>,
+}
+
+#[derive(Default)]
+struct MakeupCols {
+    unit: Vec<u32>,
+    from: Vec<i32>,
+    to: Vec<i32>,
+    makeup_month: Vec<i32>,
+    makeup_due: Vec<i64>,
+    makeup_unpaid: Vec<i64>,
+    overdue: Vec<bool>,
+    debt: Vec<i64>,
+    debt_months: Vec<i64>,
+}
+
+#[derive(Default)]
+struct Outputs {
+    dues: DuesCols,
+    c12: C12Cols,
+    delinquent: DelinquentCols,
+    suspended_owing: SuspendedOwingCols,
+    makeup: MakeupCols,
+}
+
+fn date_col(name: &str, v: Vec<i32>) -> Result<Column> {
+    Ok(Int32Chunked::new(name.into(), v).into_series().cast(&DataType::Date)?.into_column())
+}
+
+fn opt_date_col(name: &str, v: Vec<Option<i32>>) -> Result<Column> {
+    Ok(Int32Chunked::new(name.into(), v).into_series().cast(&DataType::Date)?.into_column())
+}
+
+fn i64_col(name: &str, v: Vec<i64>) -> Column {
+    Column::new(name.into(), v)
+}
+
+fn bool_col(name: &str, v: Vec<bool>) -> Column {
+    Column::new(name.into(), v)
+}
+
+/// The unit's identity columns, first in every gold table:
+/// province_code, unit_code (+ name, tax_code, officer_id when `full`).
+fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
+    let at = |i: &u32| &units[*i as usize];
+    let mut cols = vec![
+        Column::new("province_code".into(), idx.iter().map(|i| at(i).province.as_str()).collect::<Vec<_>>()),
+        Column::new("unit_code".into(), idx.iter().map(|i| at(i).code.as_str()).collect::<Vec<_>>()),
+    ];
+    if full {
+        cols.push(Column::new("unit_name".into(), idx.iter().map(|i| at(i).name.as_deref()).collect::<Vec<_>>()));
+        cols.push(Column::new("tax_code".into(), idx.iter().map(|i| at(i).tax_code.as_deref()).collect::<Vec<_>>()));
+        cols.push(Column::new("officer_id".into(), idx.iter().map(|i| at(i).officer.as_deref()).collect::<Vec<_>>()));
+    }
+    cols
+}
+
+/// Checks a frame against its declared schema, then writes the gold table.
+fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
+    table.check(&df)?;
+    gold::write_partitioned_by(root, table.name, df, table.key)?;
+    Ok(())
+}
+
+impl Outputs {
+    fn write(self, lake: &Lake, units: &[UnitInfo], as_of: NaiveDate) -> Result<()> {
+        let root = &lake.root;
+        let as_of_day = days(as_of);
+
+        // dues
+        let d = self.dues;
+        let n = d.unit.len();
+        let mut cols = vec![date_col("month", d.month)?];
+        cols.extend(unit_cols(units, &d.unit, false));
+        cols.push(i64_col("headcount", d.headcount));
+        cols.push(i64_col("wage_fund", d.wage_fund));
+        cols.push(i64_col("under_minimum", d.under_minimum));
+        for (i, c) in d.cells.into_iter().enumerate() {
+            cols.push(i64_col(&dues::cell_name(i), c));
+        }
+        cols.push(i64_col("assessed", d.assessed));
+        cols.push(bool_col("suspended", d.suspended));
+        cols.push(i64_col("pension_deferred", d.pension_deferred));
+        publish(root, &tables::DUES, DataFrame::new(n, cols)?)?;
+
+        // c12_notices
+        let c = self.c12;
+        let n = c.unit.len();
+        let mut cols = vec![date_col("month", c.month)?];
+        cols.extend(unit_cols(units, &c.unit, true));
+        cols.extend([
+            i64_col("headcount", c.headcount),
+            i64_col("wage_fund", c.wage_fund),
+            i64_col("brought_forward", c.brought_forward),
+            i64_col("due", c.due),
+            i64_col("makeup", c.makeup),
+            i64_col("paid", c.paid),
+            i64_col("interest", c.interest),
+            i64_col("carried_forward", c.carried_forward),
+            i64_col("deferred_pension_part", c.deferred),
+            i64_col("debt", c.debt),
+            i64_col("interest_unpaid", c.interest_unpaid),
+            i64_col("credit", c.credit),
+            bool_col("provisional", c.provisional),
+        ]);
+        publish(root, &tables::C12_NOTICES, DataFrame::new(n, cols)?)?;
+
+        // delinquent_employers
+        let d = self.delinquent;
+        let n = d.unit.len();
+        let mut cols = vec![date_col("as_of", vec![as_of_day; n])?];
+        cols.extend(unit_cols(units, &d.unit, true));
+        cols.extend([
+            i64_col("debt", d.debt),
+            i64_col("debt_months", d.debt_months),
+            opt_date_col("oldest_unpaid_month", d.oldest)?,
+            i64_col("interest", d.interest),
+            bool_col("suspended", d.suspended),
+            i64_col("deferred_pension_part", d.deferred),
+            bool_col("inspection_candidate", d.candidate),
+        ]);
+        publish(root, &tables::DELINQUENT_EMPLOYERS, DataFrame::new(n, cols)?)?;
+
+        // suspended_units_owing
+        let s = self.suspended_owing;
+        let n = s.unit.len();
+        let mut cols = vec![date_col("as_of", vec![as_of_day; n])?];
+        cols.extend(unit_cols(units, &s.unit, true));
+        cols.extend([
+            date_col("from_month", s.from)?,
+            date_col("to_month", s.to)?,
+            date_col("makeup_month", s.makeup_month)?,
+            i64_col("debt", s.debt),
+            i64_col("debt_months", s.debt_months),
+            i64_col("interest", s.interest),
+            i64_col("deferred_pension_part", s.deferred),
+        ]);
+        publish(root, &tables::SUSPENDED_UNITS_OWING, DataFrame::new(n, cols)?)?;
+
+        // makeup_unpaid
+        let x = self.makeup;
+        let n = x.unit.len();
+        let mut cols = vec![date_col("as_of", vec![as_of_day; n])?];
+        cols.extend(unit_cols(units, &x.unit, true));
+        cols.extend([
+            date_col("from_month", x.from)?,
+            date_col("to_month", x.to)?,
+            date_col("makeup_month", x.makeup_month)?,
+            i64_col("makeup_due", x.makeup_due),
+            i64_col("makeup_unpaid", x.makeup_unpaid),
+            bool_col("overdue", x.overdue),
+            i64_col("debt", x.debt),
+            i64_col("debt_months", x.debt_months),
+        ]);
+        publish(root, &tables::MAKEUP_UNPAID, DataFrame::new(n, cols)?)?;
+        Ok(())
+    }
+}

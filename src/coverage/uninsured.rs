@@ -1,0 +1,276 @@
+//! `uninsured_workers` (DOMAIN "Uninsured months", exactly):
+//!
+//! a month in the `lookback_months` before the as-of month in which the person
+//! has wages under a compulsory contract from an employer (branches belong to
+//! the head office's 10-digit code) and no due contribution from any unit of
+//! that employer. If the person has a due contribution at another unit that
+//! month (a second job), the month is *declared elsewhere*: not uninsured.
+//! A person × employer pair is listed when it has an uninsured month
+//! (`no_si_record`: linked to no si_people row; `not_declared_by_employer`:
+//! known to BHXH), or else a month declared elsewhere (`declared_elsewhere`,
+//! `months_uninsured` = 0, never counted). Pensioners (`pension_since` on or
+//! before the as-of date) and `short`/`none` (or unknown) contracts never count.
+//!
+//! The person is the linked si_number when the link stage matched one; an
+//! `ambiguous` person counts as covered in a month when any of their
+//! clerical-review candidates was declared by the employer that month, and is
+//! otherwise listed with `match_method` = `ambiguous` and reason `no_si_record`
+//! (no BHXH record is confirmed until a clerk decides).
+
+use super::frame::{self, avg_vnd, date_column, days, ints, month_of, str_list, strs};
+use super::Ctx;
+use crate::month::Month;
+use anyhow::Result;
+use polars::prelude::*;
+
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerRow {
+    pub person_key: String,
+    /// The tax-side reference (the smallest, when several link to one person).
+    pub person_ref: String,
+    pub si_number: Option<String>,
+    pub employer_head: String,
+    pub unit_code: Option<String>,
+    pub province: Option<String>,
+    pub months_uninsured: i64,
+    pub months_elsewhere: i64,
+    pub last_month: Month,
+    pub avg_income: i64,
+    pub reason: &'static str,
+    pub match_method: String,
+    pub officer: Option<String>,
+}
+
+impl WorkerRow {
+    /// Counts in uninsured figures (a second job declared elsewhere does not).
+    pub fn is_uninsured(&self) -> bool {
+        self.months_uninsured > 0
+    }
+}
+
+pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
+    let (Some(wages), Some(links)) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?) else {
+        return Ok(Vec::new());
+    };
+    let c = &ctx.cfg.uninsured;
+    let first = ctx.asof_m.add(-(c.lookback_months as i32)).first_day();
+    let last = ctx.asof_m.prev().first_day();
+    let w = wages
+        .filter(col("month").gt_eq(lit(first)).and(col("month").lt_eq(lit(last))))
+        .filter(col("contract").is_in(str_list(&c.compulsory_contracts), false))
+        .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
+        .join(
+            links.select([col("person_ref"), col("status"), col("si_number"), col("person_key"), col("method")]),
+            [col("person_ref")],
+            [col("person_ref")],
+            JoinArgs::new(JoinType::Left),
+        );
+    // Pensioners never count.
+    let w = match frame::silver(ctx.lake, "people")? {
+        Some(people) => w
+            .join(
+                people
+                    .filter(col("pension_since").is_not_null().and(col("pension_since").lt_eq(lit(ctx.as_of))))
+                    .select([col("si_number"), lit(true).alias("pensioner")]),
+                [col("si_number")],
+                [col("si_number")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .filter(col("pensioner").is_null()),
+        None => w,
+    };
+    // Due declarations by person, employer head and month.
+    let due = due_declarations(ctx)?;
+    let w = match due {
+        Some(due) => {
+            let here = due.clone().unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("here"));
+            let any = due
+                .clone()
+                .select([col("si_number"), col("month")])
+                .unique(None, UniqueKeepStrategy::Any)
+                .with_column(lit(true).alias("any_due"));
+            let w = w
+                .join(
+                    here,
+                    [col("si_number"), col("employer_head_tax_code"), col("month")],
+                    [col("si_number"), col("head_tax_code"), col("month")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .join(any, [col("si_number"), col("month")], [col("si_number"), col("month")], JoinArgs::new(JoinType::Left));
+            // Ambiguous people: covered when a candidate was declared here.
+            match frame::silver(ctx.lake, "clerical_review")? {
+                Some(review) => {
+                    let amb = review
+                        .select([col("person_ref"), col("si_number").alias("cand")])
+                        .join(due, [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
+                        .select([col("person_ref"), col("head_tax_code"), col("month")])
+                        .unique(None, UniqueKeepStrategy::Any)
+                        .with_column(lit(true).alias("amb_here"));
+                    w.join(
+                        amb,
+                        [col("person_ref"), col("employer_head_tax_code"), col("month")],
+                        [col("person_ref"), col("head_tax_code"), col("month")],
+                        JoinArgs::new(JoinType::Left),
+                    )
+                }
+                None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("amb_here")),
+            }
+        }
+        None => w.with_columns([
+            lit(NULL).cast(DataType::Boolean).alias("here"),
+            lit(NULL).cast(DataType::Boolean).alias("any_due"),
+            lit(NULL).cast(DataType::Boolean).alias("amb_here"),
+        ]),
+    };
+    let is = |s: &str| col("state").eq(lit(s));
+    // Every wage person_ref has a link row; a missing one (silver changed
+    // under the stage) is skipped rather than published without a key.
+    let df = w
+        .filter(col("person_key").is_not_null())
+        .with_columns([
+            col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).alias("covered"),
+            col("any_due").fill_null(lit(false)).alias("any_due"),
+        ])
+        .group_by([col("person_key"), col("employer_head_tax_code"), col("month")])
+        .agg([
+            col("covered").any(true),
+            col("any_due").any(true),
+            col("taxable_income").sum(),
+            col("person_ref").min(),
+            col("si_number").min(),
+            col("status").min(),
+            col("method").min(),
+            col("employer_tax_code").min(),
+        ])
+        .with_column(
+            when(col("covered"))
+                .then(lit("covered"))
+                .when(col("any_due"))
+                .then(lit("elsewhere"))
+                .otherwise(lit("uninsured"))
+                .alias("state"),
+        )
+        .filter(col("state").neq(lit("covered")))
+        .group_by([col("person_key"), col("employer_head_tax_code")])
+        .agg([
+            is("uninsured").cast(DataType::Int64).sum().alias("months_uninsured"),
+            is("elsewhere").cast(DataType::Int64).sum().alias("months_elsewhere"),
+            col("month").filter(is("uninsured")).max().alias("last_uninsured"),
+            col("month").filter(is("elsewhere")).max().alias("last_elsewhere"),
+            col("taxable_income").filter(is("uninsured")).sum().alias("income_uninsured"),
+            col("taxable_income").filter(is("elsewhere")).sum().alias("income_elsewhere"),
+            col("person_ref").min(),
+            col("si_number").min(),
+            col("status").min(),
+            col("method").min(),
+            col("employer_tax_code").min(),
+        ])
+        .sort(["employer_head_tax_code", "person_key"], Default::default())
+        .collect()?;
+
+    let (pkey, head, mu, me, lu, le, iu, ie, pref, si, status, method, etc) = (
+        strs(&df, "person_key")?,
+        strs(&df, "employer_head_tax_code")?,
+        ints(&df, "months_uninsured")?,
+        ints(&df, "months_elsewhere")?,
+        days(&df, "last_uninsured")?,
+        days(&df, "last_elsewhere")?,
+        ints(&df, "income_uninsured")?,
+        ints(&df, "income_elsewhere")?,
+        strs(&df, "person_ref")?,
+        strs(&df, "si_number")?,
+        strs(&df, "status")?,
+        strs(&df, "method")?,
+        strs(&df, "employer_tax_code")?,
+    );
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let (Some(key), Some(head)) = (pkey[i].clone(), head[i].clone()) else { continue };
+        let (mu, me) = (mu[i].unwrap_or(0), me[i].unwrap_or(0));
+        let status = status[i].as_deref().unwrap_or("unmatched");
+        let (reason, months, last, income) = if mu > 0 {
+            // An ambiguous person has no confirmed BHXH record either (match_method says so).
+            let reason = if status == "matched" { "not_declared_by_employer" } else { "no_si_record" };
+            (reason, mu, lu[i], avg_vnd(iu[i].unwrap_or(0), mu))
+        } else if me > 0 {
+            ("declared_elsewhere", 0, le[i], avg_vnd(ie[i].unwrap_or(0), me))
+        } else {
+            continue;
+        };
+        let Some(last) = last else { continue };
+        let unit = ctx.units.for_employer(&head, etc[i].as_deref());
+        let province = unit
+            .and_then(|u| u.province.clone())
+            .or_else(|| ctx.employers.get(&head, etc[i].as_deref()).and_then(|e| e.province.clone()));
+        let match_method = match status {
+            "matched" => method[i].clone().unwrap_or_else(|| "matched".into()),
+            s => s.to_string(),
+        };
+        rows.push(WorkerRow {
+            person_key: key,
+            person_ref: pref[i].clone().unwrap_or_default(),
+            si_number: si[i].clone().filter(|_| status == "matched"),
+            employer_head: head,
+            unit_code: unit.map(|u| u.code.clone()),
+            province,
+            months_uninsured: months,
+            months_elsewhere: me,
+            last_month: month_of(last),
+            avg_income: income,
+            reason,
+            match_method,
+            officer: None,
+        });
+    }
+    // No unit and no registry record of the employer: the person's own
+    // province (si_people), so the row still has a partition.
+    let need: Vec<String> = rows.iter().filter(|r| r.province.is_none()).filter_map(|r| r.si_number.clone()).collect();
+    if let (false, Some(people)) = (need.is_empty(), frame::silver(ctx.lake, "people")?) {
+        let q = DataFrame::new(need.len(), vec![Column::new("si_number".into(), need)])?;
+        let df = people
+            .select([col("si_number"), col("province_code")])
+            .join(q.lazy(), [col("si_number")], [col("si_number")], JoinArgs::new(JoinType::Semi))
+            .collect()?;
+        let found: std::collections::HashMap<String, String> =
+            strs(&df, "si_number")?.into_iter().zip(strs(&df, "province_code")?).filter_map(|(a, b)| Some((a?, b?))).collect();
+        for r in rows.iter_mut().filter(|r| r.province.is_none()) {
+            r.province = r.si_number.as_ref().and_then(|s| found.get(s).cloned());
+        }
+    }
+    Ok(rows)
+}
+
+/// Due declarations: (si_number, head_tax_code, month), one row per unit
+/// declaration (not unique).
+pub(crate) fn due_declarations(ctx: &Ctx) -> Result<Option<LazyFrame>> {
+    let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        contrib
+            .filter(col("work_status").is_in(str_list(&ctx.cfg.uninsured.due_statuses), false))
+            .select([col("unit_code"), col("si_number"), col("month")])
+            .join(units.select([col("unit_code"), col("head_tax_code")]), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
+            .filter(col("head_tax_code").is_not_null())
+            .select([col("si_number"), col("head_tax_code"), col("month")]),
+    ))
+}
+
+pub(crate) fn frame(ctx: &Ctx, rows: &[WorkerRow]) -> Result<DataFrame> {
+    let n = rows.len();
+    let cols = vec![
+        date_column("as_of", vec![Some(ctx.as_of); n])?,
+        Column::new("province_code".into(), rows.iter().map(|r| r.province.clone()).collect::<Vec<_>>()),
+        Column::new("employer_tax_code".into(), rows.iter().map(|r| r.employer_head.clone()).collect::<Vec<_>>()),
+        Column::new("unit_code".into(), rows.iter().map(|r| r.unit_code.clone()).collect::<Vec<_>>()),
+        Column::new("person_key".into(), rows.iter().map(|r| r.person_key.clone()).collect::<Vec<_>>()),
+        Column::new("months_uninsured".into(), rows.iter().map(|r| r.months_uninsured).collect::<Vec<_>>()),
+        Column::new("months_declared_elsewhere".into(), rows.iter().map(|r| r.months_elsewhere).collect::<Vec<_>>()),
+        date_column("last_month", rows.iter().map(|r| Some(r.last_month.first_day())).collect())?,
+        Column::new("avg_taxable_income".into(), rows.iter().map(|r| r.avg_income).collect::<Vec<_>>()),
+        Column::new("reason".into(), rows.iter().map(|r| r.reason).collect::<Vec<_>>()),
+        Column::new("match_method".into(), rows.iter().map(|r| r.match_method.clone()).collect::<Vec<_>>()),
+        Column::new("officer_id".into(), rows.iter().map(|r| r.officer.clone()).collect::<Vec<_>>()),
+    ];
+    Ok(DataFrame::new(n, cols)?)
+}

@@ -1,0 +1,237 @@
+//! Gold tables: Hive-partitioned by province, published whole.
+//!
+//! ```text
+//! <lake>/gold/<table>/province_code=NN/part-0.parquet
+//! ```
+//! The partition column is in the folder name only (the Hive convention:
+//! Polars `scan_parquet(hive_partitioning)`, pyarrow and Spark add it back);
+//! [`read_partitioned`] restores it as a String column.
+//!
+//! A table is written into `<lake>/gold/.<table>.tmp-<pid>/`, then swapped
+//! in with two renames (old table aside as `.<table>.tmp-old-<pid>`, new
+//! table in, old removed; leftovers of a crash are swept as temporaries), so a
+//! reader sees the previous table or the new one, never half of either.
+
+use super::write_parquet;
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const PARTITION: &str = "province_code";
+
+/// A published gold table's schema: the promise to analysts, declared once.
+/// Writers check their frames against it ([`GoldTable::check`]) and the data
+/// dictionary is rendered from it.
+#[derive(Debug)]
+pub struct GoldTable {
+    pub name: &'static str,
+    /// What one row is, and what the table is for.
+    pub doc: &'static str,
+    /// Columns in file order, `province_code` included (it lives in the folder name).
+    pub columns: &'static [GoldColumn],
+    /// Unique within a province: the sort order of the files.
+    pub key: &'static [&'static str],
+}
+
+#[derive(Debug)]
+pub struct GoldColumn {
+    pub name: &'static str,
+    /// Parquet logical type: `string`, `int64`, `int32`, `date`, `bool`.
+    pub dtype: &'static str,
+    pub doc: &'static str,
+}
+
+fn dtype_name(d: &DataType) -> &'static str {
+    match d {
+        DataType::String => "string",
+        DataType::Int64 => "int64",
+        DataType::Int32 => "int32",
+        DataType::Date => "date",
+        DataType::Boolean => "bool",
+        _ => "other",
+    }
+}
+
+impl GoldTable {
+    /// Refuses a frame whose column names, order or types differ from the declaration.
+    pub fn check(&self, df: &DataFrame) -> Result<()> {
+        let got: Vec<(String, &str)> =
+            df.columns().iter().map(|c| (c.name().to_string(), dtype_name(c.dtype()))).collect();
+        let want: Vec<(String, &str)> = self.columns.iter().map(|c| (c.name.to_string(), c.dtype)).collect();
+        if got != want {
+            bail!(
+                "gold table {} does not match its declared schema:\n  wrote    {got:?}\n  declared {want:?}",
+                self.name
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `<lake>/gold`
+pub fn gold_root(lake_root: &Path) -> PathBuf {
+    lake_root.join("gold")
+}
+
+/// `<lake>/gold/<table>`
+pub fn table_dir(lake_root: &Path, table: &str) -> PathBuf {
+    gold_root(lake_root).join(table)
+}
+
+/// Writes `df` as gold table `table`, one folder per `province_code`, and
+/// publishes it atomically. Rows are sorted by `province_code`, then by every
+/// other column in schema order (put the key columns first), so the same
+/// data always gives the same files. Returns the number of partitions.
+pub fn write_partitioned(lake_root: &Path, table: &str, df: DataFrame) -> Result<usize> {
+    let by: Vec<String> =
+        df.get_column_names().into_iter().filter(|c| c.as_str() != PARTITION).map(|c| c.to_string()).collect();
+    let by: Vec<&str> = by.iter().map(String::as_str).collect();
+    write_partitioned_by(lake_root, table, df, &by)
+}
+
+/// [`write_partitioned`], sorting by `province_code` then `key` only: cheaper
+/// on wide tables, and as deterministic when `key` is unique per province.
+pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &[&str]) -> Result<usize> {
+    if df.column(PARTITION).is_err() {
+        bail!("gold table {table} has no {PARTITION} column");
+    }
+    let mut by: Vec<PlSmallStr> = vec![PARTITION.into()];
+    by.extend(key.iter().map(|k| PlSmallStr::from(*k)));
+    let sorted = df.sort(by, SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true))?;
+
+    let root = gold_root(lake_root);
+    let target = root.join(table);
+    let tmp = root.join(format!(".{table}.tmp-{}", std::process::id()));
+    let old = root.join(format!(".{table}.tmp-old-{}", std::process::id()));
+    for p in [&tmp, &old] {
+        if p.exists() {
+            fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let write = || -> Result<usize> {
+        let parts = sorted.partition_by_stable([PARTITION], true)?;
+        for part in &parts {
+            let code = part.column(PARTITION)?.str()?.get(0).map(str::to_string);
+            let Some(code) = code else { bail!("gold table {table}: null {PARTITION}") };
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                bail!("gold table {table}: {PARTITION} {code:?} cannot name a folder");
+            }
+            let mut data = part.drop(PARTITION)?;
+            write_parquet(&tmp.join(format!("{PARTITION}={code}")).join("part-0.parquet"), &mut data)?;
+        }
+        Ok(parts.len())
+    };
+    let n = match write() {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if target.exists() {
+        fs::rename(&target, &old).with_context(|| format!("moving aside {}", target.display()))?;
+    }
+    fs::rename(&tmp, &target).with_context(|| format!("publishing {}", target.display()))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+    }
+    Ok(n)
+}
+
+/// The province codes a gold table has partitions for, sorted.
+pub fn partitions(lake_root: &Path, table: &str) -> Result<Vec<String>> {
+    let dir = table_dir(lake_root, table);
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for e in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let name = e?.file_name();
+        if let Some(code) = name.to_str().and_then(|n| n.strip_prefix(&format!("{PARTITION}="))) {
+            out.push(code.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads one province of a gold table, with its `province_code` column first.
+pub fn read_partition(lake_root: &Path, table: &str, province: &str) -> Result<DataFrame> {
+    let dir = table_dir(lake_root, table).join(format!("{PARTITION}={province}"));
+    // Plain file reads (a scan would add the Hive column itself, typed by guess).
+    let mut df: Option<DataFrame> = None;
+    for f in super::parquet_files(&dir)? {
+        let part = super::read_parquet(&f)?;
+        match &mut df {
+            None => df = Some(part),
+            Some(acc) => {
+                acc.vstack_mut(&part)?;
+            }
+        }
+    }
+    let Some(mut df) = df else { bail!("{} has no Parquet file", dir.display()) };
+    let code = Column::new(PARTITION.into(), vec![province; df.height()]);
+    df.insert_column(0, code)?;
+    Ok(df)
+}
+
+/// Reads a whole gold table (every province), `province_code` first;
+/// `None` when the table has no partitions.
+pub fn read_partitioned(lake_root: &Path, table: &str) -> Result<Option<DataFrame>> {
+    let mut out: Option<DataFrame> = None;
+    for p in partitions(lake_root, table)? {
+        let df = read_partition(lake_root, table, &p)?;
+        match &mut out {
+            None => out = Some(df),
+            Some(acc) => {
+                acc.vstack_mut(&df)?;
+            }
+        }
+    }
+    if let Some(df) = &mut out {
+        df.rechunk_mut();
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_by_province_sorted_and_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let df = df!(
+            "province_code" => ["79", "01", "79", "01"],
+            "unit_code" => ["B", "Z", "A", "C"],
+            "debt" => [3i64, 1, 2, 4],
+        )
+        .unwrap();
+        assert_eq!(write_partitioned(dir.path(), "t", df).unwrap(), 2);
+        assert_eq!(partitions(dir.path(), "t").unwrap(), vec!["01", "79"]);
+        let hcm = read_partition(dir.path(), "t", "79").unwrap();
+        assert_eq!(hcm.column("unit_code").unwrap().str().unwrap().iter().flatten().collect::<Vec<_>>(), ["A", "B"]);
+        // The file itself carries no partition column (Hive convention).
+        let raw = super::super::read_parquet(&dir.path().join("gold/t/province_code=79/part-0.parquet")).unwrap();
+        assert!(raw.column("province_code").is_err());
+        let all = read_partitioned(dir.path(), "t").unwrap().unwrap();
+        assert_eq!(all.height(), 4);
+        assert_eq!(all.get_column_names()[0].as_str(), "province_code");
+
+        // Rewritten with one province only: the other disappears, no temp folder is left.
+        let df = df!("province_code" => ["01"], "unit_code" => ["Z"], "debt" => [9i64]).unwrap();
+        write_partitioned(dir.path(), "t", df).unwrap();
+        assert_eq!(partitions(dir.path(), "t").unwrap(), vec!["01"]);
+        let left: Vec<_> = fs::read_dir(dir.path().join("gold")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("t")]);
+    }
+
+    #[test]
+    fn refuses_a_table_without_province() {
+        let dir = tempfile::tempdir().unwrap();
+        let df = df!("unit_code" => ["A"]).unwrap();
+        assert!(write_partitioned(dir.path(), "t", df).is_err());
+    }
+}

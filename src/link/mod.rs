@@ -1,0 +1,398 @@
+//! Stage 3, link: tax-side people (tax_wages, tax_households) to BHXH's people
+//! (si_people), Fellegi–Sunter style.
+//!
+//! 1. Normalise: names are stored NFC single-spaced by ingest; here they are
+//!    diacritics-folded and lower-cased for comparison (`ids::fold_name`).
+//! 2. Block: candidate pairs share a cheap key (citizen ID, folded name + birth
+//!    date, ...; `pipelines/linkage.toml`), so the work is near-linear.
+//! 3. Compare: citizen ID, name, birth date, sex, province and employer, each
+//!    at a level with an m/u weight; the match weight is their sum.
+//! 4. Decide: `matched` (with the method and the fields that agreed),
+//!    `ambiguous` (to `silver/clerical_review`, never guessed) or `unmatched`.
+//!
+//! Writes `silver/person_links.parquet` (one row per tax-side `person_ref`,
+//! with the evidence) and `silver/clerical_review.parquet`.
+
+pub mod config;
+pub mod model;
+
+pub use config::LinkConfig;
+pub use model::{Decision, Field, Level, Method, Model, Status};
+
+use crate::lake::{self, Lake};
+use crate::person_key::PersonKeyer;
+use anyhow::Result;
+use polars::prelude::*;
+use std::path::Path;
+use std::time::Instant;
+
+/// The `person_ref` of a household business owner: the household's tax code is
+/// the owner's personal tax code, as for tax_wages' `pit:` references.
+pub fn household_person_ref(tax_code: &str) -> String {
+    format!("pit:{tax_code}")
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkReport {
+    pub tax_people: u64,
+    pub si_people: u64,
+    pub matched: u64,
+    pub ambiguous: u64,
+    pub unmatched: u64,
+    /// Matched by method: citizen_id, name_birth, probabilistic.
+    pub by_method: Vec<(String, u64)>,
+    pub pairs_compared: u64,
+    pub blocks_skipped: u64,
+    pub seconds: f64,
+}
+
+/// Columns of `silver/person_links` (name, type, meaning), for the dictionary.
+pub const PERSON_LINKS_COLUMNS: &[(&str, &str, &str)] = &[
+    ("person_ref", "string", "Tax-side person (conform's `person_ref`; households: `pit:<tax_code>`)"),
+    ("source", "string", "`wages`, `households` or `wages+households`"),
+    ("status", "string", "`matched`, `ambiguous` (see clerical_review) or `unmatched`"),
+    ("si_number", "string", "The linked BHXH person (matched only)"),
+    ("person_key", "string", "Keyed hash of the linked si_number, else of the person_ref"),
+    ("method", "string", "Matched only: `citizen_id`, `name_birth` or `probabilistic`"),
+    ("match_weight", "float64", "Best candidate's match weight, bits (null: no candidate)"),
+    ("runner_up_weight", "float64", "Second-best candidate's match weight, bits"),
+    ("candidates", "int64", "Candidate pairs compared (after blocking)"),
+    ("best_candidate", "string", "si_number of the best candidate, whatever the status"),
+    ("review_reason", "string", "Ambiguous only: `close_runner_up` or `below_match_weight`"),
+    ("cmp_citizen_id", "string", "Best candidate's level: exact, disagree, other_type (CMND vs CCCD), missing"),
+    ("cmp_name", "string", "exact (folded), fuzzy (Jaro–Winkler), disagree"),
+    ("cmp_birth_date", "string", "exact, year_only, same_year, disagree, missing"),
+    ("cmp_sex", "string", "agree, disagree, missing"),
+    ("cmp_province", "string", "agree, disagree, missing"),
+    ("cmp_employer", "string", "agree (declared by a unit of one of the person's employers), disagree, missing"),
+    ("agreed", "string", "Comma-separated fields that agreed"),
+];
+
+/// Columns of `silver/clerical_review`.
+pub const CLERICAL_REVIEW_COLUMNS: &[(&str, &str, &str)] = &[
+    ("person_ref", "string", "Tax-side person to decide"),
+    ("review_reason", "string", "`close_runner_up` or `below_match_weight`"),
+    ("rank", "int64", "Candidate rank, 1 = best"),
+    ("si_number", "string", "Candidate BHXH person"),
+    ("match_weight", "float64", "Candidate's match weight, bits"),
+    ("cmp_citizen_id", "string", "Level of each field, as in person_links"),
+    ("cmp_name", "string", ""),
+    ("cmp_birth_date", "string", ""),
+    ("cmp_sex", "string", ""),
+    ("cmp_province", "string", ""),
+    ("cmp_employer", "string", ""),
+    ("agreed", "string", "Fields that agreed"),
+    ("tax_full_name", "string", "How the tax sources showed the person (variants joined by ` | `)"),
+    ("tax_citizen_id", "string", ""),
+    ("tax_birth_date", "string", ""),
+    ("si_full_name", "string", "How si_people shows the candidate"),
+    ("si_citizen_id", "string", ""),
+    ("si_birth_date", "date", ""),
+    ("si_province_code", "string", ""),
+];
+
+fn scan(lake: &Lake, table: &str) -> Result<Option<LazyFrame>> {
+    let f = lake.silver_file(table);
+    Ok(if f.exists() { Some(lake::scan_parquet(&[f])?) } else { None })
+}
+
+/// Builds the model from silver: si_people and their employers, tax wages and
+/// households.
+pub fn load_model(lake: &Lake) -> Result<Model> {
+    let mut m = Model::new();
+    if let Some(people) = scan(lake, "people")? {
+        let df = people
+            .select([
+                col("si_number"),
+                col("citizen_id"),
+                col("full_name"),
+                col("birth_date").cast(DataType::Int32),
+                col("sex"),
+                col("province_code"),
+            ])
+            .sort(["si_number"], Default::default())
+            .collect()?;
+        let (si, cid, name, dob, sex, prov) = (
+            df.column("si_number")?.str()?,
+            df.column("citizen_id")?.str()?,
+            df.column("full_name")?.str()?,
+            df.column("birth_date")?.i32()?,
+            df.column("sex")?.str()?,
+            df.column("province_code")?.str()?,
+        );
+        for i in 0..df.height() {
+            let (Some(s), Some(n)) = (si.get(i), name.get(i)) else { continue };
+            m.add_si(s, cid.get(i), n, dob.get(i), sex.get(i), prov.get(i));
+        }
+    }
+    if let (Some(c), Some(u)) = (scan(lake, "contributions")?, scan(lake, "units")?) {
+        let df = c
+            .select([col("si_number"), col("unit_code")])
+            .unique(None, UniqueKeepStrategy::Any)
+            .join(
+                u.select([col("unit_code"), col("head_tax_code")]),
+                [col("unit_code")],
+                [col("unit_code")],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .select([col("si_number"), col("head_tax_code")])
+            .filter(col("head_tax_code").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .sort(["si_number", "head_tax_code"], Default::default())
+            .collect()?;
+        let (si, head) = (df.column("si_number")?.str()?, df.column("head_tax_code")?.str()?);
+        for i in 0..df.height() {
+            if let (Some(s), Some(h)) = (si.get(i), head.get(i)) {
+                m.add_si_employer(s, h);
+            }
+        }
+    }
+    if let Some(wages) = scan(lake, "wages")? {
+        let df = wages
+            .clone()
+            .select([col("person_ref"), col("citizen_id"), col("full_name"), col("birth_date").cast(DataType::Int32)])
+            .unique(None, UniqueKeepStrategy::Any)
+            .sort(["person_ref", "citizen_id", "full_name", "birth_date"], SortMultipleOptions::default().with_nulls_last(true))
+            .collect()?;
+        let (pref, cid, name, dob) = (
+            df.column("person_ref")?.str()?,
+            df.column("citizen_id")?.str()?,
+            df.column("full_name")?.str()?,
+            df.column("birth_date")?.i32()?,
+        );
+        for i in 0..df.height() {
+            let (Some(p), Some(n)) = (pref.get(i), name.get(i)) else { continue };
+            m.add_tax_variant(p, model::FROM_WAGES, cid.get(i), n, dob.get(i));
+        }
+        drop(df);
+        // Employers and the provinces they are registered in (a branch's own
+        // province when the registry has the branch, else its head office's).
+        let emp_prov = |key: &str| {
+            scan(lake, "employers").map(|e| {
+                e.map(|e| e.select([col("tax_code").alias(key), col("province_code").alias(format!("{key}_province"))]))
+            })
+        };
+        let mut emps = wages
+            .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code")])
+            .unique(None, UniqueKeepStrategy::Any);
+        if let (Some(exact), Some(head)) = (emp_prov("employer_tax_code")?, emp_prov("employer_head_tax_code")?) {
+            emps = emps
+                .join(exact, [col("employer_tax_code")], [col("employer_tax_code")], JoinArgs::new(JoinType::Left))
+                .join(head, [col("employer_head_tax_code")], [col("employer_head_tax_code")], JoinArgs::new(JoinType::Left))
+                .with_column(
+                    coalesce(&[col("employer_tax_code_province"), col("employer_head_tax_code_province")]).alias("province_code"),
+                );
+        } else {
+            emps = emps.with_column(lit(NULL).cast(DataType::String).alias("province_code"));
+        }
+        let df = emps
+            .select([col("person_ref"), col("employer_head_tax_code"), col("province_code")])
+            .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
+            .collect()?;
+        let (pref, head, prov) =
+            (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
+        for i in 0..df.height() {
+            if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {
+                m.add_tax_employer(p, h, prov.get(i));
+            }
+        }
+    }
+    if let Some(hh) = scan(lake, "households")? {
+        let df = hh
+            .select([
+                col("tax_code"),
+                col("citizen_id"),
+                col("owner_name"),
+                col("birth_date").cast(DataType::Int32),
+                col("sex"),
+                col("province_code"),
+            ])
+            .sort(["tax_code"], Default::default())
+            .collect()?;
+        let (tax, cid, name, dob, sex, prov) = (
+            df.column("tax_code")?.str()?,
+            df.column("citizen_id")?.str()?,
+            df.column("owner_name")?.str()?,
+            df.column("birth_date")?.i32()?,
+            df.column("sex")?.str()?,
+            df.column("province_code")?.str()?,
+        );
+        for i in 0..df.height() {
+            let (Some(t), Some(n)) = (tax.get(i), name.get(i)) else { continue };
+            let pref = household_person_ref(t);
+            m.add_tax_variant(&pref, model::FROM_HOUSEHOLDS, cid.get(i), n, dob.get(i));
+            m.add_tax_facts(&pref, model::FROM_HOUSEHOLDS, sex.get(i), prov.get(i));
+        }
+    }
+    Ok(m)
+}
+
+/// Runs the linkage over silver and writes the link and clerical-review tables.
+pub fn run(lake: &Lake, cfg: &LinkConfig, keyer: &PersonKeyer) -> Result<LinkReport> {
+    let start = Instant::now();
+    let model = load_model(lake)?;
+    let (decisions, stats) = model.link(cfg);
+    let mut links = links_frame(&model, &decisions, keyer)?;
+    lake::write_parquet(&lake.silver_file("person_links"), &mut links)?;
+    let mut review = review_frame(&model, &decisions)?;
+    lake::write_parquet(&lake.silver_file("clerical_review"), &mut review)?;
+    let mut report = LinkReport {
+        tax_people: model.tax_len() as u64,
+        si_people: model.si_len() as u64,
+        pairs_compared: stats.pairs_compared,
+        blocks_skipped: stats.blocks_skipped,
+        ..Default::default()
+    };
+    let mut by_method = [0u64; 3];
+    for d in &decisions {
+        match d.status {
+            Status::Matched => {
+                report.matched += 1;
+                by_method[d.method.map_or(2, |m| m as usize)] += 1;
+            }
+            Status::Ambiguous => report.ambiguous += 1,
+            Status::Unmatched => report.unmatched += 1,
+        }
+    }
+    report.by_method = [Method::CitizenId, Method::NameBirth, Method::Probabilistic]
+        .iter()
+        .map(|m| (m.as_str().to_string(), by_method[*m as usize]))
+        .collect();
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn date_column(name: &str, v: Vec<Option<i32>>) -> Result<Column> {
+    Ok(Int32Chunked::new(name.into(), v).into_series().cast(&DataType::Date)?.into_column())
+}
+
+fn links_frame(m: &Model, decisions: &[Decision], keyer: &PersonKeyer) -> Result<DataFrame> {
+    let n = decisions.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| m.tax_key(*a).cmp(m.tax_key(*b)));
+    let mut pref = Vec::with_capacity(n);
+    let mut source = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut si = Vec::with_capacity(n);
+    let mut key = Vec::with_capacity(n);
+    let mut method = Vec::with_capacity(n);
+    let mut weight = Vec::with_capacity(n);
+    let mut runner = Vec::with_capacity(n);
+    let mut cands = Vec::with_capacity(n);
+    let mut best = Vec::with_capacity(n);
+    let mut reason = Vec::with_capacity(n);
+    let mut levels: Vec<Vec<Option<&str>>> = vec![Vec::with_capacity(n); 6];
+    let mut agreed = Vec::with_capacity(n);
+    for &i in &order {
+        let d = &decisions[i];
+        let r = m.tax_key(i);
+        pref.push(r);
+        source.push(m.tax_source(i));
+        status.push(d.status.as_str());
+        let linked = d.si().map(|s| m.si_key(s));
+        si.push(linked);
+        key.push(match linked {
+            Some(s) => keyer.si(s),
+            None => keyer.tax(r),
+        });
+        method.push(d.method.map(Method::as_str));
+        weight.push(d.best.map(|b| b.1.weight));
+        runner.push(d.runner_up);
+        cands.push(d.candidates as i64);
+        best.push(d.best.map(|b| m.si_key(b.0)));
+        reason.push(d.review_reason);
+        for (k, f) in Field::ALL.iter().enumerate() {
+            levels[k].push(d.best.map(|b| b.1.level(*f).as_str()));
+        }
+        agreed.push(d.best.map(|b| b.1.agreed()).unwrap_or_default());
+    }
+    let mut cols = vec![
+        Column::new("person_ref".into(), pref),
+        Column::new("source".into(), source),
+        Column::new("status".into(), status),
+        Column::new("si_number".into(), si),
+        Column::new("person_key".into(), key),
+        Column::new("method".into(), method),
+        Column::new("match_weight".into(), weight),
+        Column::new("runner_up_weight".into(), runner),
+        Column::new("candidates".into(), cands),
+        Column::new("best_candidate".into(), best),
+        Column::new("review_reason".into(), reason),
+    ];
+    for (k, f) in Field::ALL.iter().enumerate() {
+        cols.push(Column::new(format!("cmp_{}", f.as_str()).into(), std::mem::take(&mut levels[k])));
+    }
+    cols.push(Column::new("agreed".into(), agreed));
+    Ok(DataFrame::new(n, cols)?)
+}
+
+fn review_frame(m: &Model, decisions: &[Decision]) -> Result<DataFrame> {
+    let mut order: Vec<usize> = (0..decisions.len()).filter(|&i| decisions[i].status == Status::Ambiguous).collect();
+    order.sort_by(|a, b| m.tax_key(*a).cmp(m.tax_key(*b)));
+    let mut pref = Vec::new();
+    let mut reason = Vec::new();
+    let mut rank = Vec::new();
+    let mut si = Vec::new();
+    let mut weight = Vec::new();
+    let mut levels: Vec<Vec<&str>> = vec![Vec::new(); 6];
+    let mut agreed = Vec::new();
+    let (mut t_name, mut t_cid, mut t_dob) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut s_name, mut s_cid, mut s_dob, mut s_prov) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    for i in order {
+        let d = &decisions[i];
+        let shown = m.tax_shown(i);
+        let join = |f: &dyn Fn(&(String, Option<String>, Option<i32>)) -> String| {
+            let mut v: Vec<String> = shown.iter().map(f).collect();
+            v.dedup();
+            v.join(" | ")
+        };
+        let tn = join(&|s| s.0.clone());
+        let tc = join(&|s| s.1.clone().unwrap_or_default());
+        let td = join(&|s| s.2.map(|d| (epoch + chrono::Duration::days(d as i64)).to_string()).unwrap_or_default());
+        for (k, (s, c)) in d.review.iter().enumerate() {
+            pref.push(m.tax_key(i).to_string());
+            reason.push(d.review_reason.unwrap_or_default());
+            rank.push(k as i64 + 1);
+            si.push(m.si_key(*s).to_string());
+            weight.push(c.weight);
+            for (j, f) in Field::ALL.iter().enumerate() {
+                levels[j].push(c.level(*f).as_str());
+            }
+            agreed.push(c.agreed());
+            t_name.push(tn.clone());
+            t_cid.push(tc.clone());
+            t_dob.push(td.clone());
+            let (n, cid, dob, prov) = m.si_shown(*s);
+            s_name.push(n);
+            s_cid.push(cid);
+            s_dob.push(dob);
+            s_prov.push(prov.map(|p| format!("{p:02}")));
+        }
+    }
+    let n = pref.len();
+    let mut cols = vec![
+        Column::new("person_ref".into(), pref),
+        Column::new("review_reason".into(), reason),
+        Column::new("rank".into(), rank),
+        Column::new("si_number".into(), si),
+        Column::new("match_weight".into(), weight),
+    ];
+    for (k, f) in Field::ALL.iter().enumerate() {
+        cols.push(Column::new(format!("cmp_{}", f.as_str()).into(), std::mem::take(&mut levels[k])));
+    }
+    cols.push(Column::new("agreed".into(), agreed));
+    cols.push(Column::new("tax_full_name".into(), t_name));
+    cols.push(Column::new("tax_citizen_id".into(), t_cid));
+    cols.push(Column::new("tax_birth_date".into(), t_dob));
+    cols.push(Column::new("si_full_name".into(), s_name));
+    cols.push(Column::new("si_citizen_id".into(), s_cid));
+    cols.push(date_column("si_birth_date", s_dob)?);
+    cols.push(Column::new("si_province_code".into(), s_prov));
+    Ok(DataFrame::new(n, cols)?)
+}
+
+/// Loads `pipelines/linkage.toml` (or another path).
+pub fn load_config(path: &Path) -> Result<LinkConfig> {
+    LinkConfig::load(path)
+}

@@ -1,0 +1,825 @@
+//! The linkage itself, in memory and free of I/O: compact records for both
+//! sides, blocking, Fellegi–Sunter comparisons and the decision.
+//!
+//! A *tax-side person* is one `person_ref` (see conform) with every way the
+//! tax sources showed them (variants: citizen ID, name, birth date), the
+//! provinces and head tax codes of their employers and, for household owners,
+//! their sex and province. A *BHXH person* is one `si_people` row plus the head
+//! tax codes of the units that ever declared them.
+
+use super::config::{BlockRule, LinkConfig};
+use crate::ids::fold_name;
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+const NO_DATE: i32 = i32::MIN;
+const SEX_UNKNOWN: i8 = -1;
+const SEX_CONFLICT: i8 = -2;
+
+/// A citizen ID packed in a u64: the digits' value, tagged by kind; 0 = none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Cid(u64);
+
+const CMND_TAG: u64 = 1 << 61;
+const CCCD_TAG: u64 = 1 << 62;
+
+impl Cid {
+    /// Parses 9 (CMND) or 12 (CCCD) ASCII digits; anything else is no ID.
+    pub fn parse(s: Option<&str>) -> Cid {
+        let Some(s) = s else { return Cid(0) };
+        let tag = match s.len() {
+            9 => CMND_TAG,
+            12 => CCCD_TAG,
+            _ => return Cid(0),
+        };
+        if !s.bytes().all(|c| c.is_ascii_digit()) {
+            return Cid(0);
+        }
+        Cid(tag | s.parse::<u64>().unwrap_or(0))
+    }
+    fn is_some(self) -> bool {
+        self.0 != 0
+    }
+    fn kind(self) -> u64 {
+        self.0 & (CMND_TAG | CCCD_TAG)
+    }
+    /// CCCD digits 2–3 (birth province), 4 (century and sex), 5–6 (year).
+    fn cccd_parts(self) -> Option<(u8, bool, i32)> {
+        if self.kind() != CCCD_TAG {
+            return None;
+        }
+        let v = self.0 & !CCCD_TAG; // 12 digits: 0PP C YY SSSSSS
+        let serial_less = v / 1_000_000; // 0PPCYY
+        let yy = (serial_less % 100) as i32;
+        let c = (serial_less / 100) % 10;
+        let prov = ((serial_less / 1000) % 100) as u8;
+        if c > 3 {
+            return None;
+        }
+        Some((prov, c % 2 == 1, if c < 2 { 1900 + yy } else { 2000 + yy }))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    cid: Cid,
+    /// Index into `Names::raw`.
+    name: u32,
+    /// Days since 1970-01-01, or NO_DATE.
+    dob: i32,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Rec {
+    vars: Vec<Variant>,
+    female: i8,
+    provs: Vec<u8>,
+    emps: Vec<u32>,
+}
+
+impl Rec {
+    fn new() -> Rec {
+        Rec { female: SEX_UNKNOWN, ..Default::default() }
+    }
+    fn set_sex(&mut self, female: bool) {
+        let v = i8::from(female);
+        self.female = match self.female {
+            SEX_UNKNOWN => v,
+            x if x == v => v,
+            _ => SEX_CONFLICT,
+        };
+    }
+    fn sex(&self) -> Option<bool> {
+        (self.female >= 0).then_some(self.female == 1)
+    }
+}
+
+/// Interned names: the stored (NFC) forms and their folded comparison forms.
+#[derive(Default)]
+struct Names {
+    raw_ids: HashMap<String, u32>,
+    raw: Vec<String>,
+    raw_fold: Vec<u32>,
+    fold_ids: HashMap<String, u32>,
+    folded: Vec<String>,
+    family: Vec<u32>,
+    given: Vec<u32>,
+    tokens: HashMap<String, u32>,
+}
+
+impl Names {
+    fn intern(&mut self, raw: &str) -> u32 {
+        if let Some(&id) = self.raw_ids.get(raw) {
+            return id;
+        }
+        let folded = fold_name(raw);
+        let fold = match self.fold_ids.get(&folded) {
+            Some(&f) => f,
+            None => {
+                let f = self.folded.len() as u32;
+                let mut words = folded.split(' ');
+                let first = words.next().unwrap_or("").to_string();
+                let last = folded.rsplit(' ').next().unwrap_or("").to_string();
+                let n = self.tokens.len() as u32;
+                let fam = *self.tokens.entry(first).or_insert(n);
+                let n = self.tokens.len() as u32;
+                let giv = *self.tokens.entry(last).or_insert(n);
+                self.family.push(fam);
+                self.given.push(giv);
+                self.fold_ids.insert(folded.clone(), f);
+                self.folded.push(folded);
+                f
+            }
+        };
+        let id = self.raw.len() as u32;
+        self.raw_ids.insert(raw.to_string(), id);
+        self.raw.push(raw.to_string());
+        self.raw_fold.push(fold);
+        id
+    }
+}
+
+/// Both sides of the linkage, built row by row, then [`Model::link`]ed.
+#[derive(Default)]
+pub struct Model {
+    names: Names,
+    emp_ids: HashMap<String, u32>,
+    tax_keys: Vec<String>,
+    tax_ids: HashMap<String, u32>,
+    tax: Vec<Rec>,
+    tax_source: Vec<u8>,
+    si_keys: Vec<String>,
+    si_ids: HashMap<String, u32>,
+    si: Vec<Rec>,
+}
+
+/// Tax sources a person was seen in (bit flags).
+pub const FROM_WAGES: u8 = 1;
+pub const FROM_HOUSEHOLDS: u8 = 2;
+
+fn province_num(code: Option<&str>) -> Option<u8> {
+    code.filter(|c| c.len() == 2).and_then(|c| c.parse().ok())
+}
+
+impl Model {
+    pub fn new() -> Model {
+        Model::default()
+    }
+
+    fn emp(&mut self, head: &str) -> u32 {
+        let n = self.emp_ids.len() as u32;
+        *self.emp_ids.entry(head.to_string()).or_insert(n)
+    }
+
+    fn tax_rec(&mut self, person_ref: &str, source: u8) -> usize {
+        let i = match self.tax_ids.get(person_ref) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.tax.len();
+                self.tax_ids.insert(person_ref.to_string(), i as u32);
+                self.tax_keys.push(person_ref.to_string());
+                self.tax.push(Rec::new());
+                self.tax_source.push(0);
+                i
+            }
+        };
+        self.tax_source[i] |= source;
+        i
+    }
+
+    /// One way a tax source showed a person (`dob` in days since 1970-01-01).
+    pub fn add_tax_variant(&mut self, person_ref: &str, source: u8, cid: Option<&str>, name: &str, dob: Option<i32>) {
+        let i = self.tax_rec(person_ref, source);
+        let v = Variant { cid: Cid::parse(cid), name: self.names.intern(name), dob: dob.unwrap_or(NO_DATE) };
+        if let Some((_, female, _)) = v.cid.cccd_parts() {
+            self.tax[i].set_sex(female);
+        }
+        let r = &mut self.tax[i];
+        if !r.vars.iter().any(|w| w.cid == v.cid && w.name == v.name && w.dob == v.dob) {
+            r.vars.push(v);
+        }
+    }
+
+    /// An employer (head tax code) and its province for a tax-side person.
+    pub fn add_tax_employer(&mut self, person_ref: &str, head_tax_code: &str, province: Option<&str>) {
+        let e = self.emp(head_tax_code);
+        let i = self.tax_rec(person_ref, FROM_WAGES);
+        let r = &mut self.tax[i];
+        if !r.emps.contains(&e) {
+            r.emps.push(e);
+        }
+        if let Some(p) = province_num(province) {
+            if !r.provs.contains(&p) {
+                r.provs.push(p);
+            }
+        }
+    }
+
+    /// Sex and province a tax source states for a person (tax_households).
+    pub fn add_tax_facts(&mut self, person_ref: &str, source: u8, sex: Option<&str>, province: Option<&str>) {
+        let i = self.tax_rec(person_ref, source);
+        let r = &mut self.tax[i];
+        match sex {
+            Some("F") => r.set_sex(true),
+            Some("M") => r.set_sex(false),
+            _ => {}
+        }
+        if let Some(p) = province_num(province) {
+            if !r.provs.contains(&p) {
+                r.provs.push(p);
+            }
+        }
+    }
+
+    /// One si_people row.
+    pub fn add_si(&mut self, si_number: &str, cid: Option<&str>, name: &str, dob: Option<i32>, sex: Option<&str>, province: Option<&str>) {
+        let mut r = Rec::new();
+        let v = Variant { cid: Cid::parse(cid), name: self.names.intern(name), dob: dob.unwrap_or(NO_DATE) };
+        match sex {
+            Some("F") => r.set_sex(true),
+            Some("M") => r.set_sex(false),
+            _ => {
+                if let Some((_, female, _)) = v.cid.cccd_parts() {
+                    r.set_sex(female);
+                }
+            }
+        }
+        r.vars.push(v);
+        r.provs.extend(province_num(province));
+        self.si_ids.insert(si_number.to_string(), self.si.len() as u32);
+        self.si_keys.push(si_number.to_string());
+        self.si.push(r);
+    }
+
+    /// A head tax code whose unit declared this BHXH person. Unknown
+    /// `si_number`s (a declaration of a person not in si_people) are ignored.
+    pub fn add_si_employer(&mut self, si_number: &str, head_tax_code: &str) {
+        let Some(&i) = self.si_ids.get(si_number) else { return };
+        let e = self.emp(head_tax_code);
+        let r = &mut self.si[i as usize];
+        if !r.emps.contains(&e) {
+            r.emps.push(e);
+        }
+    }
+
+    pub fn tax_len(&self) -> usize {
+        self.tax.len()
+    }
+    pub fn si_len(&self) -> usize {
+        self.si.len()
+    }
+    pub fn tax_key(&self, i: usize) -> &str {
+        &self.tax_keys[i]
+    }
+    pub fn si_key(&self, i: u32) -> &str {
+        &self.si_keys[i as usize]
+    }
+    pub fn tax_source(&self, i: usize) -> &'static str {
+        match self.tax_source[i] {
+            FROM_WAGES => "wages",
+            FROM_HOUSEHOLDS => "households",
+            _ => "wages+households",
+        }
+    }
+
+    /// How a side shows a person, for clerical review: (name, citizen ID, birth date days).
+    pub fn tax_shown(&self, i: usize) -> Vec<(String, Option<String>, Option<i32>)> {
+        self.tax[i].vars.iter().map(|v| self.shown(v)).collect()
+    }
+    pub fn si_shown(&self, i: u32) -> (String, Option<String>, Option<i32>, Option<u8>) {
+        let r = &self.si[i as usize];
+        let (n, c, d) = self.shown(&r.vars[0]);
+        (n, c, d, r.provs.first().copied())
+    }
+    fn shown(&self, v: &Variant) -> (String, Option<String>, Option<i32>) {
+        let cid = match v.cid.kind() {
+            CMND_TAG => Some(format!("{:09}", v.cid.0 & !CMND_TAG)),
+            CCCD_TAG => Some(format!("{:012}", v.cid.0 & !CCCD_TAG)),
+            _ => None,
+        };
+        (self.names.raw[v.name as usize].clone(), cid, (v.dob != NO_DATE).then_some(v.dob))
+    }
+}
+
+// ------------------------------------------------------------------ compare
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    CitizenId,
+    Name,
+    BirthDate,
+    Sex,
+    Province,
+    Employer,
+}
+
+impl Field {
+    pub const ALL: [Field; 6] = [Field::CitizenId, Field::Name, Field::BirthDate, Field::Sex, Field::Province, Field::Employer];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::CitizenId => "citizen_id",
+            Field::Name => "name",
+            Field::BirthDate => "birth_date",
+            Field::Sex => "sex",
+            Field::Province => "province",
+            Field::Employer => "employer",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Exact,
+    Fuzzy,
+    YearOnly,
+    SameYear,
+    Agree,
+    Disagree,
+    /// CMND against CCCD: not comparable.
+    OtherType,
+    Missing,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Exact => "exact",
+            Level::Fuzzy => "fuzzy",
+            Level::YearOnly => "year_only",
+            Level::SameYear => "same_year",
+            Level::Agree => "agree",
+            Level::Disagree => "disagree",
+            Level::OtherType => "other_type",
+            Level::Missing => "missing",
+        }
+    }
+    /// Levels that count as evidence for the match.
+    pub fn agrees(self) -> bool {
+        matches!(self, Level::Exact | Level::Fuzzy | Level::YearOnly | Level::Agree)
+    }
+}
+
+/// The levels of one candidate pair and its match weight (bits).
+#[derive(Clone, Copy, Debug)]
+pub struct Comparison {
+    pub levels: [Level; 6],
+    pub weight: f64,
+}
+
+impl Comparison {
+    pub fn level(&self, f: Field) -> Level {
+        self.levels[f as usize]
+    }
+    /// Comma-separated fields that agreed.
+    pub fn agreed(&self) -> String {
+        Field::ALL.iter().filter(|f| self.level(**f).agrees()).map(|f| f.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Level weights resolved from the config.
+struct Weights {
+    cid_exact: f64,
+    cid_disagree: f64,
+    name_exact_m: f64,
+    name_exact: f64,
+    tf: bool,
+    fuzzy_threshold: f64,
+    name_fuzzy: f64,
+    name_disagree: f64,
+    birth: [f64; 4],
+    sex: [f64; 2],
+    prov: [f64; 2],
+    emp: [f64; 2],
+    emp_m: f64,
+    emp_tf: bool,
+}
+
+impl Weights {
+    fn new(cfg: &LinkConfig) -> Weights {
+        let c = &cfg.comparisons;
+        Weights {
+            cid_exact: c.citizen_id.exact.weight(),
+            cid_disagree: c.citizen_id.disagree.weight(),
+            name_exact_m: c.name.exact.m,
+            name_exact: c.name.exact.weight(),
+            tf: c.name.term_frequency,
+            fuzzy_threshold: c.name.fuzzy_threshold,
+            name_fuzzy: c.name.fuzzy.weight(),
+            name_disagree: c.name.disagree.weight(),
+            birth: [
+                c.birth_date.exact.weight(),
+                c.birth_date.year_only.weight(),
+                c.birth_date.same_year.weight(),
+                c.birth_date.disagree.weight(),
+            ],
+            sex: [c.sex.agree.weight(), c.sex.disagree.weight()],
+            prov: [c.province.agree.weight(), c.province.disagree.weight()],
+            emp: [c.employer.agree.weight(), c.employer.disagree.weight()],
+            emp_m: c.employer.agree.m,
+            emp_tf: c.employer.term_frequency,
+        }
+    }
+}
+
+fn year_of(days: i32) -> i32 {
+    use chrono::Datelike;
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64)).year()
+}
+
+struct Scorer<'a> {
+    m: &'a Model,
+    w: Weights,
+    /// u of an exact name agreement, per folded name (term frequency among BHXH people).
+    name_u: Vec<f64>,
+    /// u of an employer agreement, per employer (its share of BHXH people).
+    emp_u: Vec<f64>,
+}
+
+impl Scorer<'_> {
+    fn compare(&self, t: &Rec, s: &Rec) -> Comparison {
+        let sv = &s.vars[0];
+        let names = &self.m.names;
+        let mut weight = 0.0;
+        // Citizen ID.
+        let cid = if !sv.cid.is_some() || !t.vars.iter().any(|v| v.cid.is_some()) {
+            Level::Missing
+        } else if t.vars.iter().any(|v| v.cid == sv.cid) {
+            weight += self.w.cid_exact;
+            Level::Exact
+        } else if t.vars.iter().any(|v| v.cid.is_some() && v.cid.kind() == sv.cid.kind()) {
+            weight += self.w.cid_disagree;
+            Level::Disagree
+        } else {
+            Level::OtherType
+        };
+        // Name: the best over the tax side's variants.
+        let sf = names.raw_fold[sv.name as usize];
+        let name = if t.vars.iter().any(|v| names.raw_fold[v.name as usize] == sf) {
+            weight += self.name_exact(sf);
+            Level::Exact
+        } else {
+            let sfold = &names.folded[sf as usize];
+            let best = t
+                .vars
+                .iter()
+                .map(|v| strsim::jaro_winkler(&names.folded[names.raw_fold[v.name as usize] as usize], sfold))
+                .fold(0.0, f64::max);
+            if best >= self.w.fuzzy_threshold {
+                weight += self.w.name_fuzzy;
+                Level::Fuzzy
+            } else {
+                weight += self.w.name_disagree;
+                Level::Disagree
+            }
+        };
+        // Birth date, falling back on the years CCCDs imply.
+        let birth = {
+            let s_dob = (sv.dob != NO_DATE).then_some(sv.dob);
+            let t_dobs = || t.vars.iter().filter(|v| v.dob != NO_DATE).map(|v| v.dob);
+            let lvl = match s_dob {
+                Some(d) if t_dobs().next().is_some() => {
+                    if t_dobs().any(|x| x == d) {
+                        Level::Exact
+                    } else if t_dobs().any(|x| year_of(x) == year_of(d)) {
+                        Level::SameYear
+                    } else {
+                        Level::Disagree
+                    }
+                }
+                _ => {
+                    let t_years: Vec<i32> = t_dobs()
+                        .map(year_of)
+                        .chain(t.vars.iter().filter_map(|v| v.cid.cccd_parts().map(|p| p.2)))
+                        .collect();
+                    let s_years: Vec<i32> = s_dob.map(year_of).into_iter().chain(sv.cid.cccd_parts().map(|p| p.2)).collect();
+                    if t_years.is_empty() || s_years.is_empty() {
+                        Level::Missing
+                    } else if t_years.iter().any(|y| s_years.contains(y)) {
+                        Level::YearOnly
+                    } else {
+                        Level::Disagree
+                    }
+                }
+            };
+            weight += match lvl {
+                Level::Exact => self.w.birth[0],
+                Level::YearOnly => self.w.birth[1],
+                Level::SameYear => self.w.birth[2],
+                Level::Disagree => self.w.birth[3],
+                _ => 0.0,
+            };
+            lvl
+        };
+        let sex = match (t.sex(), s.sex()) {
+            (Some(a), Some(b)) if a == b => {
+                weight += self.w.sex[0];
+                Level::Agree
+            }
+            (Some(_), Some(_)) => {
+                weight += self.w.sex[1];
+                Level::Disagree
+            }
+            _ => Level::Missing,
+        };
+        let shared = t.emps.iter().filter(|e| s.emps.contains(e)).map(|e| self.emp_u[*e as usize]).fold(f64::INFINITY, f64::min);
+        let employer = if t.emps.is_empty() {
+            Level::Missing
+        } else if shared.is_finite() {
+            weight += if self.w.emp_tf { (self.w.emp_m / shared).log2() } else { self.w.emp[0] };
+            Level::Agree
+        } else {
+            weight += self.w.emp[1];
+            Level::Disagree
+        };
+        // The tax side's province is its employers' province: when the
+        // employer agrees, the province agreement is implied and not counted
+        // again (the two are not independent).
+        let province = match s.provs.first() {
+            Some(p) if !t.provs.is_empty() => {
+                if t.provs.contains(p) {
+                    if employer != Level::Agree {
+                        weight += self.w.prov[0];
+                    }
+                    Level::Agree
+                } else {
+                    weight += self.w.prov[1];
+                    Level::Disagree
+                }
+            }
+            _ => Level::Missing,
+        };
+        Comparison { levels: [cid, name, birth, sex, province, employer], weight }
+    }
+
+    fn name_exact(&self, fold: u32) -> f64 {
+        if self.w.tf {
+            (self.w.name_exact_m / self.name_u[fold as usize]).log2()
+        } else {
+            self.w.name_exact
+        }
+    }
+}
+
+// ----------------------------------------------------------------- blocking
+
+fn mix(rule: u64, a: u64, b: u64, c: u64) -> u64 {
+    // SplitMix64 finaliser over a running combination: stable across runs.
+    let mut h = rule.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for x in [a, b, c] {
+        h ^= x.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(h << 6).wrapping_add(h >> 2);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h = z ^ (z >> 31);
+    }
+    h
+}
+
+fn block_keys(m: &Model, r: &Rec, rules: &[BlockRule], out: &mut Vec<u64>) {
+    out.clear();
+    let n = &m.names;
+    for v in &r.vars {
+        let fold = n.raw_fold[v.name as usize] as u64;
+        let fam = n.family[fold as usize] as u64;
+        let giv = n.given[fold as usize] as u64;
+        let cccd = v.cid.cccd_parts();
+        for (k, rule) in rules.iter().enumerate() {
+            let k = k as u64 + 1;
+            match rule {
+                BlockRule::CitizenId => {
+                    if v.cid.is_some() {
+                        out.push(mix(k, v.cid.0, 0, 0));
+                    }
+                }
+                BlockRule::NameBirthDate => {
+                    if v.dob != NO_DATE {
+                        out.push(mix(k, fold, v.dob as u64, 0));
+                    }
+                }
+                BlockRule::FamilyBirthDate => {
+                    if v.dob != NO_DATE {
+                        out.push(mix(k, fam, v.dob as u64, 0));
+                    }
+                }
+                BlockRule::NameBirthYear => {
+                    if v.dob != NO_DATE {
+                        out.push(mix(k, fold, year_of(v.dob) as u64, 0));
+                    }
+                    if let Some((_, _, y)) = cccd {
+                        out.push(mix(k, fold, y as u64, 0));
+                    }
+                }
+                BlockRule::NameProvince => {
+                    for p in &r.provs {
+                        out.push(mix(k, fold, *p as u64, 0));
+                    }
+                }
+                BlockRule::EmployerGivenName => {
+                    for e in &r.emps {
+                        out.push(mix(k, *e as u64, giv, 0));
+                    }
+                }
+                BlockRule::CccdPartsName => {
+                    if let Some((p, f, y)) = cccd {
+                        out.push(mix(k, (p as u64) << 32 | (f as u64) << 16 | y as u64, fam, giv));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+// ----------------------------------------------------------------- decision
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Matched,
+    Ambiguous,
+    Unmatched,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Matched => "matched",
+            Status::Ambiguous => "ambiguous",
+            Status::Unmatched => "unmatched",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The citizen ID agreed exactly.
+    CitizenId,
+    /// No ID agreement, but the folded full name and the birth date did.
+    NameBirth,
+    /// Anything else that reached the match weight.
+    Probabilistic,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::CitizenId => "citizen_id",
+            Method::NameBirth => "name_birth",
+            Method::Probabilistic => "probabilistic",
+        }
+    }
+}
+
+/// The decision for one tax-side person.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub status: Status,
+    /// The best candidate (si index) and its comparison, whatever the status.
+    pub best: Option<(u32, Comparison)>,
+    pub runner_up: Option<f64>,
+    /// Candidate pairs compared.
+    pub candidates: u32,
+    pub method: Option<Method>,
+    /// Ambiguous: the candidates for the clerk, best first.
+    pub review: Vec<(u32, Comparison)>,
+    /// Why ambiguous: `close_runner_up` or `below_match_weight`.
+    pub review_reason: Option<&'static str>,
+}
+
+impl Decision {
+    pub fn si(&self) -> Option<u32> {
+        match self.status {
+            Status::Matched => self.best.map(|b| b.0),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkStats {
+    pub pairs_compared: u64,
+    pub blocks_skipped: u64,
+}
+
+impl Model {
+    /// Links every tax-side person; decisions are in tax-person order.
+    pub fn link(&self, cfg: &LinkConfig) -> (Vec<Decision>, LinkStats) {
+        let rules = &cfg.blocking.rules;
+        // Term frequencies of folded names among BHXH people.
+        let mut counts = vec![0u32; self.names.folded.len()];
+        for r in &self.si {
+            counts[self.names.raw_fold[r.vars[0].name as usize] as usize] += 1;
+        }
+        let total = self.si.len().max(1) as f64;
+        let tf_min = cfg.comparisons.name.tf_min_u;
+        let name_u = counts.iter().map(|&c| (c as f64 / total).max(tf_min)).collect();
+        let mut emp_counts = vec![0u32; self.emp_ids.len()];
+        for r in &self.si {
+            for e in &r.emps {
+                emp_counts[*e as usize] += 1;
+            }
+        }
+        let emp_min = cfg.comparisons.employer.tf_min_u;
+        let emp_u = emp_counts.iter().map(|&c| (c as f64 / total).max(emp_min)).collect();
+        let scorer = Scorer { m: self, w: Weights::new(cfg), name_u, emp_u };
+
+        // The BHXH side's blocks: (key, si index), sorted.
+        let mut index: Vec<(u64, u32)> = self
+            .si
+            .par_iter()
+            .enumerate()
+            .fold(
+                || (Vec::new(), Vec::new()),
+                |(mut acc, mut keys): (Vec<(u64, u32)>, Vec<u64>), (i, r)| {
+                    block_keys(self, r, rules, &mut keys);
+                    acc.extend(keys.iter().map(|&k| (k, i as u32)));
+                    (acc, keys)
+                },
+            )
+            .map(|(acc, _)| acc)
+            .reduce(Vec::new, |mut a, mut b| {
+                a.append(&mut b);
+                a
+            });
+        index.par_sort_unstable();
+        let max_block = cfg.blocking.max_block_size;
+        let d = &cfg.decision;
+
+        let results: Vec<(Decision, u64, u64)> = self
+            .tax
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(keys, cands): &mut (Vec<u64>, Vec<u32>), t| {
+                    block_keys(self, t, rules, keys);
+                    cands.clear();
+                    let mut skipped = 0;
+                    for &k in keys.iter() {
+                        let lo = index.partition_point(|e| e.0 < k);
+                        let hi = lo + index[lo..].partition_point(|e| e.0 == k);
+                        if hi - lo > max_block {
+                            skipped += 1;
+                            continue;
+                        }
+                        cands.extend(index[lo..hi].iter().map(|e| e.1));
+                    }
+                    cands.sort_unstable();
+                    cands.dedup();
+                    let mut scored: Vec<(u32, Comparison)> =
+                        cands.iter().map(|&s| (s, scorer.compare(t, &self.si[s as usize]))).collect();
+                    // Best first; ties by si_number for a deterministic order.
+                    scored.sort_by(|a, b| {
+                        b.1.weight.total_cmp(&a.1.weight).then_with(|| self.si_keys[a.0 as usize].cmp(&self.si_keys[b.0 as usize]))
+                    });
+                    (decide(&scored, d), cands.len() as u64, skipped)
+                },
+            )
+            .collect();
+        let mut stats = LinkStats::default();
+        let decisions = results
+            .into_iter()
+            .map(|(dec, n, s)| {
+                stats.pairs_compared += n;
+                stats.blocks_skipped += s;
+                dec
+            })
+            .collect();
+        (decisions, stats)
+    }
+}
+
+fn decide(scored: &[(u32, Comparison)], d: &super::config::Decision) -> Decision {
+    let best = scored.first().copied();
+    let runner_up = scored.get(1).map(|s| s.1.weight);
+    let mut dec = Decision {
+        status: Status::Unmatched,
+        best,
+        runner_up,
+        candidates: scored.len() as u32,
+        method: None,
+        review: Vec::new(),
+        review_reason: None,
+    };
+    let Some((_, b)) = best else { return dec };
+    let clear_lead = runner_up.is_none_or(|r| b.weight - r >= d.margin);
+    if b.weight >= d.match_weight && clear_lead {
+        dec.status = Status::Matched;
+        dec.method = Some(if b.level(Field::CitizenId) == Level::Exact {
+            Method::CitizenId
+        } else if b.level(Field::Name) == Level::Exact && b.level(Field::BirthDate) == Level::Exact {
+            Method::NameBirth
+        } else {
+            Method::Probabilistic
+        });
+    } else if b.weight >= d.review_weight {
+        dec.status = Status::Ambiguous;
+        dec.review_reason = Some(if b.weight >= d.match_weight { "close_runner_up" } else { "below_match_weight" });
+        dec.review = scored
+            .iter()
+            .take(d.review_candidates.max(1))
+            .filter(|s| s.1.weight >= d.review_weight.min(b.weight - d.margin))
+            .copied()
+            .collect();
+    }
+    dec
+}

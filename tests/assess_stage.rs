@@ -1,0 +1,241 @@
+//! The assess stage end to end on a small hand-written inbox (ingest →
+//! conform → assess): gold tables and per-province exports, every figure
+//! computed by hand below. As-of 2020-06-08; rates of 2020 (32% in all);
+//! interest 9.96% a year, i.e. round(late × 996 / 120,000) a month.
+
+use bhxh::assess::{self, export};
+use bhxh::lake::{gold, Lake};
+use bhxh::pipeline::{self, RunConfig};
+use bhxh::reference::Reference;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use std::path::Path;
+
+fn reference() -> Reference {
+    Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap()
+}
+
+const AS_OF: &str = "2020-06-08";
+
+/// U1 (Hà Nội 01, region I): two people, 01–06, never pays.
+/// U2 (HCM 79, region I): one person, suspended 03–08 (inside at as-of), never pays.
+/// U3 (HCM 79, region II): one person, suspended 02–03, pays its usual amount
+///     through April (one transfer sent twice) and nothing of the make-up.
+/// U4 (Hà Nội 01): only unpaid leave; pays 500,000: credit.
+/// U9: a payment from a unit code BHXH does not know.
+fn inbox(dir: &Path) {
+    let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    w(
+        "si_units_20200608.csv",
+        "unit_code,name,province_code,wage_region,officer_id,status\n\
+         U1,Công ty Một,01,1,CB01001,active\n\
+         U2,Công ty Hai,79,1,CB79001,active\n\
+         U3,Công ty Ba,79,2,CB79002,active\n\
+         U4,Công ty Bốn,01,1,CB01001,active\n",
+    );
+    let mut c = String::from("unit_code,si_number,month,insured_wage,work_status\n");
+    for m in 1..=6 {
+        c += &format!("U1,0100000001,2020-{m:02},5000000,working\n");
+        c += &format!("U1,0100000002,2020-{m:02},40000000,{}\n", if m == 3 { "stopped_paid" } else { "working" });
+        c += &format!("U2,0100000003,2020-{m:02},5000000,working\n");
+        c += &format!("U3,0100000004,2020-{m:02},10000000,working\n");
+    }
+    c += "U4,0100000005,2020-05,6000000,unpaid_leave\n";
+    // A month after the as-of month is not assessed.
+    c += "U1,0100000001,2020-07,5000000,working\n";
+    w("si_contributions_20200608.csv", &c);
+    w(
+        "si_suspensions_20200608.csv",
+        "unit_code,from_month,to_month,decision_no\nU2,2020-03,2020-08,QD-2\nU3,2020-02,2020-03,QD-3\n",
+    );
+    w(
+        "si_payments_20200608.csv",
+        "unit_code,paid_on,amount,reference\n\
+         U3,2020-01-25,3200000,P1\n\
+         U3,2020-02-25,1000000,P2\n\
+         U3,2020-03-25,1000000,P3\n\
+         U3,2020-03-25,1000000,P3\n\
+         U3,2020-04-25,3200000,P4\n\
+         U3,2020-06-09,9000000,P5\n\
+         U4,2020-05-10,500000,P6\n\
+         U9,2020-05-10,700000,P7\n",
+    );
+}
+
+/// The nightly job (ingest → conform → assess) on the hand-written inbox.
+fn run() -> (tempfile::TempDir, assess::AssessReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox_dir = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox_dir).unwrap();
+    inbox(&inbox_dir);
+    let reference_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+    let cfg = RunConfig {
+        threads: 1,
+        ..RunConfig::new(inbox_dir, dir.path().join("lake"), reference_dir, AS_OF.parse().unwrap())
+    };
+    let report = pipeline::run(&cfg).unwrap();
+    assert!(report.ingest.files.iter().all(|f| f.refused.is_none() && f.rejected == 0), "{:?}", report.ingest.files);
+    (dir, report.assess)
+}
+
+fn row(df: &DataFrame, unit: &str) -> DataFrame {
+    df.clone().lazy().filter(col("unit_code").eq(lit(unit.to_string()))).collect().unwrap().clone()
+}
+fn i(df: &DataFrame, c: &str) -> Vec<i64> {
+    df.column(c).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter().map(|x| x.unwrap()).collect()
+}
+fn b(df: &DataFrame, c: &str) -> Vec<bool> {
+    df.column(c).unwrap().bool().unwrap().iter().map(|x| x.unwrap()).collect()
+}
+fn s(df: &DataFrame, c: &str) -> Vec<String> {
+    df.column(c).unwrap().str().unwrap().iter().map(|x| x.unwrap_or("").to_string()).collect()
+}
+
+// Monthly dues, by hand (2020, no ceiling reached unless said):
+// U1: 5,000,000 × 32% = 1,600,000; 40,000,000: BHXH and BHYT capped at 20 × 1,490,000 = 29,800,000:
+//     14% 4,172,000 + 8% 2,384,000 + 3% 894,000 + 0.5% 149,000 + 3% 894,000 + 1.5% 447,000,
+//     BHTN not capped (20 × 4,420,000 = 88,400,000): 1% + 1% of 40,000,000 = 800,000 → 9,740,000.
+const U1_MONTH: i64 = 1_600_000 + 9_740_000;
+// U2, U3: pension part 22%, other funds 10%.
+const U2_PENSION: i64 = 1_100_000; // 5,000,000 × 22%
+const U2_OTHER: i64 = 500_000; // 5,000,000 × 10%
+const U3_PENSION: i64 = 2_200_000; // 10,000,000 × 22%
+const U3_OTHER: i64 = 1_000_000;
+
+#[test]
+fn gold_tables_and_exports_match_the_hand_ledger() {
+    let (dir, rep) = run();
+    let root = dir.path().join("lake");
+
+    // --- dues: U1 in June: pension employer 700,000 + 4,172,000; BHTN employee 50,000 + 400,000.
+    let dues = gold::read_partitioned(&root, assess::DUES).unwrap().unwrap();
+    let u1 = row(&dues, "U1");
+    assert_eq!(u1.height(), 6, "01–06 only: 07 is after the as-of month");
+    assert_eq!(i(&u1, "pension_survivorship_employer")[5], 4_872_000);
+    assert_eq!(i(&u1, "unemployment_employee")[5], 450_000);
+    assert_eq!(i(&u1, "assessed"), vec![U1_MONTH; 6]);
+    assert_eq!(i(&u1, "headcount"), vec![2; 6]);
+    assert_eq!(i(&u1, "wage_fund")[2], 45_000_000, "stopped_paid is due");
+    let u2 = row(&dues, "U2");
+    assert_eq!(b(&u2, "suspended"), vec![false, false, true, true, true, true]);
+    assert_eq!(i(&u2, "pension_deferred"), vec![0, 0, U2_PENSION, U2_PENSION, U2_PENSION, U2_PENSION]);
+    assert_eq!(row(&dues, "U4").height(), 0, "unpaid leave owes nothing");
+
+    // --- c12_notices
+    let c12 = gold::read_partitioned(&root, assess::C12_NOTICES).unwrap().unwrap();
+    // U1 never pays. Interest: end Feb 11,340,000 × 996 / 120,000 = 94,122; end Mar 2 × → 188,244;
+    // end Apr 282,366; end May 376,488; none for June (the as-of month).
+    let u1 = row(&c12, "U1");
+    assert_eq!(i(&u1, "interest"), vec![0, 94_122, 188_244, 282_366, 376_488, 0]);
+    let interest_u1 = 94_122 + 188_244 + 282_366 + 376_488;
+    assert_eq!(i(&u1, "brought_forward")[5], 5 * U1_MONTH + interest_u1);
+    assert_eq!(i(&u1, "carried_forward")[5], 6 * U1_MONTH + interest_u1);
+    assert_eq!(b(&u1, "provisional"), vec![false, false, false, false, false, true]);
+    // U2: due 1,600,000 in 01–02, then 500,000; deferred grows by 1,100,000 a month from 03.
+    let u2 = row(&c12, "U2");
+    let u2_month = U2_PENSION + U2_OTHER;
+    assert_eq!(i(&u2, "due"), vec![u2_month, u2_month, U2_OTHER, U2_OTHER, U2_OTHER, U2_OTHER]);
+    assert_eq!(i(&u2, "deferred_pension_part"), vec![0, 0, 1_100_000, 2_200_000, 3_300_000, 4_400_000]);
+    // U3: suspended 02–03, make-up 2 × 2,200,000 = 4,400,000 due in April.
+    let u3 = row(&c12, "U3");
+    let u3_month = U3_PENSION + U3_OTHER;
+    assert_eq!(i(&u3, "due"), vec![u3_month, U3_OTHER, U3_OTHER, u3_month + 4_400_000, u3_month, u3_month]);
+    assert_eq!(i(&u3, "makeup")[3], 4_400_000);
+    assert_eq!(i(&u3, "deferred_pension_part"), vec![0, 2_200_000, 4_400_000, 0, 0, 0]);
+    // Paid: P3 sent twice counts once; P5 (06-09) is after the as-of date.
+    assert_eq!(i(&u3, "paid"), vec![3_200_000, 1_000_000, 1_000_000, 3_200_000, 0, 0]);
+    // April's payment settles April's own 3,200,000; the make-up 4,400,000 is late at the end
+    // of May, with May's 3,200,000 not yet: 4,400,000 × 996 / 120,000 = 36,520.
+    assert_eq!(i(&u3, "interest"), vec![0, 0, 0, 0, 36_520, 0]);
+    // U4: payment only: two notices (May, June), 500,000 of credit.
+    let u4 = row(&c12, "U4");
+    assert_eq!(i(&u4, "carried_forward"), vec![-500_000, -500_000]);
+    assert_eq!(i(&u4, "credit"), vec![500_000, 500_000]);
+    // Balance identity on every notice.
+    let (bf, due, int, paid, cf) =
+        (i(&c12, "brought_forward"), i(&c12, "due"), i(&c12, "interest"), i(&c12, "paid"), i(&c12, "carried_forward"));
+    let (debt, iu, cr) = (i(&c12, "debt"), i(&c12, "interest_unpaid"), i(&c12, "credit"));
+    for k in 0..c12.height() {
+        assert_eq!(cf[k], bf[k] + due[k] + int[k] - paid[k]);
+        assert_eq!(cf[k], debt[k] + iu[k] - cr[k]);
+    }
+
+    // --- delinquent_employers
+    let del = gold::read_partitioned(&root, assess::DELINQUENT_EMPLOYERS).unwrap().unwrap();
+    assert_eq!(s(&del, "unit_code"), ["U1", "U2", "U3"], "sorted by province, then unit");
+    assert_eq!(s(&del, "province_code"), ["01", "79", "79"]);
+    // U2 debt: 1,600,000 × 2 + 500,000 × 3 = 4,700,000 (June is not debt yet).
+    // U3 debt: make-up 4,400,000 + May 3,200,000; oldest unpaid April → 2 months.
+    assert_eq!(i(&del, "debt"), vec![5 * U1_MONTH, 4_700_000, 4_400_000 + 3_200_000]);
+    assert_eq!(i(&del, "debt_months"), vec![5, 5, 2]);
+    // U2 interest: 1,600,000 → 13,280; 3,200,000 → 26,560; 3,700,000 → 30,710; 4,200,000 → 34,860.
+    assert_eq!(i(&del, "interest"), vec![interest_u1, 13_280 + 26_560 + 30_710 + 34_860, 36_520]);
+    assert_eq!(b(&del, "suspended"), vec![false, true, false]);
+    assert_eq!(b(&del, "inspection_candidate"), vec![true, false, false], "U2 is suspended, U3 owes 2 months");
+    assert_eq!(s(&del, "officer_id"), ["CB01001", "CB79001", "CB79002"]);
+    assert_eq!(s(&del, "unit_name")[0], "Công ty Một");
+
+    // --- §3.2 lists
+    let so = gold::read_partitioned(&root, assess::SUSPENDED_UNITS_OWING).unwrap().unwrap();
+    assert_eq!(
+        (s(&so, "unit_code"), i(&so, "debt"), i(&so, "deferred_pension_part")),
+        (vec!["U2".into()], vec![4_700_000], vec![4_400_000])
+    );
+    let mk = gold::read_partitioned(&root, assess::MAKEUP_UNPAID).unwrap().unwrap();
+    assert_eq!(s(&mk, "unit_code"), ["U3"]);
+    assert_eq!(
+        (i(&mk, "makeup_due"), i(&mk, "makeup_unpaid"), b(&mk, "overdue")),
+        (vec![4_400_000], vec![4_400_000], vec![true])
+    );
+
+    // --- report totals: due − paid = debt + unpaid of the as-of month − interest paid − credit.
+    assert_eq!(rep.orphan_payments, 1);
+    assert_eq!(rep.total_due, 6 * U1_MONTH + (2 * u2_month + 4 * U2_OTHER) + (4 * u3_month + 2 * U3_OTHER + 4_400_000));
+    assert_eq!(rep.total_paid, 3_200_000 + 1_000_000 + 1_000_000 + 3_200_000 + 500_000);
+    assert_eq!(rep.current_unpaid, U1_MONTH + U2_OTHER + u3_month);
+    assert_eq!(rep.total_due - rep.total_paid, rep.debt + rep.current_unpaid - rep.interest_paid - rep.credit);
+    assert_eq!((rep.delinquent, rep.inspection_candidates, rep.suspended_owing, rep.makeup_unpaid), (3, 1, 1, 1));
+
+    // --- exports: every province has both files; a province holds its own rows only.
+    let ex = export::exports_dir(&root, AS_OF.parse().unwrap());
+    let read = |p: &str, f: &str| std::fs::read_to_string(ex.join(p).join(f)).unwrap();
+    let hn = read("01", "inspection_list.csv");
+    assert!(hn.starts_with("\u{feff}Mã đơn vị,"), "BOM and Vietnamese headers");
+    let lines: Vec<&str> = hn.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].starts_with("U1,,Công ty Một,CB01001,debt,56700000,5,2020-01,941220,,"), "{}", lines[1]);
+    assert!(lines[1].contains("Nợ 56.700.000 đồng"), "{}", lines[1]);
+    assert_eq!(read("79", "inspection_list.csv").lines().count(), 1, "U2 suspended, U3 under 3 months");
+    let c12_hn = read("01", "c12_notices.csv");
+    let rows: Vec<&str> = c12_hn.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "U1 and U4, May and June: {rows:?}");
+    assert!(rows.iter().all(|r| r.starts_with("2020-05,U") || r.starts_with("2020-06,U")));
+    assert!(rows.iter().all(|r| r.contains(",U1,") || r.contains(",U4,")));
+    assert!(rows[1].ends_with(",có"), "June is provisional: {}", rows[1]);
+    assert_eq!(read("31", "c12_notices.csv").lines().count(), 1, "a province without units: header only");
+    assert_eq!(rep.export_files, 2 * 63);
+}
+
+#[test]
+fn rerun_gives_identical_gold_files_even_from_unsorted_silver() {
+    let (dir, _) = run();
+    let root = dir.path().join("lake");
+    let lake = Lake::new(&root);
+    let files: Vec<_> = [assess::C12_NOTICES, assess::DUES, assess::DELINQUENT_EMPLOYERS]
+        .iter()
+        .map(|t| gold::table_dir(&root, t).join("province_code=79/part-0.parquet"))
+        .collect();
+    let first: Vec<_> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    // Silver contributions rewritten month by month, units interleaved: same answers.
+    let silver = lake.silver_file("contributions");
+    let mut df = bhxh::lake::read_parquet(&silver)
+        .unwrap()
+        .sort(["month", "si_number"], SortMultipleOptions::default().with_order_descending_multi([true, false]))
+        .unwrap();
+    bhxh::lake::write_parquet(&silver, &mut df).unwrap();
+    let as_of: NaiveDate = AS_OF.parse().unwrap();
+    assess::run(&lake, &reference(), as_of).unwrap();
+    for (f, bytes) in files.iter().zip(&first) {
+        assert!(std::fs::read(f).unwrap() == *bytes, "{} changed", f.display());
+    }
+}

@@ -1,0 +1,302 @@
+//! The coverage stage on a hand-written country: each uninsured reason code,
+//! branches, pensioners and short contracts, under-declared wages, an
+//! unregistered employer, a unit that should have resumed, officers'
+//! worklists and exports, and a later run that reports a worker developed.
+
+fn read_partitioned(lake: &Lake, table: &str) -> polars::prelude::DataFrame {
+    bhxh::lake::gold::read_partitioned(&lake.root, table).unwrap().unwrap_or_default()
+}
+use bhxh::ids::make_tax_code;
+use bhxh::lake::{read_parquet, Lake};
+use bhxh::person_key::PersonKeyer;
+use bhxh::pipeline::{self, RunConfig};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn tax_code(seed: u32) -> String {
+    (seed..)
+        .find_map(|k| {
+            let d: Vec<u8> = format!("{k:09}").bytes().map(|c| c - b'0').collect();
+            make_tax_code(&d.try_into().unwrap())
+        })
+        .unwrap()
+}
+
+struct Country {
+    e1: String,
+    e2: String,
+    e3: String,
+    pit_nosi: String,
+    pit_unreg: String,
+}
+
+fn write(inbox: &Path, name: &str, text: &str) {
+    std::fs::write(inbox.join(name), text).unwrap();
+}
+
+/// The extracts of 2020-06-08 (tax months 2019-06 … 2020-05).
+fn country(inbox: &Path) -> Country {
+    std::fs::create_dir_all(inbox).unwrap();
+    let c = Country {
+        e1: "0100109106".into(),
+        e2: "0300588569".into(),
+        e3: tax_code(10_200_000),
+        pit_nosi: tax_code(812_345_000),
+        pit_unreg: tax_code(812_346_000),
+    };
+    let (e1, e2, e3) = (&c.e1, &c.e2, &c.e3);
+    write(
+        inbox,
+        "tax_employers_20200608.csv",
+        &format!(
+            "tax_code,name,province_code,status,employees_declared\n\
+             {e1},Công ty Một,01,active,20\n\
+             {e1}-001,Chi nhánh Một,01,active,\n\
+             {e2},Công ty Hai,79,active,5\n\
+             {e3},Công ty Ba Không Đăng Ký,01,active,3\n"
+        ),
+    );
+    write(
+        inbox,
+        "si_units_20200608.csv",
+        &format!(
+            "unit_code,tax_code,name,province_code,wage_region,officer_id,status\n\
+             U1,{e1},Công ty Một,01,1,CB01001,active\n\
+             U2,{e2},Công ty Hai,79,1,,active\n"
+        ),
+    );
+    write(
+        inbox,
+        "officers_20200608.csv",
+        "officer_id,name,province_code,weekly_capacity\n\
+         CB01001,Trần Thị Quản,01,2\n\
+         CB01002,Lê Văn Lý,01,1\n\
+         CB79001,Phạm Văn Nam,79,5\n",
+    );
+    // 600 unrelated people around the cases, so that names and employers have
+    // realistic frequencies (the linkage weighs a shared name by its rarity).
+    let filler: String = (0..600).map(|i| format!("02{i:08},,Người Thứ {i},1970-01-01,M,02,\n")).collect();
+    write(
+        inbox,
+        "si_people_20200608.csv",
+        &("si_number,citizen_id,full_name,birth_date,sex,province_code,pension_since\n\
+         0100000001,001090000001,Nguyễn Văn An,1990-01-01,M,01,\n\
+         0100000002,001191000002,Trần Thị Bình,1991-02-02,F,01,\n\
+         0100000003,001092000003,Lê Văn Cường,1992-03-03,M,01,\n\
+         0100000004,001093000004,Phạm Văn Dũng,1993-04-04,M,01,\n\
+         0100000005,001155000005,Hoàng Thị Em,1955-05-05,F,01,2015-06-01\n\
+         0100000006,001094000006,Vũ Văn Giang,1994-06-06,M,01,\n\
+         0100000007,001195000007,Đặng Thị Hà,1995-07-07,F,01,\n\
+         0100000008,001096000008,Bùi Thị Lan,1996-08-08,F,01,\n\
+         0100000009,001197000009,Đỗ Thị Mai,1997-09-09,F,79,\n"
+            .to_string()
+            + &filler),
+    );
+    let months = ["2020-03", "2020-04", "2020-05"];
+    let mut wages = String::from("employer_tax_code,person_tax_code,citizen_id,full_name,birth_date,month,taxable_income,contract\n");
+    let mut contrib = String::from("unit_code,si_number,month,insured_wage,work_status\n");
+    let lan_nfd: String = "BÙI THỊ LAN".nfd().collect();
+    for m in months {
+        // Insured at U1, declared below the regional minimum wage.
+        wages += &format!("{e1},,001090000001,Nguyễn Văn An,1990-01-01,{m},9000000,indefinite\n");
+        contrib += &format!("U1,0100000001,{m},3000000,working\n");
+        // Known to BHXH, never declared by E1.
+        wages += &format!("{e1},,001191000002,Trần Thị Bình,1991-02-02,{m},8000000,fixed\n");
+        // Second job: declared at U2 (E2), also paid by E1.
+        wages += &format!("{e1},,001092000003,Lê Văn Cường,1992-03-03,{m},3000000,fixed\n");
+        wages += &format!("{e2},,001092000003,Lê Văn Cường,1992-03-03,{m},10000000,indefinite\n");
+        contrib += &format!("U2,0100000003,{m},10000000,working\n");
+        // Paid under the branch code, declared by the head office's unit.
+        wages += &format!("{e1}-001,,001093000004,Phạm Văn Dũng,1993-04-04,{m},7000000,indefinite\n");
+        contrib += &format!("U1,0100000004,{m},7000000,working\n");
+        // A pensioner still working, and a short contract: never uninsured.
+        wages += &format!("{e1},,001155000005,Hoàng Thị Em,1955-05-05,{m},6000000,indefinite\n");
+        wages += &format!("{e1},,,Khúc Văn Thời,1988-01-01,{m},2000000,short\n");
+        // Not in si_people at all.
+        wages += &format!("{e1},{},,Ngô Văn Khải,1989-10-10,{m},6500000,indefinite\n", c.pit_nosi);
+        // Declared in March and April only.
+        wages += &format!("{e1},,001094000006,Vũ Văn Giang,1994-06-06,{m},6000000,fixed\n");
+        // On unpaid leave in May: nothing due that month.
+        wages += &format!("{e1},,001195000007,Đặng Thị Hà,1995-07-07,{m},6000000,indefinite\n");
+        contrib += &format!(
+            "U1,0100000007,{m},6000000,{}\n",
+            if m == "2020-05" { "unpaid_leave" } else { "working" }
+        );
+        // NFD upper-case name and the old CMND: still the same person, declared.
+        wages += &format!("{e1},,123456788,{lan_nfd},1996-08-08,{m},24000000,indefinite\n");
+        contrib += &format!("U1,0100000008,{m},6000000,working\n");
+        // An unregistered employer's worker.
+        wages += &format!("{e3},{},,Lý Văn Phúc,1985-05-15,{m},5000000,indefinite\n", c.pit_unreg);
+    }
+    for m in ["2020-03", "2020-04"] {
+        contrib += &format!("U1,0100000006,{m},6000000,working\n");
+    }
+    // U2 says everyone is back in June, but Mai is still on unpaid leave.
+    contrib += "U2,0100000009,2020-01,5000000,working\n";
+    contrib += "U2,0100000009,2020-06,5000000,unpaid_leave\n";
+    contrib += "U2,0100000003,2020-06,10000000,working\n";
+    write(inbox, "tax_wages_20200608.csv", &wages);
+    write(inbox, "si_contributions_20200608.csv", &contrib);
+    write(
+        inbox,
+        "covid_reviews_20200608.csv",
+        "unit_code,month,reviewed_on,continuing,terminated,unpaid_leave,suspended_contract,stopped_paid,resume_month\n\
+         U2,2020-04,2020-04-20,1,0,1,0,0,2020-06\n\
+         U2,2020-06,2020-06-05,2,0,0,0,0,2020-06\n",
+    );
+    c
+}
+
+fn config(dir: &Path, as_of: &str) -> RunConfig {
+    let cfg = RunConfig::new(dir.join("inbox"), dir.join("lake"), repo("pipelines/reference"), as_of.parse().unwrap());
+    assert_eq!(cfg.linkage, repo("pipelines/linkage.toml"));
+    RunConfig { threads: 1, ..cfg }
+}
+
+fn col_str(df: &DataFrame, c: &str) -> Vec<Option<String>> {
+    df.column(c).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+}
+fn col_i64(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
+    df.column(c).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter().collect()
+}
+
+#[test]
+fn reason_codes_worklists_exports_and_development() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = country(&dir.path().join("inbox"));
+    let report = pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let link = report.link.expect("linked");
+    assert_eq!(link.ambiguous, 0);
+
+    // --- uninsured_workers: one row per person × employer, by reason.
+    let k = PersonKeyer::demo();
+    let gold = read_partitioned(&lake, "uninsured_workers");
+    let (keys, heads, reasons, months, last, method) = (
+        col_str(&gold, "person_key"),
+        col_str(&gold, "employer_tax_code"),
+        col_str(&gold, "reason"),
+        col_i64(&gold, "months_uninsured"),
+        col_str(&gold.clone().lazy().with_column(col("last_month").cast(DataType::String)).collect().unwrap(), "last_month"),
+        col_str(&gold, "match_method"),
+    );
+    let mut got: HashMap<(String, String), (String, i64, String, String)> = HashMap::new();
+    for i in 0..gold.height() {
+        got.insert(
+            (keys[i].clone().unwrap(), heads[i].clone().unwrap()),
+            (reasons[i].clone().unwrap(), months[i].unwrap(), last[i].clone().unwrap(), method[i].clone().unwrap()),
+        );
+    }
+    let row = |key: String, head: &str| got.get(&(key, head.to_string())).cloned();
+    let e1 = c.e1.as_str();
+    assert_eq!(row(k.si("0100000002"), e1), Some(("not_declared_by_employer".into(), 3, "2020-05-01".into(), "citizen_id".into())));
+    assert_eq!(row(k.tax(&format!("pit:{}", c.pit_nosi)), e1), Some(("no_si_record".into(), 3, "2020-05-01".into(), "unmatched".into())));
+    assert_eq!(row(k.si("0100000003"), e1), Some(("declared_elsewhere".into(), 0, "2020-05-01".into(), "citizen_id".into())));
+    assert_eq!(row(k.si("0100000006"), e1), Some(("not_declared_by_employer".into(), 1, "2020-05-01".into(), "citizen_id".into())));
+    assert_eq!(row(k.si("0100000007"), e1).map(|r| (r.0, r.1)), Some(("not_declared_by_employer".into(), 1)));
+    assert_eq!(row(k.tax(&format!("pit:{}", c.pit_unreg)), &c.e3).map(|r| r.0), Some("no_si_record".into()));
+    for (who, why) in [("0100000001", "insured"), ("0100000004", "branch of the declaring head"), ("0100000005", "pensioner"), ("0100000008", "NFD name with CMND, declared")] {
+        assert!(row(k.si(who), e1).is_none(), "{who} ({why}) is not uninsured");
+    }
+    assert!(row(k.si("0100000003"), &c.e2).is_none(), "declared by its own employer");
+    assert_eq!(gold.height(), 6, "no short-contract worker, no extra row");
+    let units = col_str(&gold, "unit_code");
+    let provinces = col_str(&gold, "province_code");
+    for i in 0..gold.height() {
+        let e3 = heads[i].as_deref() == Some(c.e3.as_str());
+        assert_eq!(units[i].as_deref(), if e3 { None } else { Some("U1") });
+        assert_eq!(provinces[i].as_deref(), Some("01"));
+    }
+    // No raw identity in gold.
+    for name in gold.get_column_names() {
+        assert!(!["citizen_id", "full_name", "si_number", "person_ref"].contains(&name.as_str()));
+    }
+
+    // --- unregistered_employers: E3 only (E1, E2 have units).
+    let unreg = read_partitioned(&lake, "unregistered_employers");
+    assert_eq!(col_str(&unreg, "tax_code"), [Some(c.e3.clone())]);
+    assert_eq!(col_i64(&unreg, "employees_in_tax"), [Some(1)]);
+    assert_eq!(col_i64(&unreg, "wage_fund_3m"), [Some(15_000_000)]);
+    assert_eq!(col_i64(&unreg, "priority"), [Some(1)]);
+    // 15,000,000 / 3 months × 32% (2020 rates).
+    assert_eq!(col_i64(&unreg, "estimated_monthly_contributions"), [Some(1_600_000)]);
+
+    // --- under_declared_wages: An below the minimum wage, Lan below half her income.
+    let under = read_partitioned(&lake, "under_declared_wages");
+    let mut rules: Vec<(String, String, i64)> = (0..under.height())
+        .map(|i| (col_str(&under, "person_key")[i].clone().unwrap(), col_str(&under, "rule")[i].clone().unwrap(), col_i64(&under, "insured_wage")[i].unwrap()))
+        .collect();
+    rules.sort();
+    let mut expect: Vec<(String, String, i64)> = Vec::new();
+    for _ in 0..3 {
+        expect.push((k.si("0100000001"), "below_min_wage".into(), 3_000_000));
+        expect.push((k.si("0100000008"), "below_income_share".into(), 6_000_000));
+    }
+    expect.sort();
+    assert_eq!(rules, expect);
+
+    // --- covid: U2 reports everyone back in June while Mai is still on leave.
+    let resume = read_partitioned(&lake, "should_have_resumed");
+    assert_eq!(col_str(&resume, "unit_code"), [Some("U2".to_string())]);
+    assert_eq!(col_i64(&resume, "declared_out"), [Some(1)]);
+    assert_eq!(col_i64(&resume, "pre_covid_headcount"), [Some(1)]);
+    let monitor = read_partitioned(&lake, "covid_review_monitor");
+    assert_eq!(monitor.height(), 2);
+
+    // --- worklists: U1 to its own officer; E3 balanced to the idle officer;
+    // U2 (no officer) to the only officer of province 79.
+    let plan = read_partitioned(&lake, "officer_worklists");
+    let (kind, key, officer, by, week) = (
+        col_str(&plan, "item_kind"),
+        col_str(&plan, "item_key"),
+        col_str(&plan, "officer_id"),
+        col_str(&plan, "assigned_by"),
+        col_str(&plan, "week"),
+    );
+    let items: Vec<(String, String, String, String, String)> = (0..plan.height())
+        .map(|i| (kind[i].clone().unwrap(), key[i].clone().unwrap(), officer[i].clone().unwrap(), by[i].clone().unwrap(), week[i].clone().unwrap()))
+        .collect();
+    assert!(items.contains(&("uninsured_workers".into(), "U1".into(), "CB01001".into(), "unit_officer".into(), "2020-W24".into())));
+    assert!(items.contains(&("unregistered_employer".into(), c.e3.clone(), "CB01002".into(), "balanced".into(), "2020-W24".into())));
+    assert!(items.contains(&("should_have_resumed".into(), "U2".into(), "CB79001".into(), "balanced".into(), "2020-W24".into())));
+    assert_eq!(items.len(), 3);
+    let officers = col_str(&gold, "officer_id");
+    for i in 0..gold.height() {
+        let e3 = heads[i].as_deref() == Some(c.e3.as_str());
+        assert_eq!(officers[i].as_deref(), Some(if e3 { "CB01002" } else { "CB01001" }));
+    }
+
+    // --- exports: identities, per province, UTF-8 with BOM.
+    let p01 = std::fs::read(dir.path().join("lake/exports/2020-06-08/01/officer_worklists.csv")).unwrap();
+    assert!(p01.starts_with("\u{FEFF}".as_bytes()));
+    let text = String::from_utf8(p01).unwrap();
+    assert!(text.contains("Trần Thị Bình") && text.contains("001191000002") && text.contains(&c.pit_nosi));
+    assert!(!text.contains("U2"), "province 01's file holds province 01's rows only");
+    let p79 = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/79/officer_worklists.csv")).unwrap();
+    assert!(p79.contains("U2") && !p79.contains("Trần Thị Bình"));
+    let p02 = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/02/officer_worklists.csv")).unwrap();
+    assert_eq!(p02.lines().count(), 1, "a province with nothing this week gets the header only");
+
+    // --- a month later E1 declares Bình: the next run reports her developed.
+    let inbox = dir.path().join("inbox");
+    write(&inbox, "si_contributions_20200708.csv", "unit_code,si_number,month,insured_wage,work_status\nU1,0100000002,2020-07,8000000,working\n");
+    pipeline::run(&config(dir.path(), "2020-07-08")).unwrap();
+    let results = read_partitioned(&lake, "worklist_results");
+    let wk = col_str(&results, "week");
+    let off = col_str(&results, "officer_id");
+    let i = (0..results.height()).find(|&i| wk[i].as_deref() == Some("2020-W24") && off[i].as_deref() == Some("CB01001")).expect("W24 results kept");
+    assert_eq!(col_i64(&results, "workers_listed")[i], Some(4));
+    assert_eq!(col_i64(&results, "workers_developed")[i], Some(1));
+    assert_eq!(col_i64(&results, "units_developed")[i], Some(1));
+    let history = read_parquet(&lake.silver_file("worklist_history")).unwrap();
+    let first: Vec<Option<i32>> = history.column("first_listed_on").unwrap().cast(&DataType::Int32).unwrap().i32().unwrap().iter().collect();
+    let june = (NaiveDate::from_ymd_opt(2020, 6, 8).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+    assert!(first.iter().filter(|d| **d == Some(june)).count() >= 7, "first listings of June are kept");
+}

@@ -1,0 +1,191 @@
+//! Person linkage on hand-written cases: NFD vs NFC, case and spaces, CMND vs
+//! CCCD, typos, missing fields, and the ambiguity cases (two people with the
+//! same name and birth date in one province). Uses the shipped
+//! `pipelines/linkage.toml`, so a change of weights that breaks a case fails here.
+
+use bhxh::link::{Decision, Field, Level, LinkConfig, Method, Model, Status};
+use chrono::NaiveDate;
+use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+
+fn config() -> LinkConfig {
+    LinkConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml")).unwrap()
+}
+
+fn days(s: &str) -> Option<i32> {
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    Some((d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32)
+}
+
+/// A BHXH population of 3,000 unrelated people around the cases, so that
+/// names have realistic term frequencies (one person in 3,000).
+fn population() -> Model {
+    let mut m = Model::new();
+    for i in 0..3000 {
+        m.add_si(
+            &format!("99{i:08}"),
+            Some(&format!("0791{:02}{:06}", 60 + i % 40, 500_000 + i)),
+            &format!("Người Thứ {i}"),
+            days("1980-01-01").map(|d| d + i),
+            Some(if i % 2 == 0 { "M" } else { "F" }),
+            Some("79"),
+        );
+    }
+    m
+}
+
+struct Linked {
+    m: Model,
+    decisions: Vec<Decision>,
+}
+
+impl Linked {
+    fn run(m: Model) -> Linked {
+        let (decisions, _) = m.link(&config());
+        Linked { m, decisions }
+    }
+    fn get(&self, person_ref: &str) -> &Decision {
+        let i = (0..self.m.tax_len()).find(|&i| self.m.tax_key(i) == person_ref).expect("tax person");
+        &self.decisions[i]
+    }
+    fn linked_to(&self, person_ref: &str) -> Option<&str> {
+        self.get(person_ref).si().map(|s| self.m.si_key(s))
+    }
+    fn level(&self, person_ref: &str, f: Field) -> Level {
+        self.get(person_ref).best.expect("a candidate").1.level(f)
+    }
+}
+
+const AN: &str = "Nguyễn Thị Ánh";
+
+#[test]
+fn nfd_upper_case_and_stray_spaces_match_the_nfc_name() {
+    let mut m = population();
+    m.add_si("0100000001", Some("001185012345"), AN, days("1985-03-04"), Some("F"), Some("01"));
+    let nfd: String = AN.nfd().collect();
+    // Ingest stores names NFC single-spaced, but the linkage must not depend on it.
+    m.add_tax_variant("name:nfd", 1, None, &nfd, days("1985-03-04"));
+    m.add_tax_variant("name:upper", 1, None, &format!("  {}  ", AN.to_uppercase().replace(' ', "   ")), days("1985-03-04"));
+    m.add_tax_variant("cid:001185012345", 1, Some("001185012345"), &nfd.to_uppercase(), days("1985-03-04"));
+    let l = Linked::run(m);
+    for r in ["name:nfd", "name:upper", "cid:001185012345"] {
+        assert_eq!(l.linked_to(r), Some("0100000001"), "{r}");
+        assert_eq!(l.level(r, Field::Name), Level::Exact, "{r}");
+    }
+    assert_eq!(l.get("name:nfd").method, Some(Method::NameBirth));
+    assert_eq!(l.get("cid:001185012345").method, Some(Method::CitizenId));
+}
+
+#[test]
+fn cmnd_in_one_source_and_cccd_in_the_other() {
+    let mut m = population();
+    m.add_si("0100000002", Some("001090001234"), "Trần Văn Hùng", days("1990-07-01"), Some("M"), Some("01"));
+    // The tax side only has the old 9-digit CMND: not comparable, decided on name and birth date.
+    m.add_tax_variant("cid:123456789", 1, Some("123456789"), "Trần Văn Hùng", days("1990-07-01"));
+    m.add_tax_employer("cid:123456789", "0100109106", Some("01"));
+    // And the reverse: BHXH has the CMND, the tax side a CCCD (sex and year agree).
+    m.add_si("0100000003", Some("987654321"), "Lê Thị Hoa", days("1992-02-02"), Some("F"), Some("01"));
+    m.add_tax_variant("cid:001192004321", 1, Some("001192004321"), "LÊ THỊ HOA", days("1992-02-02"));
+    let l = Linked::run(m);
+    assert_eq!(l.linked_to("cid:123456789"), Some("0100000002"));
+    assert_eq!(l.level("cid:123456789", Field::CitizenId), Level::OtherType);
+    assert_eq!(l.get("cid:123456789").method, Some(Method::NameBirth));
+    assert_eq!(l.linked_to("cid:001192004321"), Some("0100000003"));
+    assert_eq!(l.level("cid:001192004321", Field::Sex), Level::Agree, "sex from the CCCD's 4th digit");
+}
+
+#[test]
+fn a_typo_in_the_given_name_is_fuzzy_and_the_id_decides() {
+    let mut m = population();
+    m.add_si("0100000004", Some("001088000777"), "Phạm Minh Tuấn", days("1988-11-30"), Some("M"), Some("01"));
+    m.add_tax_variant("pit:8000000001", 1, Some("001088000777"), "Phạm Minh Tuán", days("1988-11-30"));
+    m.add_tax_variant("pit:8000000002", 1, None, "Phạm Minh Tuấm", days("1988-11-30"));
+    m.add_tax_employer("pit:8000000002", "0100109106", Some("01"));
+    let l = Linked::run(m);
+    assert_eq!(l.linked_to("pit:8000000001"), Some("0100000004"));
+    assert_eq!(l.level("pit:8000000001", Field::Name), Level::Exact, "a lost diacritic is not a typo");
+    assert_eq!(l.linked_to("pit:8000000002"), Some("0100000004"));
+    assert_eq!(l.level("pit:8000000002", Field::Name), Level::Fuzzy);
+    assert_eq!(l.get("pit:8000000002").method, Some(Method::Probabilistic));
+}
+
+#[test]
+fn a_missing_birth_date_falls_back_on_the_cccd_year() {
+    let mut m = population();
+    m.add_si("0100000005", Some("001095000111"), "Vũ Văn Nam", days("1995-05-05"), Some("M"), Some("01"));
+    m.add_tax_variant("cid:001095000111", 1, Some("001095000111"), "Vũ Văn Nam", None);
+    let l = Linked::run(m);
+    assert_eq!(l.linked_to("cid:001095000111"), Some("0100000005"));
+    assert_eq!(l.level("cid:001095000111", Field::BirthDate), Level::YearOnly);
+}
+
+#[test]
+fn two_namesakes_born_the_same_day_in_one_province_are_ambiguous_without_an_id() {
+    let mut m = population();
+    m.add_si("0100000006", None, "Nguyễn Văn Bình", days("1987-01-15"), Some("M"), Some("01"));
+    m.add_si("0100000007", Some("001087000222"), "Nguyễn Văn Bình", days("1987-01-15"), Some("M"), Some("01"));
+    // No ID: nothing tells them apart, so the pair goes to clerical review.
+    m.add_tax_variant("name:nguyễn văn bình|1987-01-15", 1, None, "NGUYỄN VĂN BÌNH", days("1987-01-15"));
+    m.add_tax_employer("name:nguyễn văn bình|1987-01-15", "0100109106", Some("01"));
+    // With the CCCD of one of them: that one.
+    m.add_tax_variant("cid:001087000222", 1, Some("001087000222"), "Nguyễn Văn Bình", days("1987-01-15"));
+    // With a CMND (not comparable with either): still ambiguous.
+    m.add_tax_variant("cid:111222333", 1, Some("111222333"), "Nguyễn Văn Bình", days("1987-01-15"));
+    let l = Linked::run(m);
+    let d = l.get("name:nguyễn văn bình|1987-01-15");
+    assert_eq!(d.status, Status::Ambiguous);
+    assert_eq!(d.si(), None, "never guessed");
+    assert_eq!(d.review_reason, Some("close_runner_up"));
+    let mut cands: Vec<&str> = d.review.iter().map(|c| l.m.si_key(c.0)).collect();
+    cands.sort();
+    assert_eq!(cands, ["0100000006", "0100000007"]);
+    assert_eq!(l.linked_to("cid:001087000222"), Some("0100000007"));
+    assert_eq!(l.get("cid:111222333").status, Status::Ambiguous);
+}
+
+#[test]
+fn namesakes_are_told_apart_by_the_employer_that_declares_one_of_them() {
+    let mut m = population();
+    m.add_si("0100000008", None, "Đỗ Thị Lan", days("1991-09-09"), Some("F"), Some("01"));
+    m.add_si("0100000009", None, "Đỗ Thị Lan", days("1991-09-09"), Some("F"), Some("01"));
+    m.add_si_employer("0100000009", "0100109106");
+    m.add_tax_variant("name:đỗ thị lan|1991-09-09", 1, None, "Đỗ Thị Lan", days("1991-09-09"));
+    m.add_tax_employer("name:đỗ thị lan|1991-09-09", "0100109106", Some("01"));
+    let l = Linked::run(m);
+    assert_eq!(l.linked_to("name:đỗ thị lan|1991-09-09"), Some("0100000009"));
+    assert_eq!(l.level("name:đỗ thị lan|1991-09-09", Field::Employer), Level::Agree);
+}
+
+#[test]
+fn namesakes_with_different_ids_or_birth_dates_are_not_linked() {
+    let mut m = population();
+    m.add_si("0100000010", Some("001080000333"), "Hoàng Văn Đức", days("1980-04-04"), Some("M"), Some("01"));
+    // Same name, another CCCD, same birth date: two people.
+    m.add_tax_variant("cid:001080000444", 1, Some("001080000444"), "Hoàng Văn Đức", days("1980-04-04"));
+    // Same name, no ID, born another year.
+    m.add_tax_variant("name:hoàng văn đức|1983-06-06", 1, None, "Hoàng Văn Đức", days("1983-06-06"));
+    // Nobody like them at all.
+    m.add_tax_variant("pit:8000000003", 1, None, "Khúc Thừa Dụ", days("1970-01-01"));
+    let l = Linked::run(m);
+    assert_ne!(l.get("cid:001080000444").status, Status::Matched);
+    assert_eq!(l.level("cid:001080000444", Field::CitizenId), Level::Disagree);
+    assert_eq!(l.get("name:hoàng văn đức|1983-06-06").status, Status::Unmatched);
+    let d = l.get("pit:8000000003");
+    assert_eq!((d.status, d.candidates), (Status::Unmatched, 0));
+}
+
+#[test]
+fn a_household_owner_brings_sex_and_province() {
+    let mut m = population();
+    m.add_si("0100000011", None, "Bùi Thị Mai", None, Some("F"), Some("27"));
+    m.add_si("0100000012", None, "Bùi Thị Mai", None, Some("F"), Some("01"));
+    m.add_tax_variant("pit:8000000004", 2, None, "Bùi Thị Mai", days("1975-12-12"));
+    m.add_tax_facts("pit:8000000004", 2, Some("F"), Some("27"));
+    let l = Linked::run(m);
+    let d = l.get("pit:8000000004");
+    // Name, sex and province only: not enough to link, but worth a clerk's look.
+    assert_eq!(d.status, Status::Ambiguous);
+    assert_eq!(d.review_reason, Some("below_match_weight"));
+    assert_eq!(l.m.si_key(d.review[0].0), "0100000011", "the one in the owner's province ranks first");
+    assert_eq!(l.m.tax_source(0), "households");
+}
