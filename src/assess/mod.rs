@@ -112,9 +112,9 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     let mut done = vec![false; units.len()];
     let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments };
 
-    // Walk the due contributions unit by unit. Silver is sorted by its key
-    // (unit_code, si_number, month), so rows of a unit are contiguous; the
-    // sort below only runs for a silver table written otherwise.
+    // Walk the due contributions unit by unit: rows of a unit must be
+    // contiguous (any order of months inside), so the table is sorted by unit
+    // unless it already is.
     let as_of_m = Month::of_date(as_of);
     let mut contrib = lake::scan_parquet(&[contrib_f])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
@@ -541,8 +541,11 @@ fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
 
 /// Checks a frame against its declared schema, then writes the gold table.
 fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
+    let t = Instant::now();
     table.check(&df)?;
-    gold::write_partitioned_by(root, table.name, df, table.key)?;
+    let rows = df.height();
+    let parts = gold::write_partitioned_by(root, table.name, df, table.key)?;
+    tracing::debug!(stage = "assess", table = table.name, rows, parts, seconds = t.elapsed().as_secs_f64(), "gold table");
     Ok(())
 }
 
