@@ -167,6 +167,13 @@ fn print_assessed(report: &pipeline::RunReport) {
             c.worklist_items, c.officers_with_work, c.unassigned_items, c.export_files, c.seconds
         );
     }
+    if let Some(v) = &report.voluntary {
+        let sources: Vec<String> = v.by_source.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "voluntary: {} prospects ({}), model {}; D08a-TS {} participants, {} VND; {} enrolled after listing  ({:.1} s)",
+            v.prospects, sources.join(", "), v.model, v.d08a_participants, v.d08a_amount, v.enrolled_after_listing, v.seconds
+        );
+    }
 }
 
 fn main() -> ExitCode {
