@@ -62,7 +62,14 @@ fn build(people: u64, seed: u64) -> World {
 }
 
 fn run(w: &World, as_of: &str) -> pipeline::RunReport {
-    let cfg = RunConfig { threads: 1, ..RunConfig::new(&w.inbox, &w.lake, reference_dir(), as_of.parse().unwrap()) };
+    run_with(w, as_of, None)
+}
+
+fn run_with(w: &World, as_of: &str, scoring: Option<PathBuf>) -> pipeline::RunReport {
+    let mut cfg = RunConfig { threads: 1, ..RunConfig::new(&w.inbox, &w.lake, reference_dir(), as_of.parse().unwrap()) };
+    if let Some(s) = scoring {
+        cfg.scoring = s;
+    }
     pipeline::run(&cfg).unwrap()
 }
 
@@ -209,8 +216,17 @@ fn prospects_lift_exclusions_d08a_and_results_against_the_planted_truth() {
         format!("si_number,scheme,agent_code,household_code,member_order,income_basis,support_group,payment_months,paid_from,paid_through\n{new_si},voluntary_si,{},,,1000000,other,1,2020-06,2020-06\n", pagent.clone().unwrap()),
     )
     .unwrap();
-    let second = run(&w, "2020-06-15").voluntary.unwrap();
+    // With the fit allowed on any outcome, the second run fits the weights.
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml")).unwrap();
+    let eager = w.lake.parent().unwrap().join("scoring-eager.toml");
+    std::fs::write(&eager, shipped.replace("min_outcomes = 200", "min_outcomes = 1").replace("min_age_days = 28", "min_age_days = 0")).unwrap();
+    let second = run_with(&w, "2020-06-15", Some(eager)).voluntary.unwrap();
     assert_eq!(second.enrolled_after_listing, 1, "{second:?}");
+    assert_eq!(second.model, "fitted");
+    let fit = second.fit.clone().unwrap();
+    assert_eq!(fit.positives, 1);
+    assert!(fit.observations as u64 >= v.prospects);
+    assert!(fit.log_loss.is_finite() && (0.0..=1.0).contains(&fit.auc), "{fit:?}");
     let df2 = gold::read_partitioned(&w.lake, "voluntary_prospects").unwrap().unwrap();
     assert!(!strs(&df2, "person_key").contains(&Some(new_key)), "an enrolled person is no longer a prospect");
     let weekly = gold::read_partitioned(&w.lake, "agent_weekly_results").unwrap().unwrap();
