@@ -58,9 +58,9 @@ enum Command {
         /// Root of the Parquet lake.
         #[arg(long, default_value = "lake")]
         lake: PathBuf,
-        /// Root of the per-province exports.
-        #[arg(long, default_value = "exports")]
-        exports: PathBuf,
+        /// Root of the per-province exports (default: <lake>/exports).
+        #[arg(long)]
+        exports: Option<PathBuf>,
         /// Folder of reference tables.
         #[arg(long, default_value = "pipelines/reference")]
         reference: PathBuf,
@@ -237,7 +237,8 @@ fn execute(cli: &Cli) -> Result<u8> {
         }
         Command::Verify { lake, exports, reference } => {
             let reference = bhxh::reference::Reference::load(reference)?;
-            let findings = bhxh::verify::run(lake, exports, &reference)?;
+            let exports = exports.clone().unwrap_or_else(|| lake.join("exports"));
+            let findings = bhxh::verify::run(lake, &exports, &reference)?;
             for f in &findings {
                 eprintln!("bhxh verify: {}: {}", f.path.display(), f.problem);
             }

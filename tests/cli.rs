@@ -3,9 +3,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A private copy of the binary, made once: a rebuild of the shared target
+/// directory while the tests run cannot swap it under them.
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bhxh-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("bhxh");
+        std::fs::copy(env!("CARGO_BIN_EXE_bhxh"), &bin).unwrap();
+        bin
+    })
+}
 
 fn bhxh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bhxh"))
+    Command::new(binary())
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("BHXH_LOG")
@@ -124,4 +138,36 @@ fn json_logs_are_one_object_per_line_with_a_summary_per_stage() {
     assert_eq!(stages, ["ingest", "conform", "link", "coverage", "assess", "voluntary"]);
     let manifest = std::fs::read_dir(dir.path().join("lake/_runs")).unwrap().count();
     assert_eq!(manifest, 1, "a run manifest");
+}
+
+#[test]
+fn two_concurrent_runs_one_is_refused_with_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake) = (dir.path().join("inbox"), dir.path().join("lake"));
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+    let as_of = chrono::NaiveDate::from_ymd_opt(2020, 6, 8).unwrap();
+    bhxh::generate::generate(&bhxh::generate::GenerateOptions {
+        out: inbox.clone(),
+        people: 40_000,
+        seed: 3,
+        as_of,
+        reference_dir: reference,
+    })
+    .unwrap();
+    let mut first = Command::new(binary())
+        .args(["--quiet", "run", "--inbox", s(&inbox), "--lake", s(&lake)])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the lock, then start the second.
+    let start = std::time::Instant::now();
+    while !lake.join("_lock").exists() {
+        assert!(start.elapsed().as_secs() < 30, "the first run never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = bhxh(&["run", "--inbox", s(&inbox), "--lake", s(&lake)]);
+    let first_status = first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(4), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("locked by run"));
+    assert_eq!(first_status.code(), Some(3), "the first run completes (its inputs have rejects)");
 }

@@ -215,9 +215,12 @@ fn check(as_of: NaiveDate, people: u64, seed: u64, makeups_due: bool) {
         let text = std::fs::read_to_string(ex.join(&p.code).join("inspection_list.csv")).unwrap();
         assert!(text.starts_with('\u{feff}'));
         let mut rdr = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-        let got: BTreeSet<String> = rdr.records().map(|r| r.unwrap()[0].to_string()).collect();
+        let got: BTreeSet<String> = rdr.records().map(|r| r.unwrap()[1].to_string()).collect();
         let want: BTreeSet<String> =
             (0..del.height()).filter(|&i| d_cand[i] && provinces[i] == p.code).map(|i| codes[i].clone()).collect();
         assert_eq!(got, want, "inspection list of province {}", p.code);
     }
+    // bhxh verify: no personal data in gold, no foreign row in a province's folder.
+    let reference = bhxh::reference::Reference::load(&reference_dir()).unwrap();
+    assert_eq!(bhxh::verify::run(&lake, &lake.join("exports"), &reference).unwrap(), vec![]);
 }

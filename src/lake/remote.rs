@@ -17,7 +17,7 @@
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`,
 //! `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`).
 
-use super::lock::{hostname, LockHeld, LockOwner};
+use super::lock::{alive, LockHeld, LockOwner};
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
@@ -125,12 +125,7 @@ impl Remote {
     /// Takes the remote lake's lock. A lock of a dead process on this host,
     /// or older than `ttl_hours`, is taken over.
     pub fn lock(&self, run_id: &str, ttl_hours: i64) -> Result<RemoteLock<'_>> {
-        let me = LockOwner {
-            host: hostname(),
-            pid: std::process::id(),
-            started: chrono::Utc::now().to_rfc3339(),
-            run_id: run_id.to_string(),
-        };
+        let me = LockOwner::me(run_id);
         for _ in 0..2 {
             if self.create("_lock", serde_json::to_vec(&me)?)? {
                 return Ok(RemoteLock { remote: self });
@@ -138,7 +133,7 @@ impl Remote {
             let owner: Option<LockOwner> = self.get("_lock")?.and_then(|b| serde_json::from_slice(&b).ok());
             let stale = match &owner {
                 None => true,
-                Some(o) if o.host == me.host && !Path::new(&format!("/proc/{}", o.pid)).exists() => true,
+                Some(o) if o.host == me.host && !alive(o.pid) => true,
                 Some(o) => chrono::DateTime::parse_from_rfc3339(&o.started)
                     .map(|t| chrono::Utc::now().signed_duration_since(t).num_hours() >= ttl_hours)
                     .unwrap_or(true),

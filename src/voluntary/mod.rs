@@ -673,6 +673,10 @@ fn build_pool(
                 }
             }
         }
+        // In name order: the first is the person's `person_ref`, whatever the
+        // order the sources were read in (a rerun gives the same rows).
+        c.refs.sort();
+        c.refs.dedup();
         let taxes: Vec<&TaxPerson> = c.refs.iter().filter_map(|r| d.tax.get(r)).collect();
         let birth = person.and_then(|p| p.birth).or(c.birth).or_else(|| taxes.iter().find_map(|t| t.birth));
         let female = person.and_then(|p| p.female).or(c.female).or_else(|| {
