@@ -155,8 +155,12 @@ fn print_ingest(report: &IngestReport) {
     println!("{:<34} {:>12} {:>12} {:>10}", "total", rows, accepted, rejected);
 }
 
-/// The link and coverage stages' summary, with their seconds (read by scripts/bench).
-fn print_assessed(link: Option<&bhxh::link::LinkReport>, coverage: Option<&bhxh::coverage::CoverageReport>) {
+/// The link, coverage and voluntary stages' summary, with their seconds (read by scripts/bench).
+fn print_assessed(
+    link: Option<&bhxh::link::LinkReport>,
+    coverage: Option<&bhxh::coverage::CoverageReport>,
+    voluntary: Option<&bhxh::voluntary::VoluntaryReport>,
+) {
     if let Some(l) = link {
         let methods: Vec<String> = l.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
         println!(
@@ -171,6 +175,13 @@ fn print_assessed(link: Option<&bhxh::link::LinkReport>, coverage: Option<&bhxh:
              worklists: {} items for {} officers ({} unassigned), {} export files  ({:.1} s)",
             c.uninsured_pairs, reasons.join(", "), c.unregistered_employers, c.under_declared_wages, c.should_have_resumed,
             c.worklist_items, c.officers_with_work, c.unassigned_items, c.export_files, c.seconds
+        );
+    }
+    if let Some(v) = voluntary {
+        let sources: Vec<String> = v.by_source.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "voluntary: {} prospects ({}), model {}; D08a-TS {} participants, {} VND; {} enrolled after listing  ({:.1} s)",
+            v.prospects, sources.join(", "), v.model, v.d08a_participants, v.d08a_amount, v.enrolled_after_listing, v.seconds
         );
     }
 }
@@ -220,7 +231,7 @@ fn execute(cli: &Cli) -> Result<u8> {
                     let a = &report.assess;
                     println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
                     println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
-                    print_assessed(report.link.as_ref(), report.coverage.as_ref());
+                    print_assessed(report.link.as_ref(), report.coverage.as_ref(), report.voluntary.as_ref());
                     println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest
@@ -258,7 +269,7 @@ fn execute(cli: &Cli) -> Result<u8> {
                 Err(e) => return Err(e),
             };
             if !cli.quiet {
-                print_assessed(link.as_ref(), coverage.as_ref());
+                print_assessed(link.as_ref(), coverage.as_ref(), None);
             }
             Ok(exit::OK)
         }

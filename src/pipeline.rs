@@ -12,6 +12,7 @@ use crate::lake::Lake;
 use crate::link::{self, LinkReport};
 use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
+use crate::voluntary::{self, ScoringConfig, VoluntaryReport};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -36,6 +37,9 @@ pub struct RunConfig {
     /// Coverage rules (lookback, income share, priorities, capacity).
     #[serde(default = "default_coverage")]
     pub coverage: PathBuf,
+    /// Voluntary stage: prospect pool, scoring model, targets, D08a-TS.
+    #[serde(default = "default_scoring")]
+    pub scoring: PathBuf,
     /// For a lake or inbox on object storage: the local working folder that
     /// mirrors it (default: `~/.cache/bhxh/<hash of the URLs>`).
     #[serde(default)]
@@ -52,6 +56,9 @@ fn default_linkage() -> PathBuf {
 fn default_coverage() -> PathBuf {
     "pipelines/coverage.toml".into()
 }
+fn default_scoring() -> PathBuf {
+    "pipelines/scoring.toml".into()
+}
 fn default_lock_ttl_hours() -> i64 {
     12
 }
@@ -66,6 +73,7 @@ impl RunConfig {
             inbox: inbox.into(),
             linkage: pipelines.join("linkage.toml"),
             coverage: pipelines.join("coverage.toml"),
+            scoring: pipelines.join("scoring.toml"),
             lake,
             reference,
             as_of,
@@ -96,6 +104,7 @@ pub struct RunReport {
     pub assess: AssessReport,
     pub link: Option<LinkReport>,
     pub coverage: Option<CoverageReport>,
+    pub voluntary: Option<VoluntaryReport>,
     pub seconds: f64,
 }
 
@@ -196,11 +205,11 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform, (assess, link, coverage)) = result?;
+    let (ingest, conform, (assess, link, coverage, voluntary)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -257,7 +266,7 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// What the stages after conform reported.
-type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>);
+type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>, Option<VoluntaryReport>);
 
 fn stages_in_order(
     cfg: &RunConfig,
@@ -268,6 +277,7 @@ fn stages_in_order(
     let reference = Reference::load(&cfg.reference)?;
     let link_cfg = link::LinkConfig::load(&cfg.linkage)?;
     let coverage_cfg = CoverageConfig::load(&cfg.coverage)?;
+    let scoring_cfg = ScoringConfig::load(&cfg.scoring)?;
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
     let files = ingest::scan_inbox(&cfg.inbox).map(|(x, _)| x.len() as u64).unwrap_or(0);
@@ -296,7 +306,7 @@ fn stages_in_order(
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None)));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None)));
     }
     let t = Instant::now();
     let bar = progress(conform::SILVER.len() as u64, "conform");
@@ -331,7 +341,12 @@ fn stages_in_order(
         paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
         candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
     );
-    Ok((ingest, conform, (assess, Some(link), Some(coverage))))
+    let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of)?;
+    tracing::info!(
+        stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
+        d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, seconds = v.seconds, "stage done"
+    );
+    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v))))
 }
 
 /// A stage after conform, run alone on the lake's silver.

@@ -135,7 +135,7 @@ fn json_logs_are_one_object_per_line_with_a_summary_per_stage() {
         .filter(|l| l["fields"]["message"] == "stage done")
         .map(|l| l["fields"]["stage"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["ingest", "conform", "link", "coverage", "assess"]);
+    assert_eq!(stages, ["ingest", "conform", "link", "coverage", "assess", "voluntary"]);
     let manifest = std::fs::read_dir(dir.path().join("lake/_runs")).unwrap().count();
     assert_eq!(manifest, 1, "a run manifest");
 }
