@@ -96,7 +96,7 @@ pub fn render() -> String {
         let _ = writeln!(w, "| `{}` | {} |", r.code(), reason_doc(r));
     }
     let _ = writeln!(w, "\n## Silver: `silver/<table>.parquet`\n");
-    let _ = writeln!(w, "One row per natural key of the dataset, over all extracts dated on or before the run's as-of date; sorted by key. Columns: the bronze columns of the dataset (with lineage), plus those listed.\n");
+    let _ = writeln!(w, "One row per natural key of the dataset, over all extracts dated on or before the run's as-of date; rows in extract and line order. Columns: the bronze columns of the dataset (with lineage), plus those listed.\n");
     let _ = writeln!(w, "| table | from dataset | keeps | added columns |\n|---|---|---|---|");
     for t in SILVER {
         let extra = silver_extra_columns(t.name).iter().map(|(c, ty, m)| format!("`{c}` ({ty}): {m}")).collect::<Vec<_>>().join("; ");
@@ -120,12 +120,13 @@ pub fn render() -> String {
         ),
     ];
     derived.extend(crate::coverage::silver_tables());
+    derived.extend(crate::voluntary::silver_tables());
     for (name, doc, cols) in derived {
         table(w, &format!("silver/{name}.parquet"), doc, cols);
     }
     let _ = writeln!(w, "\n## Gold: `gold/<table>/province_code=NN/part-0.parquet`\n");
     let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run. How the figures are computed: [rules.md](rules.md). No citizen IDs or names: people are `person_key`, a keyed hash (`BHXH_PERSON_KEY`, see the README).");
-    for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES) {
+    for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES).chain(crate::voluntary::tables::GOLD_TABLES) {
         let _ = writeln!(w, "\n### `{}`\n\n{}\n", t.name, t.doc);
         let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
         for c in t.columns {
@@ -134,7 +135,7 @@ pub fn render() -> String {
     }
     let _ = writeln!(w, "\n## Exports: lists for the people who act on them\n");
     let _ = writeln!(w, "CSV, UTF-8 with a byte-order mark, one folder per province holding that province's rows only; they carry identities.\n");
-    for (name, doc, cols) in crate::coverage::exports() {
+    for (name, doc, cols) in crate::coverage::exports().into_iter().chain(crate::voluntary::exports()) {
         table(w, name, doc, cols);
     }
     s

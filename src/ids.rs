@@ -108,6 +108,12 @@ pub fn make_cccd(province_code: &str, female: bool, birth_year: i32, serial: u32
     format!("0{}{}{:02}{:06}", province_code, century, birth_year % 100, serial % 1_000_000)
 }
 
+/// Masks a personal identifier for messages and logs: the first 3
+/// characters (for a CCCD, the birth province), then `*`.
+pub fn mask(id: &str) -> String {
+    id.chars().enumerate().map(|(i, c)| if i < 3 { c } else { '*' }).collect()
+}
+
 /// Social insurance number: exactly 10 digits.
 pub fn is_si_number(s: &str) -> bool {
     s.len() == 10 && s.bytes().all(|c| c.is_ascii_digit())

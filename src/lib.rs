@@ -2,7 +2,7 @@
 //! collection data product.
 //!
 //! ```text
-//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver ─► assess ─► gold + exports
+//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver ─► link, coverage, assess, voluntary ─► gold + exports
 //! ```
 //! Each stage is a module with one entry point (`run`) that reads tables and
 //! writes tables; [`pipeline::run`] calls them in order.
@@ -21,3 +21,5 @@ pub mod month;
 pub mod person_key;
 pub mod pipeline;
 pub mod reference;
+pub mod verify;
+pub mod voluntary;

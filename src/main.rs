@@ -16,10 +16,13 @@ mod exit {
     /// An internal failure: I/O, a bug, bad reference data.
     pub const FAILURE: u8 = 1;
     // 2 is clap's code for a command-line usage error.
-    /// An input file was refused whole (the rest was processed).
+    /// The run completed, but inputs had rejects: rows in the rejects table,
+    /// or a file refused whole (the rest was processed).
     pub const BAD_INPUT: u8 = 3;
     /// Another run holds the lake's lock; nothing was done.
     pub const LOCKED: u8 = 4;
+    /// `bhxh verify` found personal data or a foreign row where it must not be.
+    pub const VERIFY_FAILED: u8 = 5;
 }
 
 #[derive(Parser)]
@@ -55,6 +58,19 @@ enum Command {
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
     Generate(GenerateArgs),
+    /// Check that analyst tables hold no raw IDs or names and that every
+    /// province's export folder holds only that province's rows.
+    Verify {
+        /// Root of the Parquet lake.
+        #[arg(long, default_value = "lake")]
+        lake: PathBuf,
+        /// Root of the per-province exports (default: <lake>/exports).
+        #[arg(long)]
+        exports: Option<PathBuf>,
+        /// Folder of reference tables.
+        #[arg(long, default_value = "pipelines/reference")]
+        reference: PathBuf,
+    },
     /// Print the data dictionary (Markdown) generated from the code.
     Dictionary {
         /// Write it to docs/data-dictionary.md instead of stdout.
@@ -139,8 +155,12 @@ fn print_ingest(report: &IngestReport) {
     println!("{:<34} {:>12} {:>12} {:>10}", "total", rows, accepted, rejected);
 }
 
-/// The link and coverage stages' summary, with their seconds (read by scripts/bench).
-fn print_assessed(link: Option<&bhxh::link::LinkReport>, coverage: Option<&bhxh::coverage::CoverageReport>) {
+/// The link, coverage and voluntary stages' summary, with their seconds (read by scripts/bench).
+fn print_assessed(
+    link: Option<&bhxh::link::LinkReport>,
+    coverage: Option<&bhxh::coverage::CoverageReport>,
+    voluntary: Option<&bhxh::voluntary::VoluntaryReport>,
+) {
     if let Some(l) = link {
         let methods: Vec<String> = l.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
         println!(
@@ -155,6 +175,13 @@ fn print_assessed(link: Option<&bhxh::link::LinkReport>, coverage: Option<&bhxh:
              worklists: {} items for {} officers ({} unassigned), {} export files  ({:.1} s)",
             c.uninsured_pairs, reasons.join(", "), c.unregistered_employers, c.under_declared_wages, c.should_have_resumed,
             c.worklist_items, c.officers_with_work, c.unassigned_items, c.export_files, c.seconds
+        );
+    }
+    if let Some(v) = voluntary {
+        let sources: Vec<String> = v.by_source.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "voluntary: {} prospects ({}), model {}; D08a-TS {} participants, {} VND; {} enrolled after listing  ({:.1} s)",
+            v.prospects, sources.join(", "), v.model, v.d08a_participants, v.d08a_amount, v.enrolled_after_listing, v.seconds
         );
     }
 }
@@ -204,7 +231,7 @@ fn execute(cli: &Cli) -> Result<u8> {
                     let a = &report.assess;
                     println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
                     println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
-                    print_assessed(report.link.as_ref(), report.coverage.as_ref());
+                    print_assessed(report.link.as_ref(), report.coverage.as_ref(), report.voluntary.as_ref());
                     println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest
@@ -215,7 +242,20 @@ fn execute(cli: &Cli) -> Result<u8> {
             for f in ingest.refused() {
                 eprintln!("bhxh: refused {}", f.refused.as_deref().unwrap_or_default());
             }
-            Ok(if ingest.refused().next().is_some() { exit::BAD_INPUT } else { exit::OK })
+            let had_rejects = ingest.refused().next().is_some() || ingest.totals().2 > 0;
+            Ok(if had_rejects { exit::BAD_INPUT } else { exit::OK })
+        }
+        Command::Verify { lake, exports, reference } => {
+            let reference = bhxh::reference::Reference::load(reference)?;
+            let exports = exports.clone().unwrap_or_else(|| lake.join("exports"));
+            let findings = bhxh::verify::run(lake, &exports, &reference)?;
+            for f in &findings {
+                eprintln!("bhxh verify: {}: {}", f.path.display(), f.problem);
+            }
+            if findings.is_empty() && !cli.quiet {
+                println!("verify: no personal data in analyst tables, no foreign rows in province exports");
+            }
+            Ok(if findings.is_empty() { exit::OK } else { exit::VERIFY_FAILED })
         }
         Command::Link(args) | Command::Coverage(args) => {
             let cfg = args.config()?;
@@ -229,7 +269,7 @@ fn execute(cli: &Cli) -> Result<u8> {
                 Err(e) => return Err(e),
             };
             if !cli.quiet {
-                print_assessed(link.as_ref(), coverage.as_ref());
+                print_assessed(link.as_ref(), coverage.as_ref(), None);
             }
             Ok(exit::OK)
         }

@@ -12,8 +12,11 @@ use crate::lake::Lake;
 use crate::link::{self, LinkReport};
 use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
+use crate::voluntary::{self, ScoringConfig, VoluntaryReport};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,6 +37,9 @@ pub struct RunConfig {
     /// Coverage rules (lookback, income share, priorities, capacity).
     #[serde(default = "default_coverage")]
     pub coverage: PathBuf,
+    /// Voluntary stage: prospect pool, scoring model, targets, D08a-TS.
+    #[serde(default = "default_scoring")]
+    pub scoring: PathBuf,
     /// For a lake or inbox on object storage: the local working folder that
     /// mirrors it (default: `~/.cache/bhxh/<hash of the URLs>`).
     #[serde(default)]
@@ -50,6 +56,9 @@ fn default_linkage() -> PathBuf {
 fn default_coverage() -> PathBuf {
     "pipelines/coverage.toml".into()
 }
+fn default_scoring() -> PathBuf {
+    "pipelines/scoring.toml".into()
+}
 fn default_lock_ttl_hours() -> i64 {
     12
 }
@@ -64,6 +73,7 @@ impl RunConfig {
             inbox: inbox.into(),
             linkage: pipelines.join("linkage.toml"),
             coverage: pipelines.join("coverage.toml"),
+            scoring: pipelines.join("scoring.toml"),
             lake,
             reference,
             as_of,
@@ -94,6 +104,7 @@ pub struct RunReport {
     pub assess: AssessReport,
     pub link: Option<LinkReport>,
     pub coverage: Option<CoverageReport>,
+    pub voluntary: Option<VoluntaryReport>,
     pub seconds: f64,
 }
 
@@ -111,6 +122,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
 /// whatever the outcome. A lake or inbox on object storage is mirrored in a
 /// local working folder (see [`crate::lake::remote`]).
 pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
+    restrict_new_files();
     let run_id = new_run_id();
     if !is_remote(&cfg.lake) && !is_remote(&cfg.inbox) {
         return run_local(cfg, stages, &run_id);
@@ -132,11 +144,24 @@ pub fn run_stages(cfg: &RunConfig, stages: Stages) -> Result<RunReport> {
     let n = remote.pull(&local.lake, &["_ledger", "bronze", "rejects"])?;
     tracing::info!(stage = "sync", lake = %remote.url(), downloaded = n, "lake pulled");
     let result = run_local(&local, stages, &run_id);
-    // Pushed whatever the outcome: a failed run still leaves its manifest, and
-    // the tables it did not rewrite are unchanged; `_published.json` goes last.
-    let n = remote.push(&local.lake, &[PUBLISHED], &["silver", "gold"])?;
+    // A failed run leaves only its manifest; a good one publishes its tables,
+    // `_published.json` last.
+    let n = match &result {
+        Ok(_) => remote.push(&local.lake, &[], &[PUBLISHED], &["silver", "gold"])?,
+        Err(_) => remote.push(&local.lake, &["_runs"], &[], &[])?,
+    };
     tracing::info!(stage = "sync", lake = %remote.url(), uploaded = n, "lake pushed");
     result
+}
+
+/// Personal data stays with its owner: everything the run creates (lake,
+/// exports, manifests) is owner read/write, group read, nothing for others
+/// (files 0640, folders 0750), whatever the caller's umask.
+fn restrict_new_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o027);
+    }
 }
 
 fn default_work_dir(cfg: &RunConfig) -> PathBuf {
@@ -180,11 +205,11 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform, (assess, link, coverage)) = result?;
+    let (ingest, conform, (assess, link, coverage, voluntary)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -225,16 +250,40 @@ fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
     Ok(())
 }
 
-/// What the stages after conform reported.
-type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>);
+/// A progress bar on stderr when it is a terminal; hidden otherwise (cron,
+/// systemd, tests), so logs never fill with redraws.
+fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_string());
+    bar
+}
 
-fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
+/// What the stages after conform reported.
+type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>, Option<VoluntaryReport>);
+
+fn stages_in_order(
+    cfg: &RunConfig,
+    lake: &Lake,
+    run_id: &str,
+    stages: Stages,
+) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
     let reference = Reference::load(&cfg.reference)?;
     let link_cfg = link::LinkConfig::load(&cfg.linkage)?;
     let coverage_cfg = CoverageConfig::load(&cfg.coverage)?;
+    let scoring_cfg = ScoringConfig::load(&cfg.scoring)?;
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
-    let ingest = ingest::run(&cfg.inbox, lake, &reference, cfg.threads, &mut ledger, run_id)?;
+    let files = ingest::scan_inbox(&cfg.inbox).map(|(x, _)| x.len() as u64).unwrap_or(0);
+    let bar = progress(files, "ingest");
+    let ingest = ingest::run(&cfg.inbox, lake, &reference, cfg.threads, &mut ledger, run_id, &bar)?;
+    bar.finish_and_clear();
     for f in &ingest.files {
         if let Some(why) = &f.refused {
             tracing::error!(stage = "ingest", file = %f.file, "refused: {why}");
@@ -257,10 +306,12 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None)));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None)));
     }
     let t = Instant::now();
-    let conform = conform::run(lake, cfg.as_of)?;
+    let bar = progress(conform::SILVER.len() as u64, "conform");
+    let conform = conform::run(lake, cfg.as_of, &bar)?;
+    bar.finish_and_clear();
     tracing::info!(
         stage = "conform", tables = conform.len(),
         rows_in = conform.iter().map(|t| t.rows_in).sum::<u64>(),
@@ -290,7 +341,12 @@ fn stages_in_order(cfg: &RunConfig, lake: &Lake, run_id: &str, stages: Stages) -
         paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
         candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
     );
-    Ok((ingest, conform, (assess, Some(link), Some(coverage))))
+    let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of)?;
+    tracing::info!(
+        stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
+        d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, seconds = v.seconds, "stage done"
+    );
+    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v))))
 }
 
 /// A stage after conform, run alone on the lake's silver.

@@ -174,6 +174,7 @@ pub struct Reference {
     household_shares: Timeline<(u32, Option<u32>), Bp>,
     ceilings: Timeline<Fund, (u32, CeilingBasis)>,
     interest: Timeline<(), Bp>,
+    thresholds: Timeline<String, i64>,
     /// (female, birth_year_from, birth_year_to, age in months)
     retirement: Vec<(bool, i32, Option<i32>, u32)>,
 }
@@ -245,6 +246,13 @@ struct InterestRow {
     annual_percent: String,
 }
 #[derive(Deserialize)]
+struct ThresholdRow {
+    rule: String,
+    valid_from: String,
+    valid_to: String,
+    value: i64,
+}
+#[derive(Deserialize)]
 struct RetirementRow {
     sex: String,
     birth_year_from: i32,
@@ -305,6 +313,10 @@ impl Reference {
         for r in read_csv::<InterestRow>(dir, "interest_rate.csv")? {
             interest.rows.push(((), Period::parse(&r.valid_from, &r.valid_to)?, parse_percent(&r.annual_percent)?));
         }
+        let mut thresholds = Timeline::new("thresholds");
+        for r in read_csv::<ThresholdRow>(dir, "thresholds.csv")? {
+            thresholds.rows.push((r.rule, Period::parse(&r.valid_from, &r.valid_to)?, r.value));
+        }
         let mut retirement = Vec::new();
         for r in read_csv::<RetirementRow>(dir, "retirement_age.csv")? {
             let female = match r.sex.as_str() {
@@ -327,6 +339,7 @@ impl Reference {
             household_shares,
             ceilings,
             interest,
+            thresholds,
             retirement,
         };
         reference.rates.check()?;
@@ -337,6 +350,7 @@ impl Reference {
         reference.scheme_rates.check()?;
         reference.ceilings.check()?;
         reference.interest.check()?;
+        reference.thresholds.check()?;
         if reference.provinces.len() != reference.province_index.len() {
             bail!("provinces.csv has duplicate codes");
         }
@@ -399,6 +413,12 @@ impl Reference {
     /// Annual late-payment interest rate valid in month `m`.
     pub fn interest_annual(&self, m: Month) -> Result<Bp> {
         self.interest.get(&(), m)
+    }
+
+    /// A numeric rule threshold (`thresholds.csv`) valid in month `m`, e.g.
+    /// `inspection_debt_months`.
+    pub fn threshold(&self, rule: &str, m: Month) -> Result<i64> {
+        self.thresholds.get(&rule.to_string(), m)
     }
 
     /// Retirement age in months for a person of this sex and birth year.
@@ -465,5 +485,7 @@ mod tests {
         assert_eq!(r.support_share(SupportGroup::NearPoor, jun20).unwrap(), 2_500);
         assert_eq!(r.retirement_age_months(false, 1958).unwrap(), 720);
         assert_eq!(r.province("79").unwrap().code_2025, "79");
+        assert_eq!(r.threshold("inspection_debt_months", jun20).unwrap(), 3);
+        assert!(r.threshold("no_such_rule", jun20).is_err());
     }
 }

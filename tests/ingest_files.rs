@@ -14,7 +14,7 @@ fn reference() -> Reference {
 
 fn run(inbox: &Path, lake: &Lake) -> IngestReport {
     let mut ledger = Ledger::load(&lake.root).unwrap();
-    ingest::run(inbox, lake, &reference(), 1, &mut ledger, "test-run").unwrap()
+    ingest::run(inbox, lake, &reference(), 1, &mut ledger, "test-run", &indicatif::ProgressBar::hidden()).unwrap()
 }
 
 fn ingest_one(name: &str, bytes: &[u8]) -> (tempfile::TempDir, FileReport) {

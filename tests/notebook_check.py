@@ -26,17 +26,23 @@ MONEY_COLUMNS = {"taxable_income", "insured_wage", "amount", "monthly_revenue", 
 CODE_COLUMNS = {"province_code", "ward_code", "tax_code", "employer_tax_code", "si_number",
                 "citizen_id", "unit_code", "person_tax_code", "industry_code"}
 
+
+
+def check_types(where, df):
+    for name, dtype in df.schema.items():
+        if name in DATE_COLUMNS:
+            assert dtype == pl.Date, f"{where}: {name} is {dtype}, not Date"
+        if name in MONEY_COLUMNS:
+            assert dtype.is_integer(), f"{where}: {name} is {dtype}, not an integer"
+        if name in CODE_COLUMNS:
+            assert dtype == pl.String, f"{where}: {name} is {dtype}, not String"
+
+
 checked = 0
 for layer in ["bronze", "rejects", "silver"]:
     for path in sorted((lake / layer).rglob("*.parquet")):
         df = pl.read_parquet(path)
-        for name, dtype in df.schema.items():
-            if name in DATE_COLUMNS:
-                assert dtype == pl.Date, f"{path}: {name} is {dtype}, not Date"
-            if name in MONEY_COLUMNS:
-                assert dtype.is_integer(), f"{path}: {name} is {dtype}, not an integer"
-            if name in CODE_COLUMNS:
-                assert dtype == pl.String, f"{path}: {name} is {dtype}, not String"
+        check_types(path, df)
         if "province_code" in df.columns and df.height:
             codes = df["province_code"].drop_nulls()
             assert codes.str.len_chars().eq(2).all(), f"{path}: province codes lost their leading zero"
@@ -61,6 +67,7 @@ if gold.exists():
                              hive_schema={"province_code": pl.String})
         part = lf.filter(pl.col("province_code") == one).collect()
         assert part.height > 0 and (part["province_code"] == one).all(), f"{table}: province {one}"
+        check_types(table, part)
         n = duckdb.sql(f"select count(*) from read_parquet('{table}/**/*.parquet', hive_partitioning=true, "
                        f"hive_types={{'province_code': VARCHAR}}) "
                        f"where province_code = '{one}'").fetchall()[0][0]

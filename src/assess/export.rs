@@ -59,6 +59,7 @@ const fn c(column: &'static str, header: &'static str, format: Fmt) -> ExportCol
 /// and month, sorted by unit then month.
 pub const C12_EXPORT: &[ExportColumn] = &[
     c("month", "Tháng", Fmt::Month),
+    c("province_code", "Mã tỉnh", Fmt::Text),
     c("unit_code", "Mã đơn vị", Fmt::Text),
     c("unit_name", "Tên đơn vị", Fmt::Text),
     c("tax_code", "Mã số thuế", Fmt::Text),
@@ -80,6 +81,7 @@ pub const C12_EXPORT: &[ExportColumn] = &[
 
 /// `inspection_list.csv` columns, in the names of [`InspectionEntry`].
 pub const INSPECTION_EXPORT: &[ExportColumn] = &[
+    c("province_code", "Mã tỉnh", Fmt::Text),
     c("unit_code", "Mã đơn vị", Fmt::Text),
     c("tax_code", "Mã số thuế", Fmt::Text),
     c("unit_name", "Tên đơn vị", Fmt::Text),
@@ -96,6 +98,7 @@ pub const INSPECTION_EXPORT: &[ExportColumn] = &[
 /// One unit (or unregistered employer) on a province's inspection list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InspectionEntry {
+    pub province_code: String,
     pub unit_code: Option<String>,
     pub tax_code: Option<String>,
     pub unit_name: Option<String>,
@@ -169,6 +172,7 @@ pub fn debt_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Res
             evidence += &format!("; lãi chậm đóng chưa nộp {} đồng", vnd(int));
         }
         out.push(InspectionEntry {
+            province_code: province.to_string(),
             unit_code: code.get(i).map(str::to_string),
             tax_code: tax.get(i).map(str::to_string),
             unit_name: name.get(i).map(str::to_string),
@@ -285,6 +289,7 @@ fn entry_record(e: &InspectionEntry) -> Vec<String> {
     let o = |x: &Option<String>| x.clone().unwrap_or_default();
     let n = |x: Option<i64>| x.map(|v| v.to_string()).unwrap_or_default();
     vec![
+        e.province_code.clone(),
         o(&e.unit_code),
         o(&e.tax_code),
         o(&e.unit_name),

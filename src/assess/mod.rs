@@ -11,7 +11,8 @@
 //!   ─► exports/<as_of>/<province>/c12_notices.csv, inspection_list.csv
 //! ```
 //! The money rules are pure functions in [`dues`] and [`ledger`]; this module
-//! only reads silver with Polars, walks the units in `unit_code` order and
+//! only reads silver with Polars, groups the contribution rows by unit (a
+//! counting sort on the unit index, no string sort), settles unit by unit and
 //! writes the rows out. The conventions are in `docs/rules.md`.
 
 pub mod dues;
@@ -31,9 +32,6 @@ use polars::prelude::*;
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// Debt of this many months or more makes a unit an inspection candidate
-/// (DOMAIN "Debt age"; the dispatch's §3.3), unless it is inside a suspension.
-pub const INSPECTION_DEBT_MONTHS: i32 = 3;
 
 /// Gold tables written by this stage.
 pub const DUES: &str = "dues";
@@ -109,14 +107,11 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
 
     let mut out = Outputs::default();
     let mut book = RuleBook::new(reference);
-    let mut done = vec![false; units.len()];
     let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments };
 
-    // Walk the due contributions unit by unit. Silver is sorted by its key
-    // (unit_code, si_number, month), so rows of a unit are contiguous; the
-    // sort below only runs for a silver table written otherwise.
+    // Due contributions up to the as-of month, in whatever order silver has.
     let as_of_m = Month::of_date(as_of);
-    let mut contrib = lake::scan_parquet(&[contrib_f])?
+    let contrib = lake::scan_parquet(&[contrib_f])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
         .filter(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
@@ -125,59 +120,48 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
         .collect()
         .map_err(anyhow::Error::from)
         .context("reading silver contributions")?;
-    if !grouped_by_unit(contrib.column("unit_code")?.str()?) {
-        tracing::debug!(stage = "assess", "silver contributions not sorted by unit: sorting");
-        contrib = contrib.sort(["unit_code"], SortMultipleOptions::default().with_maintain_order(true))?;
-    }
     report.contribution_rows = contrib.height() as u64;
     tracing::debug!(stage = "assess", rows = contrib.height(), seconds = start.elapsed().as_secs_f64(), "silver read");
-    let codes = contrib.column("unit_code")?.str()?;
-    let months = contrib.column("month")?.date()?.physical();
-    let wages = contrib.column("insured_wage")?.i64()?;
-    let mut current: Option<(Option<u32>, String)> = None;
+    let days = contrib.column("month")?.date()?.physical().rechunk();
+    let wages = contrib.column("insured_wage")?.i64()?.rechunk();
+    let (days, wages) = (
+        days.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null month"))?,
+        wages.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null insured_wage"))?,
+    );
+    let (rows_by_unit, orphans) = group_rows_by_unit(contrib.column("unit_code")?.str()?, &index, units.len())?;
+    report.orphan_contribution_rows = orphans;
+
+    // Unit by unit: sum the people of each month, then schedule and settle.
     // The current unit's months, kept sorted: day number, sums, rules of the month.
     let mut unit_days: Vec<i32> = Vec::new();
     let mut unit_months: Vec<UnitMonth> = Vec::new();
     let mut unit_rules: Vec<dues::MonthRules> = Vec::new();
-    for ((code, day), wage) in codes.iter().zip(months.iter()).zip(wages.iter()) {
-        let (Some(code), Some(day), Some(wage)) = (code, day, wage) else {
-            bail!("silver contributions has a null unit_code, month or insured_wage");
-        };
-        if current.as_ref().is_none_or(|(_, c)| c != code) {
-            if let Some((Some(u), _)) = current.take() {
-                ctx.unit(u, &unit_months, &mut out, &mut report)?;
-                done[u as usize] = true;
-            }
-            current = Some((index.get(code).copied(), code.to_string()));
-            unit_days.clear();
-            unit_months.clear();
-            unit_rules.clear();
-        }
-        let Some((Some(u), _)) = &current else {
-            report.orphan_contribution_rows += 1;
+    for (u, unit) in units.iter().enumerate() {
+        let rows = rows_by_unit.rows(u);
+        if rows.is_empty() && payments[u].is_empty() {
             continue;
-        };
-        let k = match unit_days.binary_search(&day) {
-            Ok(k) => k,
-            Err(k) => {
-                let m = Month::of_date(date_of(day));
-                unit_days.insert(k, day);
-                unit_months.insert(k, UnitMonth::new(m));
-                unit_rules.insert(k, book.get(units[*u as usize].region, m)?.clone());
-                k
-            }
-        };
-        unit_months[k].add_person(wage, &unit_rules[k]);
-    }
-    if let Some((Some(u), _)) = current.take() {
-        ctx.unit(u, &unit_months, &mut out, &mut report)?;
-        done[u as usize] = true;
-    }
-    // Units with payments but no due contributions: their money is credit.
-    for u in 0..units.len() {
-        if !done[u] && !payments[u].is_empty() {
-            ctx.unit(u as u32, &[], &mut out, &mut report)?;
         }
+        unit_days.clear();
+        unit_months.clear();
+        unit_rules.clear();
+        for &r in rows {
+            let day = days[r as usize];
+            let k = match unit_days.binary_search(&day) {
+                Ok(k) => k,
+                Err(k) => {
+                    let m = Month::of_date(date_of(day));
+                    let rules =
+                        book.get(unit.region, m).with_context(|| format!("dues of unit {} for {m}", unit.code))?;
+                    unit_rules.insert(k, rules.clone());
+                    unit_days.insert(k, day);
+                    unit_months.insert(k, UnitMonth::new(m));
+                    k
+                }
+            };
+            unit_months[k].add_person(wages[r as usize], &unit_rules[k]);
+        }
+        // A unit with payments but no due contributions gets a ledger too: its money is credit.
+        ctx.unit(u as u32, &unit_months, &mut out, &mut report)?;
     }
     if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
         tracing::warn!(
@@ -196,18 +180,58 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     Ok(report)
 }
 
-/// Whether equal unit codes are contiguous (true for a column sorted by unit).
-fn grouped_by_unit(codes: &StringChunked) -> bool {
-    let mut prev: Option<&str> = None;
-    for c in codes.iter() {
-        if let (Some(p), Some(c)) = (prev, c) {
-            if c < p {
-                return false;
-            }
-        }
-        prev = c.or(prev);
+/// Row numbers grouped by unit index (a counting sort: no string sort).
+struct RowsByUnit {
+    /// `start[u]..start[u + 1]` indexes `order` for unit `u`.
+    start: Vec<usize>,
+    order: Vec<u32>,
+}
+
+impl RowsByUnit {
+    fn rows(&self, u: usize) -> &[u32] {
+        &self.order[self.start[u]..self.start[u + 1]]
     }
-    true
+}
+
+/// Groups row numbers by the unit their code names; returns also how many
+/// rows name no known unit.
+fn group_rows_by_unit(codes: &StringChunked, index: &HashMap<&str, u32>, units: usize) -> Result<(RowsByUnit, u64)> {
+    const NONE: u32 = u32::MAX;
+    let mut row_unit: Vec<u32> = Vec::with_capacity(codes.len());
+    let mut last: Option<(&str, u32)> = None;
+    for code in codes.iter() {
+        let Some(code) = code else { bail!("silver contributions has a null unit_code") };
+        let u = match last {
+            Some((c, u)) if c == code => u,
+            _ => {
+                let u = index.get(code).copied().unwrap_or(NONE);
+                last = Some((code, u));
+                u
+            }
+        };
+        row_unit.push(u);
+    }
+    let mut start = vec![0usize; units + 1];
+    let mut orphans = 0u64;
+    for &u in &row_unit {
+        if u == NONE {
+            orphans += 1;
+        } else {
+            start[u as usize + 1] += 1;
+        }
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut fill = start.clone();
+    let mut order = vec![0u32; row_unit.len() - orphans as usize];
+    for (row, &u) in row_unit.iter().enumerate() {
+        if u != NONE {
+            order[fill[u as usize]] = u32::try_from(row).context("more than 4 billion contribution rows")?;
+            fill[u as usize] += 1;
+        }
+    }
+    Ok((RowsByUnit { start, order }, orphans))
 }
 
 fn date_of(day: i32) -> NaiveDate {
@@ -375,7 +399,8 @@ impl UnitCtx<'_> {
         let deferred = sched.last().map_or(0, |s| s.deferred_balance);
         let suspension_now = dues::suspending(periods, as_of_m);
         if pos.debt > 0 {
-            let candidate = pos.debt_months >= INSPECTION_DEBT_MONTHS && suspension_now.is_none();
+            let threshold = self.reference.threshold("inspection_debt_months", as_of_m)?;
+            let candidate = i64::from(pos.debt_months) >= threshold && suspension_now.is_none();
             let d = &mut out.delinquent;
             d.unit.push(u);
             d.debt.push(pos.debt);
@@ -541,8 +566,18 @@ fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
 
 /// Checks a frame against its declared schema, then writes the gold table.
 fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
+    let t = Instant::now();
     table.check(&df)?;
-    gold::write_partitioned_by(root, table.name, df, table.key)?;
+    let rows = df.height();
+    let parts = gold::write_partitioned_by(root, table.name, df, table.key)?;
+    tracing::debug!(
+        stage = "assess",
+        table = table.name,
+        rows,
+        parts,
+        seconds = t.elapsed().as_secs_f64(),
+        "gold table"
+    );
     Ok(())
 }
 
@@ -638,5 +673,21 @@ impl Outputs {
         ]);
         publish(root, &tables::MAKEUP_UNPAID, DataFrame::new(n, cols)?)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_grouped_by_unit_in_row_order_with_orphans_counted() {
+        let codes = StringChunked::new("unit_code".into(), ["B", "A", "B", "X", "A", "A"]);
+        let index: HashMap<&str, u32> = [("A", 0), ("B", 1), ("C", 2)].into_iter().collect();
+        let (g, orphans) = group_rows_by_unit(&codes, &index, 3).unwrap();
+        assert_eq!(g.rows(0), [1, 4, 5]);
+        assert_eq!(g.rows(1), [0, 2]);
+        assert!(g.rows(2).is_empty());
+        assert_eq!(orphans, 1);
     }
 }

@@ -4,8 +4,8 @@
 //! Several extracts of the same dataset (nightly deliveries) are stacked; for
 //! each natural key the newest extract wins, and within an extract the last
 //! line — except payments, where the first copy of a reference is the money
-//! that arrived (a resend is the same money, kept once). Output rows are
-//! sorted by key, so a rerun on the same inputs writes the same table.
+//! that arrived (a resend is the same money, kept once). Kept rows stay in
+//! extract and line order, so a rerun on the same inputs writes the same table.
 
 use crate::contract::{self, Dataset};
 use crate::lake::{self, Lake};
@@ -59,20 +59,20 @@ pub struct TableReport {
 
 /// Conforms every dataset that has bronze files, using only extracts dated
 /// on or before `as_of` (a run for a past date sees what existed then).
-pub fn run(lake: &Lake, as_of: NaiveDate) -> Result<Vec<TableReport>> {
+pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar) -> Result<Vec<TableReport>> {
     let mut reports = Vec::new();
     for t in SILVER {
-        let files = lake.bronze_files(t.dataset)?;
+        progress.set_message(t.name);
+        progress.inc(1);
+        let files = bronze_in_order(lake, t.dataset, as_of)?;
         if files.is_empty() {
             continue;
         }
         let start = Instant::now();
         let ds = contract::dataset(t.dataset).expect("silver tables name contract datasets");
-        let bronze = lake::scan_parquet(&files)?.filter(col("_extract_date").lt_eq(lit(as_of)));
+        let bronze = lake::scan_parquet(&files)?;
         let rows_in = count(bronze.clone())?;
-        let mut df = conform_table(bronze, ds, t.keep)?.collect()?;
-        let rows_out = df.height() as u64;
-        lake::write_parquet(&lake.silver_file(t.name), &mut df)?;
+        let rows_out = lake::sink_parquet(conform_table(bronze, ds, t.keep)?, &lake.silver_file(t.name))?;
         reports.push(TableReport {
             table: t.name.to_string(),
             rows_in,
@@ -90,19 +90,52 @@ fn count(lf: LazyFrame) -> Result<u64> {
 }
 
 /// One row per natural key, sorted by key, with derived stable keys.
+///
+/// `bronze` must list the extracts oldest first (see [`bronze_in_order`]), each
+/// in line order, so "last" is the newest extract's last line. The kept rows
+/// stay in that order: no sort, so the table streams through in bounded memory.
 pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
     let key: Vec<PlSmallStr> = ds.key.iter().map(|k| PlSmallStr::from(*k)).collect();
-    let mut order = key.clone();
-    order.push("_extract_date".into());
-    order.push("_extract_version".into());
-    order.push("_source_line".into());
     let strategy = match keep {
         Keep::Latest => UniqueKeepStrategy::Last,
         Keep::First => UniqueKeepStrategy::First,
     };
-    let sorted = bronze.sort(order, SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true));
-    let unique = sorted.unique_stable(Some(cols(key)), strategy);
-    Ok(with_stable_keys(unique, ds))
+    // Decide the survivors on the key columns alone (small), then stream the
+    // whole rows through a semi join on the row number: the wide rows are
+    // never all held at once.
+    let indexed = bronze.with_row_index("_row", None);
+    let mut key_and_row: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
+    key_and_row.push(col("_row"));
+    let survivors = indexed
+        .clone()
+        .select(key_and_row)
+        .unique_stable(Some(cols(key)), strategy)
+        .select([col("_row")]);
+    let mut args = JoinArgs::new(JoinType::Semi);
+    args.maintain_order = MaintainOrderJoin::Left;
+    let kept = indexed.join(survivors, [col("_row")], [col("_row")], args).drop(cols(["_row"]));
+    Ok(with_stable_keys(kept, ds))
+}
+
+/// The bronze files of a dataset dated on or before `as_of`, oldest extract
+/// first: by extraction date, then version (`.v2` after the first content).
+pub fn bronze_in_order(lake: &Lake, dataset: &str, as_of: NaiveDate) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<(NaiveDate, u32, std::path::PathBuf)> = Vec::new();
+    for path in lake.bronze_files(dataset)? {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let (base, version) = match stem.rsplit_once(".v") {
+            Some((b, v)) if v.parse::<u32>().is_ok() => (b, v.parse().unwrap_or(1)),
+            _ => (stem, 1),
+        };
+        let date = base.rsplit_once('_').and_then(|(_, d)| NaiveDate::parse_from_str(d, "%Y%m%d").ok());
+        match date {
+            Some(d) if d <= as_of => files.push((d, version, path)),
+            Some(_) => {}
+            None => anyhow::bail!("bronze file {} is not named <dataset>_<YYYYMMDD>[.vN].parquet", path.display()),
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, _, p)| p).collect())
 }
 
 /// Keys later stages join on: the head office of any tax code (branches

@@ -45,6 +45,7 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
     let (workers, months) = (super::frame::ints(&df, "workers")?, super::frame::ints(&df, "months")?);
     Ok((0..df.height())
         .map(|i| InspectionEntry {
+            province_code: province.to_string(),
             unit_name: unit[i].as_ref().and_then(|u| names.get(u).cloned()),
             unit_code: unit[i].clone(),
             tax_code: tax[i].clone(),
@@ -79,6 +80,7 @@ pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str
                 format!("Chưa đăng ký tham gia BHXH: {} lao động theo quyết toán thuế", declared[i].unwrap_or(0))
             };
             InspectionEntry {
+                province_code: province.to_string(),
                 tax_code: tax[i].clone(),
                 officer_id: off[i].clone(),
                 reasons: vec!["unregistered_employer"],

@@ -9,37 +9,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-/// Reject reason codes (the contract's strings).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Reason {
-    MalformedRow,
-    MissingRequired,
-    BadCheckDigit,
-    BadFormat,
-    BadDate,
-    NegativeMoney,
-    UnknownEnum,
-    UnknownProvince,
-    OutOfRange,
-    Inconsistent,
-}
-
-impl Reason {
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::MalformedRow => "malformed_row",
-            Reason::MissingRequired => "missing_required",
-            Reason::BadCheckDigit => "bad_check_digit",
-            Reason::BadFormat => "bad_format",
-            Reason::BadDate => "bad_date",
-            Reason::NegativeMoney => "negative_money",
-            Reason::UnknownEnum => "unknown_enum",
-            Reason::UnknownProvince => "unknown_province",
-            Reason::OutOfRange => "out_of_range",
-            Reason::Inconsistent => "inconsistent",
-        }
-    }
-}
+/// Reject reason codes: the contract's own, so the truth speaks the ingest's language.
+pub(crate) use crate::contract::Reason;
 
 use Reason::*;
 
@@ -70,6 +41,7 @@ fn candidates(ds: Ds) -> &'static [(Reason, &'static str)] {
             (BadDate, "month"),
             (BadDate, "birth_date"),
             (NegativeMoney, "taxable_income"),
+            (BadNumber, "taxable_income"),
             (UnknownEnum, "contract"),
         ],
         Ds::TaxHouseholds => &[
@@ -122,6 +94,7 @@ fn candidates(ds: Ds) -> &'static [(Reason, &'static str)] {
             (BadFormat, "si_number"),
             (BadDate, "month"),
             (NegativeMoney, "insured_wage"),
+            (BadNumber, "insured_wage"),
             (UnknownEnum, "work_status"),
         ],
         Ds::SiSuspensions => &[
@@ -141,6 +114,7 @@ fn candidates(ds: Ds) -> &'static [(Reason, &'static str)] {
             (BadFormat, "unit_code"),
             (BadDate, "paid_on"),
             (NegativeMoney, "amount"),
+            (BadNumber, "amount"),
             (OutOfRange, "amount"),
         ],
         Ds::SiVoluntary => &[
@@ -296,6 +270,13 @@ fn mutate(
                 return None;
             }
             String::new()
+        }
+        // Money written with decimals, as a spreadsheet export might.
+        BadNumber => {
+            if v.is_empty() {
+                return None;
+            }
+            format!("{}.000", text(v))
         }
         BadCheckDigit => {
             let s = text(v);

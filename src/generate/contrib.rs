@@ -279,7 +279,7 @@ pub(crate) fn run(w: &World, ids: &Idents, out: &Out, truth_dir: &Path) -> Resul
                 let b = business(w, i);
                 Some((
                     "household_business",
-                    b.status == "active" && b.revenue >= 10_000_000 && (25..=50).contains(&age),
+                    b.status == "active" && b.revenue >= 20_000_000 && (25..=50).contains(&age),
                 ))
             }
             Role::Former if !p.has(flag::WAGES_AFTER_STOP) && working_age => {
@@ -299,7 +299,7 @@ pub(crate) fn run(w: &World, ids: &Idents, out: &Out, truth_dir: &Path) -> Resul
                 let h = &w.households[p.other as usize];
                 Some((
                     "household_hi_only",
-                    (20..=50).contains(&age) && h.paid_through >= w.asof_m && h.payment_months >= 6,
+                    (20..=50).contains(&age) && h.paid_through >= w.asof_m && h.payment_months >= 12,
                 ))
             }
             _ => None,

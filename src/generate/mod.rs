@@ -78,7 +78,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             Ok((
                 people_files::tax_wages(&w, &ids, &out)?,
                 people_files::tax_households(&w, &ids, &out)?,
-                people_files::si_voluntary(&w, &ids, &out)?,
+                people_files::si_voluntary(&w, &ids, &out, &truth_dir)?,
             ))
         });
         let b = contrib::run(&w, &ids, &out, &truth_dir)
@@ -89,6 +89,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let (si_contributions, ledger, si_people) = b?;
     let dues = ledger.dues(&w);
     let mut truth_rows: Vec<(&'static str, u64)> = ledger.truth_rows.clone();
+    truth_rows.extend(enrolled.truth.iter().copied());
 
     let tax_employers = registry_files::tax_employers(&w, &out)?;
     let si_units = registry_files::si_units(&w, &out)?;

@@ -237,9 +237,28 @@ pub(crate) struct Enrolled {
     pub household: Vec<u64>,
     pub voluntary_vnd: Vec<i64>,
     pub household_vnd: Vec<i64>,
+    /// The truth file this pass writes (`d08a_due`) and its row count.
+    pub truth: Vec<(&'static str, u64)>,
 }
 
-pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Planted, Enrolled)> {
+/// truth/d08a_due.csv: the amount of the next period, month by month, with
+/// the generator's own arithmetic (independent of `voluntary::d08a`).
+fn planted_due(w: &World, scheme: Scheme, through: Month, pm: i32, basis: i64, support: SupportGroup, order: u32) -> Result<i64> {
+    let mut total = 0;
+    for k in 1..=pm {
+        let m = through.add(k);
+        let rate = w.r.scheme_rate(scheme, m)?;
+        total += match scheme {
+            Scheme::VoluntarySi => {
+                apply_bp(basis, rate) - apply_bp(apply_bp(w.r.poverty_line(m)?, rate), w.r.support_share(support, m)?)
+            }
+            Scheme::HouseholdHi => apply_bp(apply_bp(w.r.base_salary(m)?, rate), w.r.household_share(order, m)?),
+        };
+    }
+    Ok(total)
+}
+
+pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out, truth_dir: &Path) -> Result<(Planted, Enrolled)> {
     let mut dw = out.writer(w, Ds::SiVoluntary, estimate(w, Ds::SiVoluntary))?;
     let np = w.provinces.len();
     let mut en = Enrolled {
@@ -247,7 +266,15 @@ pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Plante
         household: vec![0; np],
         voluntary_vnd: vec![0; np],
         household_vnd: vec![0; np],
+        truth: Vec::new(),
     };
+    let mut due = super::truth::TruthWriter::create(
+        truth_dir,
+        "d08a_due",
+        &["si_number", "scheme", "agent_code", "agent_active", "province_code", "paid_through", "payment_months", "amount_due"],
+    )?;
+    // The D08a-TS list month: the month after the as-of month.
+    let l = w.asof_m.next();
     let m = w.asof_m;
     let rate_v = w.r.scheme_rate(Scheme::VoluntarySi, m)?;
     let rate_h = w.r.scheme_rate(Scheme::HouseholdHi, m)?;
@@ -261,7 +288,23 @@ pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Plante
             continue;
         }
         let si = ids.ident(w, i).si_number;
-        let agent = &w.agents[w.agent_for(p.province, p.ward) as usize].code;
+        let agent_rec = &w.agents[w.agent_for(p.province, p.ward) as usize];
+        let agent = &agent_rec.code;
+        let mut plant_due = |scheme: Scheme, through: Month, pm: i32, amount: i64| -> Result<()> {
+            if through <= l && through >= l.add(-3) {
+                due.record(&[
+                    &si,
+                    if scheme == Scheme::VoluntarySi { "voluntary_si" } else { "household_hi" },
+                    agent,
+                    if agent_rec.active { "true" } else { "false" },
+                    &w.provinces[p.province as usize].code,
+                    &through.to_string(),
+                    &pm.to_string(),
+                    &amount.to_string(),
+                ])?;
+            }
+            Ok(())
+        };
         let prov = p.province as usize;
         if vol {
             let v = voluntary(w, i);
@@ -269,6 +312,8 @@ pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Plante
             en.voluntary_vnd[prov] += apply_bp(v.income_basis, rate_v)
                 - apply_bp(apply_bp(poverty, rate_v), w.r.support_share(v.support, m)?);
             let pm = v.payment_months as i32;
+            let amount = planted_due(w, Scheme::VoluntarySi, v.paid_through, pm, v.income_basis, v.support, 0)?;
+            plant_due(Scheme::VoluntarySi, v.paid_through, pm, amount)?;
             for k in (0..=v.priors as i32).rev() {
                 let through = v.paid_through.add(-k * pm);
                 row.clear();
@@ -290,6 +335,8 @@ pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Plante
             en.household_vnd[prov] += apply_bp(apply_bp(base, rate_h), w.r.household_share(p.aux as u32, m)?);
             let code = w.household_code(p.other);
             let pm = h.payment_months as i32;
+            let amount = planted_due(w, Scheme::HouseholdHi, h.paid_through, pm, 0, SupportGroup::Other, p.aux as u32)?;
+            plant_due(Scheme::HouseholdHi, h.paid_through, pm, amount)?;
             for k in (0..=h.priors as i32).rev() {
                 let through = h.paid_through.add(-k * pm);
                 row.clear();
@@ -307,5 +354,6 @@ pub(crate) fn si_voluntary(w: &World, ids: &Idents, out: &Out) -> Result<(Plante
             }
         }
     }
+    en.truth.push(due.finish()?);
     Ok((dw.finish()?, en))
 }

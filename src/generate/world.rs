@@ -76,6 +76,11 @@ pub(crate) const COMPOSITION: [(Role, f64); 9] = [
     (Role::Former, 0.03),
 ];
 
+/// Share of free workers and former workers planted as good voluntary
+/// prospects (stable income; 10–19 years paid). Kept low, as in life, so a
+/// score has room to show lift over a random pick.
+pub(crate) const GOOD_SHARE: f64 = 0.15;
+
 /// Person flags.
 pub(crate) mod flag {
     pub const FEMALE: u32 = 1;
@@ -1154,8 +1159,8 @@ impl<'r> World<'r> {
                 let years = age.saturating_sub(21) as f64;
                 p.contributed = (years * 12.0 * rng.gen_range(0.3..0.9)) as u16;
                 if role == Role::Former {
-                    // 45% planted with 10–19 years paid: the best voluntary prospects.
-                    if rng.gen_bool(0.45) {
+                    // 15% planted with 10–19 years paid: the best voluntary prospects.
+                    if rng.gen_bool(GOOD_SHARE) {
                         p.flags |= flag::GOOD;
                         p.contributed = rng.gen_range(120..=226);
                         age = age.max(32);
@@ -1205,7 +1210,7 @@ impl<'r> World<'r> {
                     self.pick_ward(&mut rng, p.province, urban)
                 };
                 age = self.work_age(&mut rng, female, 18);
-                if rng.gen_bool(0.45) {
+                if rng.gen_bool(GOOD_SHARE) {
                     p.flags |= flag::GOOD;
                     age = age.clamp(20, 55);
                 }

@@ -143,6 +143,7 @@ pub fn run(
     threads: usize,
     ledger: &mut Ledger,
     run_id: &str,
+    progress: &indicatif::ProgressBar,
 ) -> Result<IngestReport> {
     let (extracts, ignored) = scan_inbox(inbox)?;
     let known: &Ledger = ledger;
@@ -153,7 +154,9 @@ pub fn run(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(x) = extracts.get(i) else { break };
+                progress.set_message(x.name.clone());
                 let r = ingest_new(x, lake, reference, known);
+                progress.inc(1);
                 results.lock().expect("no poisoned lock").push((i, r));
             });
         }

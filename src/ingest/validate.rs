@@ -44,14 +44,21 @@ pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool
     match column.kind {
         Kind::Text => Ok(Value::Str(v.nfc().collect())),
         Kind::Name => Ok(Value::Str(ids::normalize_name(v))),
-        Kind::TaxCode => match ids::check_tax_code(v) {
-            Ok(_) => Ok(Value::Str(v.to_string())),
-            Err(TaxCodeError::Format) => err(Reason::BadFormat, format!("{name} {v:?} is not 10 digits (+ -NNN)")),
-            Err(TaxCodeError::CheckDigit) => err(Reason::BadCheckDigit, format!("{name} {v:?} has a wrong check digit")),
-        },
+        Kind::TaxCode => {
+            // A person's tax code is personal data: masked in the message.
+            let shown = if name.starts_with("person") { ids::mask(v) } else { v.to_string() };
+            match ids::check_tax_code(v) {
+                Ok(_) => Ok(Value::Str(v.to_string())),
+                Err(TaxCodeError::Format) => err(Reason::BadFormat, format!("{name} {shown:?} is not 10 digits (+ -NNN)")),
+                Err(TaxCodeError::CheckDigit) => err(Reason::BadCheckDigit, format!("{name} {shown:?} has a wrong check digit")),
+            }
+        }
         Kind::CitizenId => match ids::check_citizen_id(v, is_province) {
             Some(_) => Ok(Value::Str(v.to_string())),
-            None => err(Reason::BadFormat, format!("{name} {v:?} is not a 9-digit CMND or a valid 12-digit CCCD")),
+            None => err(
+                Reason::BadFormat,
+                format!("{name} {:?} ({} characters) is not a 9-digit CMND or a valid 12-digit CCCD", ids::mask(v), v.chars().count()),
+            ),
         },
         Kind::SiNumber => {
             if ids::is_si_number(v) {
@@ -245,6 +252,15 @@ mod tests {
         assert_eq!(reason("si_voluntary", "member_order", "0"), Some(Reason::OutOfRange));
         assert_eq!(reason("tax_wages", "contract", "permanent"), Some(Reason::UnknownEnum));
         assert_eq!(reason("agents", "active", "yes"), Some(Reason::UnknownEnum));
+    }
+
+    #[test]
+    fn personal_identifiers_are_masked_in_messages() {
+        let d = dataset("tax_wages").unwrap();
+        let e = parse_cell(d.column("citizen_id").unwrap(), "00118501234", &prov).unwrap_err();
+        assert!(e.message.contains("\"001********\"") && !e.message.contains("00118501234"), "{}", e.message);
+        let e = parse_cell(d.column("person_tax_code").unwrap(), "8012345679", &prov).unwrap_err();
+        assert!(!e.message.contains("8012345679"), "{}", e.message);
     }
 
     #[test]

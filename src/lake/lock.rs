@@ -27,6 +27,18 @@ pub struct LockHeld {
     pub owner: LockOwner,
 }
 
+impl LockOwner {
+    /// This process, starting run `run_id` now.
+    pub fn me(run_id: &str) -> LockOwner {
+        LockOwner {
+            host: hostname(),
+            pid: std::process::id(),
+            started: chrono::Utc::now().to_rfc3339(),
+            run_id: run_id.to_string(),
+        }
+    }
+}
+
 /// Held while the run lives; removes the lock file when dropped.
 #[derive(Debug)]
 pub struct LakeLock {
@@ -40,8 +52,9 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn alive(pid: u32) -> bool {
-    // Linux: a live process has /proc/<pid>. Elsewhere, assume alive (safe).
+/// Whether a process of this host is alive (Linux: `/proc/<pid>` exists;
+/// elsewhere assumed alive, the safe answer).
+pub(crate) fn alive(pid: u32) -> bool {
     if Path::new("/proc/self").exists() {
         Path::new(&format!("/proc/{pid}")).exists()
     } else {
@@ -54,12 +67,7 @@ impl LakeLock {
     pub fn acquire(lake_root: &Path, run_id: &str) -> Result<LakeLock> {
         fs::create_dir_all(lake_root).with_context(|| format!("creating {}", lake_root.display()))?;
         let path = lake_root.join("_lock");
-        let me = LockOwner {
-            host: hostname(),
-            pid: std::process::id(),
-            started: chrono::Utc::now().to_rfc3339(),
-            run_id: run_id.to_string(),
-        };
+        let me = LockOwner::me(run_id);
         for _ in 0..2 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {

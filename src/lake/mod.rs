@@ -155,6 +155,32 @@ impl Drop for ParquetFile {
     }
 }
 
+/// Runs `lf` on Polars' streaming engine straight into a Parquet file at
+/// `target` (atomically: temporary name, then rename), so a table larger
+/// than memory never has to be collected. Returns the rows written.
+pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = tmp_path(target);
+    let options = ParquetWriteOptions {
+        compression: ParquetCompression::Zstd(None),
+        statistics: StatisticsOptions::default(),
+        ..Default::default()
+    };
+    let destination = SinkDestination::File { target: SinkTarget::Path(PlRefPath::try_from_path(&tmp)?) };
+    let result = lf
+        .sink(destination, FileWriteFormat::Parquet(std::sync::Arc::new(options)), UnifiedSinkArgs::default())
+        .and_then(|lf| lf.collect_with_engine(Engine::Streaming));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    let rows = ParquetReader::new(File::open(&tmp)?).num_rows()? as u64;
+    fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))?;
+    Ok(rows)
+}
+
 /// Scans several Parquet files as one lazy frame (an empty list is an error
 /// the caller should avoid).
 pub fn scan_parquet(files: &[PathBuf]) -> Result<LazyFrame> {

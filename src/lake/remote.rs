@@ -7,15 +7,17 @@
 //!    by a dead process on this host, is taken over);
 //! 2. pulls what the stages read (the ledger, bronze, rejects) into the mirror;
 //! 3. runs the stages locally, under the local lock too;
-//! 4. pushes every file that changed, table files first, and writes
-//!    `_published.json` last: a reader who follows it sees only whole tables
-//!    (each object put is atomic; the manifest names the complete set).
+//! 4. if the stages succeeded, pushes every file that changed, table files
+//!    first, and writes `_published.json` last: a reader who follows it sees
+//!    only whole tables (each object put is atomic; the manifest names the
+//!    complete set). If they failed, only the run manifest is pushed, and the
+//!    published tables stay as they were.
 //!
 //! Credentials and endpoint come from the usual AWS environment variables
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`,
 //! `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`).
 
-use super::lock::{hostname, LockHeld, LockOwner};
+use super::lock::{alive, LockHeld, LockOwner};
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
@@ -123,12 +125,7 @@ impl Remote {
     /// Takes the remote lake's lock. A lock of a dead process on this host,
     /// or older than `ttl_hours`, is taken over.
     pub fn lock(&self, run_id: &str, ttl_hours: i64) -> Result<RemoteLock<'_>> {
-        let me = LockOwner {
-            host: hostname(),
-            pid: std::process::id(),
-            started: chrono::Utc::now().to_rfc3339(),
-            run_id: run_id.to_string(),
-        };
+        let me = LockOwner::me(run_id);
         for _ in 0..2 {
             if self.create("_lock", serde_json::to_vec(&me)?)? {
                 return Ok(RemoteLock { remote: self });
@@ -136,7 +133,7 @@ impl Remote {
             let owner: Option<LockOwner> = self.get("_lock")?.and_then(|b| serde_json::from_slice(&b).ok());
             let stale = match &owner {
                 None => true,
-                Some(o) if o.host == me.host && !Path::new(&format!("/proc/{}", o.pid)).exists() => true,
+                Some(o) if o.host == me.host && !alive(o.pid) => true,
                 Some(o) => chrono::DateTime::parse_from_rfc3339(&o.started)
                     .map(|t| chrono::Utc::now().signed_duration_since(t).num_hours() >= ttl_hours)
                     .unwrap_or(true),
@@ -191,11 +188,12 @@ impl Remote {
         Ok(n)
     }
 
-    /// Uploads every file under `local` (but the lock, sync state and
-    /// temporaries) whose content changed since the last exchange, `first`
-    /// folders before the rest and `last` files after everything; deletes
-    /// remote objects under `owned` folders that no longer exist locally.
-    pub fn push(&self, local: &Path, last: &[&str], owned: &[&str]) -> Result<usize> {
+    /// Uploads the files under `local` (only those under the `only` folders
+    /// when it is not empty; never the lock, sync state or temporaries) whose
+    /// content changed since the last exchange, the `last` files after all
+    /// others; then deletes remote objects under the `owned` folders that no
+    /// longer exist locally (a partition a run no longer writes).
+    pub fn push(&self, local: &Path, only: &[&str], last: &[&str], owned: &[&str]) -> Result<usize> {
         let mut state = Self::load_state(local);
         let mut files = Vec::new();
         let mut stack = vec![local.to_path_buf()];
@@ -213,6 +211,9 @@ impl Remote {
                     files.push(rel);
                 }
             }
+        }
+        if !only.is_empty() {
+            files.retain(|rel| only.iter().any(|o| rel.starts_with(&format!("{o}/")) || rel == o));
         }
         files.sort_by_key(|rel| (last.contains(&rel.as_str()), rel.clone()));
         let mut n = 0;

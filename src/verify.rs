@@ -1,0 +1,144 @@
+//! `bhxh verify`: checks a lake keeps personal data where it belongs.
+//!
+//! - Analyst tables (`gold/**.parquet`) must carry `person_key`, never a
+//!   citizen ID, a personal tax code or a name: no column of those names, and
+//!   no text value shaped like a CCCD (12 digits, valid province and
+//!   century/sex digit) or a CMND (9 digits).
+//! - Action lists (`exports/<as_of>/<province>/*.csv`) must hold only their
+//!   province's rows: every value of a `province_code` (or `Mã tỉnh`) column
+//!   equals the folder's code.
+
+use crate::ids::{check_citizen_id, mask, CitizenId};
+use crate::lake::read_parquet;
+use crate::reference::Reference;
+use anyhow::{Context, Result};
+use polars::prelude::DataType;
+use std::path::{Path, PathBuf};
+
+/// Columns that name a person or carry a personal identifier.
+pub const PERSONAL_COLUMNS: &[&str] =
+    &["citizen_id", "person_tax_code", "full_name", "full_name_raw", "owner_name", "owner_name_raw", "cccd", "cmnd"];
+
+/// Header names of the province column in export files.
+const PROVINCE_HEADERS: &[&str] = &["province_code", "Mã tỉnh"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Scans the lake; an empty result means it passed.
+pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let is_province = |c: &str| reference.is_province(c);
+    for path in files_under(&lake.join("gold"), "parquet") {
+        let df = read_parquet(&path)?;
+        for c in df.columns() {
+            let name = c.name().as_str();
+            if PERSONAL_COLUMNS.contains(&name) {
+                findings.push(Finding { path: path.clone(), problem: format!("analyst table has personal column {name}") });
+                continue;
+            }
+            if c.dtype() != &DataType::String {
+                continue;
+            }
+            let ca = c.as_materialized_series().str()?.clone();
+            let hit = (0..ca.len()).filter_map(|i| ca.get(i)).find(|v| {
+                let digits = v.bytes().all(|b| b.is_ascii_digit());
+                digits && matches!(check_citizen_id(v, is_province), Some(CitizenId::Cmnd | CitizenId::Cccd { .. }))
+            });
+            if let Some(v) = hit {
+                findings.push(Finding {
+                    path: path.clone(),
+                    problem: format!("column {name} holds a citizen ID ({})", mask(v)),
+                });
+            }
+        }
+    }
+    for path in files_under(exports, "csv") {
+        let Some(folder) = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) else { continue };
+        if !reference.is_province(folder) {
+            continue;
+        }
+        let mut rdr = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+        let headers = rdr.headers()?.clone();
+        let Some(at) = headers.iter().position(|h| PROVINCE_HEADERS.contains(&h.trim_start_matches('\u{feff}'))) else {
+            continue;
+        };
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = rec?;
+            if let Some(code) = rec.get(at) {
+                if code != folder {
+                    findings.push(Finding {
+                        path: path.clone(),
+                        problem: format!("line {} belongs to province {code}, not {folder}", i + 2),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::write_parquet;
+
+    fn reference() -> Reference {
+        Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap()
+    }
+
+    #[test]
+    fn catches_a_raw_cccd_a_personal_column_and_a_foreign_province_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lake, exports) = (dir.path().join("lake"), dir.path().join("exports"));
+        let gold = lake.join("gold/uninsured_workers/province_code=01/part-0.parquet");
+        let mut clean = polars::df!("person_key" => ["a1b2c3"], "unit_code" => ["TA0001"], "tax_code" => ["0100109106"]).unwrap();
+        write_parquet(&gold, &mut clean).unwrap();
+        let csv = exports.join("2020-06-08/01/worklist.csv");
+        std::fs::create_dir_all(csv.parent().unwrap()).unwrap();
+        std::fs::write(&csv, "\u{feff}province_code,unit_code\n01,TA0001\n01,TA0002\n").unwrap();
+        assert_eq!(run(&lake, &exports, &reference()).unwrap(), vec![], "a clean lake passes");
+
+        let mut leaky = polars::df!("person_key" => ["a1b2c3"], "note" => ["001185012345"]).unwrap();
+        write_parquet(&lake.join("gold/prospects/province_code=01/part-0.parquet"), &mut leaky).unwrap();
+        let mut named = polars::df!("full_name" => ["Nguyễn Văn An"]).unwrap();
+        write_parquet(&lake.join("gold/other/province_code=01/part-0.parquet"), &mut named).unwrap();
+        std::fs::write(&csv, "\u{feff}province_code,unit_code\n01,TA0001\n79,TA0002\n").unwrap();
+        let found = run(&lake, &exports, &reference()).unwrap();
+        let problems: Vec<&str> = found.iter().map(|f| f.problem.as_str()).collect();
+        assert_eq!(
+            problems,
+            [
+                "analyst table has personal column full_name",
+                "column note holds a citizen ID (001*********)",
+                "line 3 belongs to province 79, not 01",
+            ]
+        );
+    }
+}

@@ -1,0 +1,1461 @@
+//! Stage 5, voluntary (DOMAIN §2.1–2.5): voluntary BHXH prospects scored
+//! with reasons and assigned to collection agents, agent targets and results,
+//! D08a-TS due lists, conference results, agent and commune rankings.
+//!
+//! Reads silver (people, contributions, wages, households, enrolments,
+//! agents, conferences, and the link stage's `person_links`), keeps
+//! `silver/prospect_history` (who was listed when, with the features at
+//! listing, and when they enrolled) so a later run reports results and can
+//! fit the model, and publishes the gold tables of [`tables`] plus, per
+//! province, `exports/<as_of>/<province_code>/d08a_due.csv` and
+//! `voluntary_prospects.csv` (with identities, for the agents).
+//! Rules: `pipelines/scoring.toml` and docs/rules.md.
+
+pub mod d08a;
+pub mod score;
+pub mod tables;
+
+pub use score::ScoringConfig;
+
+use crate::coverage::frame::{self, date_column, days, floats, ints, strs};
+use crate::lake::{self, gold::GoldTable, Lake};
+use crate::month::Month;
+use crate::person_key::PersonKeyer;
+use crate::reference::{Reference, Scheme, SupportGroup};
+use anyhow::{Context, Result};
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use score::{Model, FEATURES};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Default)]
+pub struct VoluntaryReport {
+    /// Candidates found before the exclusions.
+    pub candidates: u64,
+    /// Excluded, by reason.
+    pub excluded: Vec<(String, u64)>,
+    pub prospects: u64,
+    pub by_source: Vec<(String, u64)>,
+    pub unassigned: u64,
+    /// `defaults` or `fitted`.
+    pub model: String,
+    pub fit: Option<score::FitReport>,
+    pub history: u64,
+    pub enrolled_after_listing: u64,
+    pub d08a_participants: u64,
+    pub d08a_amount: i64,
+    /// Due participants whose enrolment lacks income_basis / member_order.
+    pub d08a_incomplete: u64,
+    pub conferences: u64,
+    pub export_files: u64,
+    pub seconds: f64,
+}
+
+/// Silver tables this stage writes: (name, meaning, columns).
+pub fn silver_tables() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
+    vec![("prospect_history", HISTORY_DOC, HISTORY_COLUMNS)]
+}
+
+/// The export files of this stage: (path pattern, meaning, columns).
+pub fn exports() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
+    vec![
+        ("exports/<as_of>/<province_code>/d08a_due.csv (in the lake)", D08A_EXPORT_DOC, D08A_EXPORT_COLUMNS),
+        ("exports/<as_of>/<province_code>/voluntary_prospects.csv (in the lake)", PROSPECT_EXPORT_DOC, PROSPECT_EXPORT_COLUMNS),
+    ]
+}
+
+const HISTORY_DOC: &str = "Voluntary stage: every person ever listed as a prospect, with the features at their first listing and the run that first saw them enrolled in voluntary BHXH; the outcomes the scoring model is fitted on.";
+const HISTORY_COLUMNS: &[(&str, &str, &str)] = &[
+    ("person_key", "string", "Keyed hash of the person"),
+    ("si_number", "string", "BHXH number when known"),
+    ("person_ref", "string", "Tax-side reference when the person came from tax data"),
+    ("province_code", "string", "Province at the last listing"),
+    ("agent_code", "string", "Agent at the last listing"),
+    ("source", "string", "Source at the first listing"),
+    ("first_listed", "date", "As-of date of the first run that listed the person"),
+    ("last_listed", "date", "As-of date of the latest run that listed the person"),
+    ("score_first", "int64", "Score at the first listing"),
+    ("enrolled_seen", "date", "As-of date of the first run that found a voluntary BHXH enrolment starting on or after the month first listed (null: not yet)"),
+    ("f_<feature>", "float64", "One column per scoring feature (pipelines/scoring.toml), its value at the first listing"),
+];
+
+const D08A_EXPORT_DOC: &str = "Each agent's D08a-TS list for month L, one file per province, sorted by agent then BHXH number: the `d08a_due` rows with the participant's name and birth date.";
+const D08A_EXPORT_COLUMNS: &[(&str, &str, &str)] = &[
+    ("Mã tỉnh", "string", "province_code"),
+    ("Tháng", "string", "month L, `YYYY-MM`"),
+    ("Mã đại lý", "string", "agent_code"),
+    ("Mã số BHXH", "string", "si_number"),
+    ("Họ và tên", "string", "full_name (si_people)"),
+    ("Ngày sinh", "string", "birth_date"),
+    ("Loại", "string", "scheme"),
+    ("Mã hộ gia đình", "string", "household_code"),
+    ("Thứ tự thành viên", "int64", "member_order"),
+    ("Mức thu nhập", "int64", "income_basis"),
+    ("Nhóm hỗ trợ", "string", "support_group"),
+    ("Phương thức đóng (tháng)", "int64", "payment_months"),
+    ("Đã đóng đến tháng", "string", "paid_through, `YYYY-MM`"),
+    ("Từ tháng", "string", "period_from"),
+    ("Đến tháng", "string", "period_to"),
+    ("Số tiền phải đóng", "int64", "amount_due, VND"),
+    ("Tình trạng", "string", "status: renew / lapsed"),
+];
+
+const PROSPECT_EXPORT_DOC: &str = "Each agent's prospect list, one file per province, sorted by agent then rank: the `voluntary_prospects` rows with the person's identity as the sources show it.";
+const PROSPECT_EXPORT_COLUMNS: &[(&str, &str, &str)] = &[
+    ("Mã tỉnh", "string", "province_code"),
+    ("Mã đại lý", "string", "agent_code"),
+    ("Thứ tự", "int64", "agent_rank"),
+    ("Họ và tên", "string", "full name (si_people, else the tax source)"),
+    ("Ngày sinh", "string", "birth date"),
+    ("Mã số BHXH", "string", "si_number when known"),
+    ("Số CCCD/CMND", "string", "citizen ID when known"),
+    ("Mã xã", "string", "ward_code"),
+    ("Nguồn", "string", "source"),
+    ("Điểm", "int64", "score"),
+    ("Lý do", "string", "reasons"),
+];
+
+// ------------------------------------------------------------------ sources
+
+const SRC_HB: u8 = 1;
+const SRC_STOPPED: u8 = 2;
+const SRC_FREE: u8 = 4;
+const SRC_HH: u8 = 8;
+const SOURCES: [(u8, &str); 4] = [
+    (SRC_HB, "household_business"),
+    (SRC_STOPPED, "stopped_contributing"),
+    (SRC_FREE, "free_worker"),
+    (SRC_HH, "household_hi_only"),
+];
+
+#[derive(Clone, Debug, Default)]
+struct SiPerson {
+    birth: Option<NaiveDate>,
+    female: Option<bool>,
+    province: Option<String>,
+    ward: Option<String>,
+    household: Option<String>,
+    pensioner: bool,
+    contributed: i64,
+    name: Option<String>,
+    citizen_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TaxPerson {
+    months: i64,
+    total: i64,
+    last_compulsory: Option<Month>,
+    birth: Option<NaiveDate>,
+    citizen_id: Option<String>,
+    name: Option<String>,
+    /// (province, ward) of the payer of most income.
+    place: Option<(Option<String>, Option<String>)>,
+}
+
+#[derive(Clone, Debug)]
+struct Enrolment {
+    si: String,
+    scheme: Scheme,
+    agent: Option<String>,
+    household: Option<String>,
+    member_order: Option<i64>,
+    income_basis: Option<i64>,
+    support: Option<SupportGroup>,
+    payment_months: i64,
+    paid_from: Month,
+    paid_through: Month,
+}
+
+#[derive(Clone, Debug)]
+struct Agent {
+    code: String,
+    province: String,
+    ward: Option<String>,
+    active: bool,
+}
+
+/// Everything the stage reads, in memory.
+struct Data {
+    people: HashMap<String, SiPerson>,
+    /// si_number → (due months declared in the extracts, last due month).
+    contrib: HashMap<String, (i64, Month)>,
+    /// person_ref → matched si_number.
+    link: HashMap<String, String>,
+    /// si_number → its matched person_refs.
+    refs_of: HashMap<String, Vec<String>>,
+    tax: HashMap<String, TaxPerson>,
+    /// Household businesses: (person_ref, status, revenue, birth, female, province, ward, name, citizen_id).
+    households: Vec<HouseholdBiz>,
+    enrolments: Vec<Enrolment>,
+    agents: Vec<Agent>,
+    /// (province, ward, held_on, invited, attended, registered)
+    conferences: Vec<(String, Option<String>, NaiveDate, i64, i64, i64)>,
+}
+
+#[derive(Clone, Debug)]
+struct HouseholdBiz {
+    person_ref: String,
+    active: bool,
+    revenue: Option<i64>,
+    birth: Option<NaiveDate>,
+    female: Option<bool>,
+    province: Option<String>,
+    ward: Option<String>,
+    name: Option<String>,
+    citizen_id: Option<String>,
+}
+
+fn parse_scheme(s: &str) -> Option<Scheme> {
+    match s {
+        "voluntary_si" => Some(Scheme::VoluntarySi),
+        "household_hi" => Some(Scheme::HouseholdHi),
+        _ => None,
+    }
+}
+
+fn scheme_code(s: Scheme) -> &'static str {
+    match s {
+        Scheme::VoluntarySi => "voluntary_si",
+        Scheme::HouseholdHi => "household_hi",
+    }
+}
+
+fn parse_support(s: &str) -> Option<SupportGroup> {
+    match s {
+        "poor" => Some(SupportGroup::Poor),
+        "near_poor" => Some(SupportGroup::NearPoor),
+        "other" => Some(SupportGroup::Other),
+        _ => None,
+    }
+}
+
+fn support_code(s: SupportGroup) -> &'static str {
+    match s {
+        SupportGroup::Poor => "poor",
+        SupportGroup::NearPoor => "near_poor",
+        SupportGroup::Other => "other",
+    }
+}
+
+/// Sex from a 12-digit CCCD's 4th digit (even: male, odd: female).
+fn female_from_cccd(cid: &str) -> Option<bool> {
+    if cid.len() == 12 && cid.bytes().all(|b| b.is_ascii_digit()) {
+        Some((cid.as_bytes()[3] - b'0') % 2 == 1)
+    } else {
+        None
+    }
+}
+
+fn sex_female(s: Option<&str>) -> Option<bool> {
+    match s {
+        Some("F") => Some(true),
+        Some("M") => Some(false),
+        _ => None,
+    }
+}
+
+/// Birth year from a 12-digit CCCD: 4th digit century and sex (0/1: 1900s,
+/// 2/3: 2000s, ...), 5th–6th the year within the century.
+pub fn birth_year_from_cccd(cid: &str) -> Option<i32> {
+    if cid.len() != 12 || !cid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let b = cid.as_bytes();
+    let century = 1900 + 100 * i32::from((b[3] - b'0') / 2);
+    Some(century + i32::from(b[4] - b'0') * 10 + i32::from(b[5] - b'0'))
+}
+
+/// Whole months of age at `as_of`.
+pub fn age_months(birth: NaiveDate, as_of: NaiveDate) -> i32 {
+    (as_of.year() - birth.year()) * 12 + as_of.month() as i32 - birth.month() as i32 - i32::from(as_of.day() < birth.day())
+}
+
+/// Why a person cannot be a voluntary BHXH prospect, if they cannot.
+/// `age_months`: the youngest and oldest the person can be at the as-of date,
+/// in whole months (equal when the birth date is known; a birth year alone
+/// gives a range; None: nothing known, kept). Only a certain exclusion counts.
+pub fn exclusion(
+    pensioner: bool,
+    voluntary_si: bool,
+    compulsory_now: bool,
+    compulsory_wages: bool,
+    age_months: Option<(i32, i32)>,
+    retirement_months: Option<u32>,
+    min_age_years: u32,
+) -> Option<&'static str> {
+    if pensioner {
+        return Some("pensioner");
+    }
+    if voluntary_si {
+        return Some("in_voluntary_si");
+    }
+    if compulsory_now {
+        return Some("in_compulsory_si");
+    }
+    if compulsory_wages {
+        return Some("compulsory_wages");
+    }
+    if let Some((youngest, oldest)) = age_months {
+        if oldest < (min_age_years * 12) as i32 {
+            return Some("under_min_age");
+        }
+        if retirement_months.is_some_and(|r| youngest >= r as i32) {
+            return Some("past_retirement_age");
+        }
+    }
+    None
+}
+
+fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
+    let mut d = Data {
+        people: HashMap::new(),
+        contrib: HashMap::new(),
+        link: HashMap::new(),
+        refs_of: HashMap::new(),
+        tax: HashMap::new(),
+        households: Vec::new(),
+        enrolments: Vec::new(),
+        agents: Vec::new(),
+        conferences: Vec::new(),
+    };
+    let to_date = |x: Option<i32>| x.map(frame::from_days);
+    let to_month = |x: Option<i32>| x.map(frame::month_of);
+
+    if let Some(lf) = frame::silver(lake, "people")? {
+        let df = lf
+            .select([
+                col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
+                col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
+            ])
+            .collect()?;
+        let (si, birth, sex, prov, ward) = (strs(&df, "si_number")?, days(&df, "birth_date")?, strs(&df, "sex")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
+        let (hh, pension, contributed, name, cid) = (strs(&df, "household_code")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?, strs(&df, "full_name")?, strs(&df, "citizen_id")?);
+        for i in 0..df.height() {
+            let Some(s) = si[i].clone() else { continue };
+            d.people.insert(s, SiPerson {
+                birth: to_date(birth[i]),
+                female: sex_female(sex[i].as_deref()).or_else(|| cid[i].as_deref().and_then(female_from_cccd)),
+                province: prov[i].clone(),
+                ward: ward[i].clone(),
+                household: hh[i].clone(),
+                pensioner: pension[i].is_some(),
+                contributed: contributed[i].unwrap_or(0),
+                name: name[i].clone(),
+                citizen_id: cid[i].clone(),
+            });
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "contributions")? {
+        let df = lf
+            .filter(col("work_status").is_in(frame::str_list(&cfg.pool.due_statuses), false))
+            .group_by([col("si_number")])
+            .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
+            .collect()?;
+        let (si, n, last) = (strs(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
+        for i in 0..df.height() {
+            if let (Some(s), Some(l)) = (si[i].clone(), to_month(last[i])) {
+                d.contrib.insert(s, (n[i].unwrap_or(0), l));
+            }
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "person_links")? {
+        let df = lf.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]).collect()?;
+        let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
+        for i in 0..df.height() {
+            if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
+                d.refs_of.entry(s.clone()).or_default().push(r.clone());
+                d.link.insert(r, s);
+            }
+        }
+        for v in d.refs_of.values_mut() {
+            v.sort();
+        }
+    }
+
+    let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    if let Some(lf) = frame::silver(lake, "employers")? {
+        let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect()?;
+        let (c, p, w) = (strs(&df, "tax_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
+        for i in 0..df.height() {
+            if let Some(c) = c[i].clone() {
+                places.insert(c, (p[i].clone(), w[i].clone()));
+            }
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "wages")? {
+        let lo = frame::to_days(asof_m.add(-(cfg.pool.income_months as i32)).first_day());
+        let hi = frame::to_days(asof_m.prev().first_day());
+        let m = col("month").cast(DataType::Int32);
+        let window = lf.filter(m.clone().gt_eq(lit(lo)).and(m.lt_eq(lit(hi))));
+        let comp = col("contract").is_in(frame::str_list(&cfg.pool.compulsory_contracts), false).fill_null(lit(false));
+        let free = window
+            .clone()
+            .filter(comp.clone().not())
+            .group_by([col("person_ref"), col("month")])
+            .agg([col("taxable_income").sum()])
+            .group_by([col("person_ref")])
+            .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
+            .collect()?;
+        let (r, n, t) = (strs(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
+        for i in 0..free.height() {
+            if let Some(r) = r[i].clone() {
+                d.tax.insert(r, TaxPerson { months: n[i].unwrap_or(0), total: t[i].unwrap_or(0), ..Default::default() });
+            }
+        }
+        let compulsory = window
+            .clone()
+            .filter(comp)
+            .group_by([col("person_ref")])
+            .agg([col("month").max().alias("last")])
+            .collect()?;
+        let (r, l) = (strs(&compulsory, "person_ref")?, days(&compulsory, "last")?);
+        for i in 0..compulsory.height() {
+            if let Some(r) = r[i].clone() {
+                d.tax.entry(r).or_default().last_compulsory = to_month(l[i]);
+            }
+        }
+        let info = window
+            .group_by([col("person_ref"), col("employer_tax_code")])
+            .agg([
+                col("taxable_income").sum().cast(DataType::Int64).alias("income"),
+                col("birth_date").drop_nulls().first().alias("birth_date"),
+                col("citizen_id").drop_nulls().first().alias("citizen_id"),
+                col("full_name").first().alias("full_name"),
+            ])
+            .sort(["person_ref", "employer_tax_code"], Default::default())
+            .collect()?;
+        let (r, e, inc, b, c, nm) = (strs(&info, "person_ref")?, strs(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, strs(&info, "citizen_id")?, strs(&info, "full_name")?);
+        let mut best: HashMap<String, i64> = HashMap::new();
+        for i in 0..info.height() {
+            let Some(r) = r[i].clone() else { continue };
+            let Some(tp) = d.tax.get_mut(&r) else { continue };
+            tp.birth = tp.birth.or(to_date(b[i]));
+            tp.citizen_id = tp.citizen_id.take().or(c[i].clone());
+            tp.name = tp.name.take().or(nm[i].clone());
+            let x = inc[i].unwrap_or(0);
+            if best.get(&r).is_none_or(|b| x > *b) {
+                best.insert(r.clone(), x);
+                tp.place = e[i].as_ref().and_then(|e| places.get(e).or_else(|| places.get(&e[..e.len().min(10)]))).cloned();
+            }
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "households")? {
+        let df = lf
+            .select([col("tax_code"), col("status"), col("monthly_revenue"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"), col("owner_name"), col("citizen_id")])
+            .sort(["tax_code"], Default::default())
+            .collect()?;
+        let (tc, st, rev, b, sex, p, w, nm, cid) = (
+            strs(&df, "tax_code")?, strs(&df, "status")?, ints(&df, "monthly_revenue")?, days(&df, "birth_date")?, strs(&df, "sex")?,
+            strs(&df, "province_code")?, strs(&df, "ward_code")?, strs(&df, "owner_name")?, strs(&df, "citizen_id")?,
+        );
+        for i in 0..df.height() {
+            let Some(t) = tc[i].as_deref() else { continue };
+            d.households.push(HouseholdBiz {
+                person_ref: crate::link::household_person_ref(t),
+                // A household business without a status counts as active.
+                active: st[i].as_ref().is_none_or(|s| cfg.pool.household_statuses.contains(s)),
+                revenue: rev[i],
+                birth: to_date(b[i]),
+                female: sex_female(sex[i].as_deref()).or_else(|| cid[i].as_deref().and_then(female_from_cccd)),
+                province: p[i].clone(),
+                ward: w[i].clone(),
+                name: nm[i].clone(),
+                citizen_id: cid[i].clone(),
+            });
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "enrolments")? {
+        let df = lf
+            .select([
+                col("si_number"), col("scheme"), col("agent_code"), col("household_code"), col("member_order"), col("income_basis"),
+                col("support_group"), col("payment_months"), col("paid_from"), col("paid_through"),
+            ])
+            .sort(["si_number", "scheme", "paid_from"], Default::default())
+            .collect()?;
+        let (si, sc, ag, hh, mo, ib) = (strs(&df, "si_number")?, strs(&df, "scheme")?, strs(&df, "agent_code")?, strs(&df, "household_code")?, ints(&df, "member_order")?, ints(&df, "income_basis")?);
+        let (sg, pm, pf, pt) = (strs(&df, "support_group")?, ints(&df, "payment_months")?, days(&df, "paid_from")?, days(&df, "paid_through")?);
+        for i in 0..df.height() {
+            let (Some(s), Some(scheme), Some(from), Some(through)) =
+                (si[i].clone(), sc[i].as_deref().and_then(parse_scheme), to_month(pf[i]), to_month(pt[i]))
+            else {
+                continue;
+            };
+            d.enrolments.push(Enrolment {
+                si: s,
+                scheme,
+                agent: ag[i].clone().filter(|a| !a.is_empty()),
+                household: hh[i].clone(),
+                member_order: mo[i],
+                income_basis: ib[i],
+                support: sg[i].as_deref().and_then(parse_support),
+                payment_months: pm[i].unwrap_or(1),
+                paid_from: from,
+                paid_through: through,
+            });
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "agents")? {
+        let df = lf.select([col("agent_code"), col("province_code"), col("ward_code"), col("active")]).sort(["agent_code"], Default::default()).collect()?;
+        let (c, p, w, a) = (strs(&df, "agent_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?, frame::bools(&df, "active")?);
+        for i in 0..df.height() {
+            if let (Some(code), Some(prov)) = (c[i].clone(), p[i].clone()) {
+                // No `active` value: the agent is taken as active.
+                d.agents.push(Agent { code, province: prov, ward: w[i].clone(), active: a[i].unwrap_or(true) });
+            }
+        }
+    }
+
+    if let Some(lf) = frame::silver(lake, "conferences")? {
+        let df = lf
+            .select([col("province_code"), col("ward_code"), col("held_on"), col("invited"), col("attended"), col("registered")])
+            .collect()?;
+        let (p, w, h, inv, att, reg) = (strs(&df, "province_code")?, strs(&df, "ward_code")?, days(&df, "held_on")?, ints(&df, "invited")?, ints(&df, "attended")?, ints(&df, "registered")?);
+        for i in 0..df.height() {
+            if let (Some(p), Some(h)) = (p[i].clone(), to_date(h[i])) {
+                d.conferences.push((p, w[i].clone(), h, inv[i].unwrap_or(0), att[i].unwrap_or(0), reg[i].unwrap_or(0)));
+            }
+        }
+    }
+    Ok(d)
+}
+
+// ------------------------------------------------------------------ pool
+
+#[derive(Clone, Debug, Default)]
+struct Cand {
+    si: Option<String>,
+    refs: Vec<String>,
+    sources: u8,
+    revenue: Option<i64>,
+    birth: Option<NaiveDate>,
+    female: Option<bool>,
+    province: Option<String>,
+    ward: Option<String>,
+    name: Option<String>,
+    citizen_id: Option<String>,
+}
+
+/// A scored prospect.
+#[derive(Clone, Debug)]
+struct Prospect {
+    key: String,
+    si: Option<String>,
+    person_ref: Option<String>,
+    source: &'static str,
+    province: Option<String>,
+    ward: Option<String>,
+    age: Option<i64>,
+    x: Vec<f64>,
+    score: i64,
+    reasons: String,
+    agent: Option<usize>,
+    assigned_by: &'static str,
+    rank: i64,
+    name: Option<String>,
+    birth: Option<NaiveDate>,
+    citizen_id: Option<String>,
+}
+
+fn feature(x: &mut [f64], name: &str, v: f64) {
+    let i = FEATURES.iter().position(|f| *f == name).expect("known feature");
+    x[i] = v;
+}
+
+/// Household BHYT standing per household code: (latest paid_through, its payment_months).
+fn household_standing(d: &Data) -> HashMap<String, (Month, i64)> {
+    let mut out: HashMap<String, (Month, i64)> = HashMap::new();
+    for e in &d.enrolments {
+        if e.scheme != Scheme::HouseholdHi {
+            continue;
+        }
+        if let Some(h) = &e.household {
+            let cur = out.entry(h.clone()).or_insert((e.paid_through, e.payment_months));
+            if e.paid_through > cur.0 {
+                *cur = (e.paid_through, e.payment_months);
+            }
+        }
+    }
+    out
+}
+
+fn build_pool(
+    d: &Data,
+    cfg: &ScoringConfig,
+    reference: &Reference,
+    keyer: &PersonKeyer,
+    as_of: NaiveDate,
+    report: &mut VoluntaryReport,
+) -> Vec<Prospect> {
+    let asof_m = Month::of_date(as_of);
+    let now_from = asof_m.add(1 - cfg.pool.compulsory_now_months as i32);
+    let wage_from = asof_m.add(-(cfg.pool.compulsory_wage_months as i32));
+    let mut cands: BTreeMap<String, Cand> = BTreeMap::new();
+    let key_of = |si: Option<&String>, r: Option<&String>| match (si, r) {
+        (Some(s), _) => format!("si:{s}"),
+        (None, Some(r)) => format!("ref:{r}"),
+        _ => unreachable!("a candidate has a si_number or a person_ref"),
+    };
+    for h in d.households.iter().filter(|h| h.active) {
+        let si = d.link.get(&h.person_ref);
+        let c = cands.entry(key_of(si, Some(&h.person_ref))).or_default();
+        c.si = si.cloned();
+        c.sources |= SRC_HB;
+        c.revenue = c.revenue.max(h.revenue);
+        c.refs.push(h.person_ref.clone());
+        c.birth = c.birth.or(h.birth);
+        c.female = c.female.or(h.female);
+        if c.province.is_none() {
+            c.province = h.province.clone();
+            c.ward = h.ward.clone();
+        }
+        c.name = c.name.take().or(h.name.clone());
+        c.citizen_id = c.citizen_id.take().or(h.citizen_id.clone());
+    }
+    for (si, (_, last)) in &d.contrib {
+        if *last < now_from {
+            let c = cands.entry(key_of(Some(si), None)).or_default();
+            c.si = Some(si.clone());
+            c.sources |= SRC_STOPPED;
+        }
+    }
+    for (r, t) in &d.tax {
+        if t.months == 0 {
+            continue;
+        }
+        let si = d.link.get(r);
+        let c = cands.entry(key_of(si, Some(r))).or_default();
+        c.si = si.cloned();
+        c.sources |= SRC_FREE;
+        c.refs.push(r.clone());
+    }
+    for e in &d.enrolments {
+        if e.scheme == Scheme::HouseholdHi {
+            let c = cands.entry(key_of(Some(&e.si), None)).or_default();
+            c.si = Some(e.si.clone());
+            c.sources |= SRC_HH;
+        }
+    }
+    report.candidates = cands.len() as u64;
+
+    let voluntary: HashSet<&str> = d.enrolments.iter().filter(|e| e.scheme == Scheme::VoluntarySi).map(|e| e.si.as_str()).collect();
+    let hh_of_si: HashMap<&str, &str> =
+        d.enrolments.iter().filter_map(|e| e.household.as_deref().map(|h| (e.si.as_str(), h))).collect();
+    let standing = household_standing(d);
+    let conf_from = asof_m.add(1 - cfg.features.conference_months as i32);
+    let mut registrations: HashMap<(&str, &str), i64> = HashMap::new();
+    for (p, w, held, _, _, reg) in &d.conferences {
+        let m = Month::of_date(*held);
+        if let Some(w) = w {
+            if m >= conf_from && m <= asof_m {
+                *registrations.entry((p.as_str(), w.as_str())).or_default() += reg;
+            }
+        }
+    }
+    let f = &cfg.features;
+    let mut excluded: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (_, mut c) in cands {
+        // Everything the person's si_number links to.
+        let person = c.si.as_ref().and_then(|s| d.people.get(s));
+        if let Some(s) = &c.si {
+            for r in d.refs_of.get(s).into_iter().flatten() {
+                if !c.refs.contains(r) {
+                    c.refs.push(r.clone());
+                }
+            }
+        }
+        // In name order: the first is the person's `person_ref`, whatever the
+        // order the sources were read in (a rerun gives the same rows).
+        c.refs.sort();
+        c.refs.dedup();
+        let taxes: Vec<&TaxPerson> = c.refs.iter().filter_map(|r| d.tax.get(r)).collect();
+        let birth = person.and_then(|p| p.birth).or(c.birth).or_else(|| taxes.iter().find_map(|t| t.birth));
+        let female = person.and_then(|p| p.female).or(c.female).or_else(|| {
+            taxes.iter().find_map(|t| t.citizen_id.as_deref().and_then(female_from_cccd))
+        });
+        let age_m = birth.map(|b| age_months(b, as_of));
+        // No birth date: the birth year a CCCD carries gives an age range.
+        let cccd_year = person
+            .and_then(|p| p.citizen_id.as_deref())
+            .or(c.citizen_id.as_deref())
+            .or_else(|| taxes.iter().find_map(|t| t.citizen_id.as_deref()))
+            .and_then(birth_year_from_cccd);
+        let birth_year = birth.map(|b| b.year()).or(cccd_year);
+        let age_range = match (age_m, cccd_year) {
+            (Some(a), _) => Some((a, a)),
+            (None, Some(y)) => NaiveDate::from_ymd_opt(y, 12, 31)
+                .zip(NaiveDate::from_ymd_opt(y, 1, 1))
+                .map(|(youngest, oldest)| (age_months(youngest, as_of), age_months(oldest, as_of))),
+            _ => None,
+        };
+        // Unknown sex: the later (men's) retirement age, so nobody is dropped on a guess.
+        let retirement = birth_year.and_then(|y| reference.retirement_age_months(female.unwrap_or(false), y).ok());
+        let si_contrib = c.si.as_ref().and_then(|s| d.contrib.get(s));
+        let why = exclusion(
+            person.is_some_and(|p| p.pensioner),
+            c.si.as_deref().is_some_and(|s| voluntary.contains(s)),
+            si_contrib.is_some_and(|(_, last)| *last >= now_from),
+            // Compulsory-contract wages in the recent months that no declaration
+            // covers (after the last due month): an employee, the coverage
+            // stage's case.
+            taxes.iter().any(|t| {
+                t.last_compulsory.is_some_and(|m| m >= wage_from && si_contrib.is_none_or(|(_, last)| m > *last))
+            }),
+            age_range,
+            retirement,
+            cfg.pool.min_age_years,
+        );
+        if let Some(why) = why {
+            *excluded.entry(why).or_default() += 1;
+            continue;
+        }
+        let (_, source) = SOURCES.iter().copied().find(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
+        let mut x = vec![0.0; FEATURES.len()];
+        let months = taxes.iter().map(|t| t.months).max().unwrap_or(0);
+        let total: i64 = taxes.iter().map(|t| t.total).sum();
+        if months > 0 {
+            let avg = total / months;
+            feature(&mut x, "income_level", (avg as f64 / f.income_full_vnd as f64).min(1.0));
+            feature(&mut x, "income_stability", (months as f64 / cfg.pool.income_months as f64).min(1.0));
+            let stable = months >= i64::from(f.stable_min_months) && avg >= f.stable_min_income_vnd;
+            feature(&mut x, "stable_income", if stable { 1.0 } else { 0.0 });
+        }
+        let prior = person.map_or(0, |p| p.contributed) + si_contrib.map_or(0, |(n, _)| *n);
+        if (f.near_pension_min_months..=f.near_pension_max_months).contains(&prior) {
+            feature(&mut x, "prior_10_19_years", 1.0);
+        }
+        feature(&mut x, "prior_months", (prior as f64 / f.prior_full_months as f64).min(1.0));
+        let age = age_m.map(|a| i64::from(a / 12));
+        if age.is_some_and(|a| a >= i64::from(f.prime_age_from) && a <= i64::from(f.prime_age_to)) {
+            feature(&mut x, "prime_age", 1.0);
+        }
+        if let Some(rev) = c.revenue {
+            if rev >= f.revenue_min_vnd {
+                feature(&mut x, "business_revenue", 1.0);
+            }
+            feature(&mut x, "revenue_level", (rev as f64 / f.revenue_full_vnd as f64).min(1.0));
+        }
+        let household = c.si.as_deref().and_then(|s| person.and_then(|p| p.household.as_deref()).or(hh_of_si.get(s).copied()));
+        if let Some((through, pm)) = household.and_then(|h| standing.get(h)) {
+            if *through >= asof_m {
+                feature(&mut x, "household_covered", 1.0);
+                if *pm >= i64::from(f.household_min_payment_months) {
+                    feature(&mut x, "household_pays_ahead", 1.0);
+                }
+            }
+        }
+        let tax_place = taxes.iter().find_map(|t| t.place.clone());
+        let province = person.and_then(|p| p.province.clone()).or(c.province.clone()).or_else(|| tax_place.as_ref().and_then(|p| p.0.clone()));
+        let ward = person.and_then(|p| p.ward.clone()).or(c.ward.clone()).or_else(|| tax_place.as_ref().and_then(|p| p.1.clone()));
+        if let (Some(p), Some(w)) = (&province, &ward) {
+            let reg = registrations.get(&(p.as_str(), w.as_str())).copied().unwrap_or(0);
+            feature(&mut x, "commune_registrations", (reg as f64 / f.conference_full as f64).min(1.0));
+        }
+        feature(&mut x, &format!("source_{source}"), 1.0);
+        let person_ref = c.refs.first().cloned();
+        let key = match (&c.si, &person_ref) {
+            (Some(s), _) => keyer.si(s),
+            (None, Some(r)) => keyer.tax(r),
+            _ => continue,
+        };
+        out.push(Prospect {
+            key,
+            si: c.si.clone(),
+            person_ref,
+            source,
+            province,
+            ward,
+            age,
+            x,
+            score: 0,
+            reasons: String::new(),
+            agent: None,
+            assigned_by: "unassigned",
+            rank: 0,
+            name: person.and_then(|p| p.name.clone()).or(c.name.clone()).or_else(|| taxes.iter().find_map(|t| t.name.clone())),
+            birth,
+            citizen_id: person.and_then(|p| p.citizen_id.clone()).or(c.citizen_id.clone()).or_else(|| taxes.iter().find_map(|t| t.citizen_id.clone())),
+        });
+    }
+    report.excluded = excluded.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    out
+}
+
+// ------------------------------------------------------------------ agents
+
+/// Active agents by ward and by province, with their loads.
+struct AgentIndex<'a> {
+    agents: &'a [Agent],
+    by_code: HashMap<&'a str, usize>,
+    by_ward: HashMap<(&'a str, &'a str), Vec<usize>>,
+    by_province: HashMap<&'a str, Vec<usize>>,
+    load: Vec<u64>,
+}
+
+impl<'a> AgentIndex<'a> {
+    fn new(agents: &'a [Agent]) -> Self {
+        let mut ix = AgentIndex { agents, by_code: HashMap::new(), by_ward: HashMap::new(), by_province: HashMap::new(), load: vec![0; agents.len()] };
+        for (i, a) in agents.iter().enumerate() {
+            ix.by_code.insert(a.code.as_str(), i);
+            if !a.active {
+                continue;
+            }
+            ix.by_province.entry(a.province.as_str()).or_default().push(i);
+            if let Some(w) = &a.ward {
+                ix.by_ward.entry((a.province.as_str(), w.as_str())).or_default().push(i);
+            }
+        }
+        ix
+    }
+
+    fn least_loaded(&self, among: &[usize]) -> Option<usize> {
+        among.iter().copied().min_by_key(|i| (self.load[*i], &self.agents[*i].code))
+    }
+
+    /// An active agent of the ward, else the province's least-loaded one.
+    fn assign(&mut self, province: Option<&str>, ward: Option<&str>) -> (Option<usize>, &'static str) {
+        let pick = match (province, ward) {
+            (Some(p), Some(w)) => self.by_ward.get(&(p, w)).and_then(|v| self.least_loaded(v)).map(|i| (i, "ward_agent")),
+            _ => None,
+        }
+        .or_else(|| province.and_then(|p| self.by_province.get(p)).and_then(|v| self.least_loaded(v)).map(|i| (i, "least_loaded")));
+        match pick {
+            Some((i, how)) => {
+                self.load[i] += 1;
+                (Some(i), how)
+            }
+            None => (None, "unassigned"),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ history
+
+#[derive(Clone, Debug)]
+struct History {
+    si: Option<String>,
+    person_ref: Option<String>,
+    province: Option<String>,
+    agent: Option<String>,
+    source: String,
+    first_listed: NaiveDate,
+    last_listed: NaiveDate,
+    score_first: i64,
+    enrolled_seen: Option<NaiveDate>,
+    x: Vec<f64>,
+}
+
+fn load_history(lake: &Lake) -> Result<BTreeMap<String, History>> {
+    let mut out = BTreeMap::new();
+    let path = lake.silver_file("prospect_history");
+    if !path.exists() {
+        return Ok(out);
+    }
+    let df = lake::read_parquet(&path)?;
+    let (key, si, r, p, a, s) = (strs(&df, "person_key")?, strs(&df, "si_number")?, strs(&df, "person_ref")?, strs(&df, "province_code")?, strs(&df, "agent_code")?, strs(&df, "source")?);
+    let (first, last, sc, en) = (days(&df, "first_listed")?, days(&df, "last_listed")?, ints(&df, "score_first")?, days(&df, "enrolled_seen")?);
+    let mut fx: Vec<Vec<Option<f64>>> = Vec::new();
+    for f in FEATURES {
+        // A feature added after a row was written reads as 0.
+        fx.push(if df.column(&format!("f_{f}")).is_ok() { floats(&df, &format!("f_{f}"))? } else { vec![None; df.height()] });
+    }
+    for i in 0..df.height() {
+        let (Some(k), Some(first), Some(last)) = (key[i].clone(), first[i], last[i]) else { continue };
+        out.insert(k, History {
+            si: si[i].clone(),
+            person_ref: r[i].clone(),
+            province: p[i].clone(),
+            agent: a[i].clone(),
+            source: s[i].clone().unwrap_or_default(),
+            first_listed: frame::from_days(first),
+            last_listed: frame::from_days(last),
+            score_first: sc[i].unwrap_or(0),
+            enrolled_seen: en[i].map(frame::from_days),
+            x: fx.iter().map(|c| c[i].unwrap_or(0.0)).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn write_history(lake: &Lake, h: &BTreeMap<String, History>) -> Result<()> {
+    let v: Vec<(&String, &History)> = h.iter().collect();
+    let mut cols = vec![
+        Column::new("person_key".into(), v.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()),
+        Column::new("si_number".into(), v.iter().map(|(_, r)| r.si.clone()).collect::<Vec<_>>()),
+        Column::new("person_ref".into(), v.iter().map(|(_, r)| r.person_ref.clone()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), v.iter().map(|(_, r)| r.province.clone()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), v.iter().map(|(_, r)| r.agent.clone()).collect::<Vec<_>>()),
+        Column::new("source".into(), v.iter().map(|(_, r)| r.source.clone()).collect::<Vec<_>>()),
+        date_column("first_listed", v.iter().map(|(_, r)| Some(r.first_listed)).collect())?,
+        date_column("last_listed", v.iter().map(|(_, r)| Some(r.last_listed)).collect())?,
+        Column::new("score_first".into(), v.iter().map(|(_, r)| r.score_first).collect::<Vec<_>>()),
+        date_column("enrolled_seen", v.iter().map(|(_, r)| r.enrolled_seen).collect())?,
+    ];
+    for (j, f) in FEATURES.iter().enumerate() {
+        cols.push(Column::new(format!("f_{f}").into(), v.iter().map(|(_, r)| r.x.get(j).copied().unwrap_or(0.0)).collect::<Vec<_>>()));
+    }
+    let mut df = DataFrame::new(v.len(), cols)?;
+    lake::write_parquet(&lake.silver_file("prospect_history"), &mut df)
+}
+
+// ------------------------------------------------------------------ run
+
+fn iso_week(d: NaiveDate) -> String {
+    let w = d.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+fn ceil_pct(n: u64, pct: u32) -> i64 {
+    ((n * u64::from(pct)).div_ceil(100)) as i64
+}
+
+/// Competition ranks (1, 1, 3) of `values`, largest first.
+fn ranks(values: &[i64]) -> Vec<i64> {
+    values.iter().map(|v| 1 + values.iter().filter(|w| *w > v).count() as i64).collect()
+}
+
+/// Runs the voluntary stage.
+pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &PersonKeyer, as_of: NaiveDate) -> Result<VoluntaryReport> {
+    let start = Instant::now();
+    let asof_m = Month::of_date(as_of);
+    let mut report = VoluntaryReport::default();
+    let d = load(lake, cfg, asof_m)?;
+
+    // --- history: outcomes of earlier listings, then the model
+    let mut history = load_history(lake)?;
+    let voluntary_from: HashMap<&str, Month> = {
+        let mut m: HashMap<&str, Month> = HashMap::new();
+        for e in d.enrolments.iter().filter(|e| e.scheme == Scheme::VoluntarySi) {
+            let v = m.entry(e.si.as_str()).or_insert(e.paid_from);
+            *v = (*v).max(e.paid_from);
+        }
+        m
+    };
+    for h in history.values_mut() {
+        if h.enrolled_seen.is_some() {
+            continue;
+        }
+        let si = h.si.clone().or_else(|| h.person_ref.as_ref().and_then(|r| d.link.get(r).cloned()));
+        if let Some(latest) = si.as_deref().and_then(|s| voluntary_from.get(s)) {
+            if *latest >= Month::of_date(h.first_listed) {
+                h.enrolled_seen = Some(as_of);
+            }
+        }
+    }
+    let mut model: Model = cfg.default_model();
+    if cfg.fit.enabled {
+        let cutoff = as_of - chrono::Duration::days(cfg.fit.min_age_days);
+        let rows: Vec<(Vec<f64>, bool)> =
+            history.values().filter(|h| h.first_listed <= cutoff).map(|h| (h.x.clone(), h.enrolled_seen.is_some())).collect();
+        let pos = rows.iter().filter(|r| r.1).count();
+        if pos >= cfg.fit.min_outcomes && rows.len() - pos >= cfg.fit.min_outcomes {
+            model = score::fit(&rows, &cfg.fit);
+        }
+    }
+    report.model = if model.fitted.is_some() { "fitted".into() } else { "defaults".into() };
+    report.fit = model.fitted.clone();
+
+    // --- pool, scores, reasons
+    let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
+    for p in &mut pool {
+        p.score = model.score(&p.x);
+        let r = model.reasons(&p.x, cfg.model.max_reasons);
+        p.reasons = if r.is_empty() { format!("source_{}", p.source) } else { r.join(",") };
+    }
+    pool.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+    let mut ix = AgentIndex::new(&d.agents);
+    let mut next_rank: HashMap<usize, i64> = HashMap::new();
+    for p in &mut pool {
+        let (agent, how) = ix.assign(p.province.as_deref(), p.ward.as_deref());
+        p.agent = agent;
+        p.assigned_by = how;
+        if let Some(a) = agent {
+            let r = next_rank.entry(a).or_insert(0);
+            *r += 1;
+            p.rank = *r;
+        }
+        if p.province.is_none() {
+            p.province = agent.map(|a| d.agents[a].province.clone());
+        }
+    }
+    report.prospects = pool.len() as u64;
+    report.unassigned = pool.iter().filter(|p| p.agent.is_none()).count() as u64;
+    let mut by_source: BTreeMap<&str, u64> = BTreeMap::new();
+    for p in &pool {
+        *by_source.entry(p.source).or_default() += 1;
+    }
+    report.by_source = by_source.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+
+    // --- history: this run's listings
+    for p in &pool {
+        let agent = p.agent.map(|a| d.agents[a].code.clone());
+        match history.get_mut(&p.key) {
+            Some(h) => {
+                h.last_listed = h.last_listed.max(as_of);
+                h.agent = agent;
+                h.province = p.province.clone();
+                h.si = h.si.take().or(p.si.clone());
+            }
+            None => {
+                history.insert(p.key.clone(), History {
+                    si: p.si.clone(),
+                    person_ref: p.person_ref.clone(),
+                    province: p.province.clone(),
+                    agent,
+                    source: p.source.to_string(),
+                    first_listed: as_of,
+                    last_listed: as_of,
+                    score_first: p.score,
+                    enrolled_seen: None,
+                    x: p.x.clone(),
+                });
+            }
+        }
+    }
+    report.history = history.len() as u64;
+    report.enrolled_after_listing = history.values().filter(|h| h.enrolled_seen.is_some()).count() as u64;
+    let first_listed: HashMap<&str, NaiveDate> = history.iter().map(|(k, h)| (k.as_str(), h.first_listed)).collect();
+
+    publish(lake, &tables::VOLUNTARY_PROSPECTS, DataFrame::new(pool.len(), vec![
+        date_column("as_of", vec![Some(as_of); pool.len()])?,
+        Column::new("province_code".into(), pool.iter().map(|p| p.province.clone()).collect::<Vec<_>>()),
+        Column::new("ward_code".into(), pool.iter().map(|p| p.ward.clone()).collect::<Vec<_>>()),
+        Column::new("person_key".into(), pool.iter().map(|p| p.key.clone()).collect::<Vec<_>>()),
+        Column::new("source".into(), pool.iter().map(|p| p.source).collect::<Vec<_>>()),
+        Column::new("score".into(), pool.iter().map(|p| p.score).collect::<Vec<_>>()),
+        Column::new("reasons".into(), pool.iter().map(|p| p.reasons.clone()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), pool.iter().map(|p| p.agent.map(|a| d.agents[a].code.clone())).collect::<Vec<_>>()),
+        Column::new("agent_rank".into(), pool.iter().map(|p| p.agent.map(|_| p.rank)).collect::<Vec<_>>()),
+        Column::new("assigned_by".into(), pool.iter().map(|p| p.assigned_by).collect::<Vec<_>>()),
+        Column::new("age".into(), pool.iter().map(|p| p.age).collect::<Vec<_>>()),
+        date_column("first_listed", pool.iter().map(|p| first_listed.get(p.key.as_str()).copied()).collect())?,
+    ])?)?;
+
+    // --- D08a-TS
+    let l = asof_m.next();
+    let mut latest: BTreeMap<(String, &'static str), &Enrolment> = BTreeMap::new();
+    for e in &d.enrolments {
+        let k = (e.si.clone(), scheme_code(e.scheme));
+        match latest.get(&k) {
+            Some(cur) if (cur.paid_through, cur.paid_from) >= (e.paid_through, e.paid_from) => {}
+            _ => {
+                latest.insert(k, e);
+            }
+        }
+    }
+    let mut dix = AgentIndex::new(&d.agents);
+    struct DueRow<'a> {
+        e: &'a Enrolment,
+        province: Option<String>,
+        agent: Option<usize>,
+        how: &'static str,
+        amount: Option<i64>,
+    }
+    let mut due: Vec<DueRow> = Vec::new();
+    for e in latest.values() {
+        if !d08a::is_due(e.paid_through, l, cfg.d08a.max_lapse_months) {
+            continue;
+        }
+        let person = d.people.get(&e.si);
+        let own = e.agent.as_deref().and_then(|a| dix.by_code.get(a).copied()).filter(|i| d.agents[*i].active);
+        let (agent, how) = match own {
+            Some(i) => {
+                dix.load[i] += 1;
+                (Some(i), "enrolment")
+            }
+            None => {
+                let prov = person.and_then(|p| p.province.clone())
+                    .or_else(|| e.agent.as_deref().and_then(|a| dix.by_code.get(a)).map(|i| d.agents[*i].province.clone()));
+                dix.assign(prov.as_deref(), person.and_then(|p| p.ward.as_deref()))
+            }
+        };
+        let province = person.and_then(|p| p.province.clone()).or_else(|| agent.map(|a| d.agents[a].province.clone()));
+        let terms = d08a::Terms {
+            scheme: e.scheme,
+            income_basis: e.income_basis,
+            support_group: e.support,
+            member_order: e.member_order.map(|m| m as u32),
+            payment_months: e.payment_months.max(1) as u32,
+            paid_through: e.paid_through,
+        };
+        let amount = d08a::amount_due(reference, &terms).ok();
+        if amount.is_none() {
+            report.d08a_incomplete += 1;
+        }
+        due.push(DueRow { e, province, agent, how, amount });
+    }
+    report.d08a_participants = due.len() as u64;
+    report.d08a_amount = due.iter().filter_map(|r| r.amount).sum();
+    let n = due.len();
+    let (periods, agent_codes): (Vec<(Month, Month)>, Vec<Option<String>>) = due
+        .iter()
+        .map(|r| (d08a::next_period(r.e.paid_through, r.e.payment_months.max(1) as u32), r.agent.map(|a| d.agents[a].code.clone())))
+        .unzip();
+    publish(lake, &tables::D08A_DUE, DataFrame::new(n, vec![
+        date_column("month", vec![Some(l.first_day()); n])?,
+        Column::new("province_code".into(), due.iter().map(|r| r.province.clone()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), agent_codes.clone()),
+        Column::new("si_number".into(), due.iter().map(|r| r.e.si.clone()).collect::<Vec<_>>()),
+        Column::new("scheme".into(), due.iter().map(|r| scheme_code(r.e.scheme)).collect::<Vec<_>>()),
+        Column::new("household_code".into(), due.iter().map(|r| r.e.household.clone()).collect::<Vec<_>>()),
+        Column::new("member_order".into(), due.iter().map(|r| r.e.member_order).collect::<Vec<_>>()),
+        Column::new("support_group".into(), due.iter().map(|r| r.e.support.map(support_code)).collect::<Vec<_>>()),
+        Column::new("income_basis".into(), due.iter().map(|r| r.e.income_basis).collect::<Vec<_>>()),
+        Column::new("payment_months".into(), due.iter().map(|r| r.e.payment_months).collect::<Vec<_>>()),
+        date_column("paid_through", due.iter().map(|r| Some(r.e.paid_through.first_day())).collect())?,
+        date_column("period_from", periods.iter().map(|p| Some(p.0.first_day())).collect())?,
+        date_column("period_to", periods.iter().map(|p| Some(p.1.first_day())).collect())?,
+        Column::new("amount_due".into(), due.iter().map(|r| r.amount).collect::<Vec<_>>()),
+        Column::new("status".into(), due.iter().map(|r| if r.e.paid_through == l { "renew" } else { "lapsed" }).collect::<Vec<_>>()),
+        Column::new("assigned_by".into(), due.iter().map(|r| r.how).collect::<Vec<_>>()),
+    ])?)?;
+
+    // --- agent targets and weekly results
+    let mut prospects_of = vec![0u64; d.agents.len()];
+    for p in &pool {
+        if let Some(a) = p.agent {
+            prospects_of[a] += 1;
+        }
+    }
+    let mut d08a_of = vec![(0i64, 0i64); d.agents.len()];
+    for r in &due {
+        if let Some(a) = r.agent {
+            d08a_of[a].0 += 1;
+            d08a_of[a].1 += r.amount.unwrap_or(0);
+        }
+    }
+    let week = iso_week(as_of);
+    let quarter = |m: Month| (m.year(), (m.month() - 1) / 3);
+    let mut res: HashMap<&str, [i64; 5]> = HashMap::new();
+    let mut weekly: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
+    for h in history.values() {
+        let Some(a) = h.agent.as_deref() else { continue };
+        let r = res.entry(a).or_default();
+        r[0] += 1;
+        if let Some(e) = h.enrolled_seen {
+            r[1] += 1;
+            r[2] += i64::from(iso_week(e) == week);
+            r[3] += i64::from(Month::of_date(e) == asof_m);
+            r[4] += i64::from(quarter(Month::of_date(e)) == quarter(asof_m));
+        }
+        let w = weekly.entry((a, iso_week(h.first_listed))).or_default();
+        w.0 += 1;
+        w.1 += i64::from(h.enrolled_seen.is_some());
+    }
+    let pct = &cfg.targets;
+    let na = d.agents.len();
+    let r_of = |a: &Agent, k: usize| res.get(a.code.as_str()).map_or(0, |r| r[k]);
+    publish(lake, &tables::AGENT_TARGETS, DataFrame::new(na, vec![
+        date_column("as_of", vec![Some(as_of); na])?,
+        Column::new("province_code".into(), d.agents.iter().map(|a| a.province.clone()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), d.agents.iter().map(|a| a.code.clone()).collect::<Vec<_>>()),
+        Column::new("ward_code".into(), d.agents.iter().map(|a| a.ward.clone()).collect::<Vec<_>>()),
+        Column::new("active".into(), d.agents.iter().map(|a| a.active).collect::<Vec<_>>()),
+        Column::new("prospects".into(), prospects_of.iter().map(|n| *n as i64).collect::<Vec<_>>()),
+        Column::new("weekly_target".into(), prospects_of.iter().map(|n| ceil_pct(*n, pct.weekly_percent)).collect::<Vec<_>>()),
+        Column::new("monthly_target".into(), prospects_of.iter().map(|n| ceil_pct(*n, pct.monthly_percent)).collect::<Vec<_>>()),
+        Column::new("quarterly_target".into(), prospects_of.iter().map(|n| ceil_pct(*n, pct.quarterly_percent)).collect::<Vec<_>>()),
+        Column::new("listed_total".into(), d.agents.iter().map(|a| r_of(a, 0)).collect::<Vec<_>>()),
+        Column::new("enrolled_total".into(), d.agents.iter().map(|a| r_of(a, 1)).collect::<Vec<_>>()),
+        Column::new("enrolled_week".into(), d.agents.iter().map(|a| r_of(a, 2)).collect::<Vec<_>>()),
+        Column::new("enrolled_month".into(), d.agents.iter().map(|a| r_of(a, 3)).collect::<Vec<_>>()),
+        Column::new("enrolled_quarter".into(), d.agents.iter().map(|a| r_of(a, 4)).collect::<Vec<_>>()),
+        Column::new("d08a_participants".into(), d08a_of.iter().map(|x| x.0).collect::<Vec<_>>()),
+        Column::new("d08a_amount".into(), d08a_of.iter().map(|x| x.1).collect::<Vec<_>>()),
+    ])?)?;
+    let wk: Vec<(&(&str, String), &(i64, i64))> = weekly.iter().filter(|((a, _), _)| ix.by_code.contains_key(a)).collect();
+    let prov_of = |a: &str| ix.by_code.get(a).map(|i| d.agents[*i].province.clone());
+    let target_of = |a: &str| ix.by_code.get(a).map_or(0, |i| ceil_pct(prospects_of[*i], pct.weekly_percent));
+    publish(lake, &tables::AGENT_WEEKLY_RESULTS, DataFrame::new(wk.len(), vec![
+        date_column("as_of", vec![Some(as_of); wk.len()])?,
+        Column::new("province_code".into(), wk.iter().map(|((a, _), _)| prov_of(a)).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), wk.iter().map(|((a, _), _)| a.to_string()).collect::<Vec<_>>()),
+        Column::new("week".into(), wk.iter().map(|((_, w), _)| w.clone()).collect::<Vec<_>>()),
+        Column::new("listed".into(), wk.iter().map(|(_, v)| v.0).collect::<Vec<_>>()),
+        Column::new("enrolled".into(), wk.iter().map(|(_, v)| v.1).collect::<Vec<_>>()),
+        Column::new("weekly_target".into(), wk.iter().map(|((a, _), _)| target_of(a)).collect::<Vec<_>>()),
+    ])?)?;
+
+    // --- new participants (first period of each person and scheme)
+    let mut first: BTreeMap<(&str, &'static str), &Enrolment> = BTreeMap::new();
+    for e in &d.enrolments {
+        let k = (e.si.as_str(), scheme_code(e.scheme));
+        match first.get(&k) {
+            Some(cur) if cur.paid_from <= e.paid_from => {}
+            _ => {
+                first.insert(k, e);
+            }
+        }
+    }
+
+    // --- conferences
+    let mut new_vol_ward: HashMap<(&str, &str, Month), i64> = HashMap::new();
+    for e in first.values().filter(|e| e.scheme == Scheme::VoluntarySi) {
+        if let Some(p) = d.people.get(&e.si) {
+            if let (Some(pr), Some(w)) = (p.province.as_deref(), p.ward.as_deref()) {
+                *new_vol_ward.entry((pr, w, e.paid_from)).or_default() += 1;
+            }
+        }
+    }
+    let mut conf: BTreeMap<(String, Month, Option<String>), ([i64; 4], HashSet<String>)> = BTreeMap::new();
+    for (p, w, held, inv, att, reg) in &d.conferences {
+        let m = Month::of_date(*held);
+        if m > asof_m {
+            continue;
+        }
+        let agent = w.as_deref().and_then(|w| ix.by_ward.get(&(p.as_str(), w))).and_then(|v| v.first()).map(|i| d.agents[*i].code.clone());
+        let e = conf.entry((p.clone(), m, agent)).or_default();
+        e.0[0] += 1;
+        e.0[1] += inv;
+        e.0[2] += att;
+        e.0[3] += reg;
+        if let Some(w) = w {
+            e.1.insert(w.clone());
+        }
+        report.conferences += 1;
+    }
+    let conf: Vec<_> = conf.into_iter().collect();
+    let enrolled_of = |p: &str, m: Month, wards: &HashSet<String>, reg: i64| -> i64 {
+        let n: i64 = wards.iter().map(|w| (0..3).map(|k| new_vol_ward.get(&(p, w.as_str(), m.add(k))).copied().unwrap_or(0)).sum::<i64>()).sum();
+        n.min(reg)
+    };
+    publish(lake, &tables::CONFERENCE_RESULTS, DataFrame::new(conf.len(), vec![
+        Column::new("province_code".into(), conf.iter().map(|((p, _, _), _)| p.clone()).collect::<Vec<_>>()),
+        date_column("month", conf.iter().map(|((_, m, _), _)| Some(m.first_day())).collect())?,
+        Column::new("agent_code".into(), conf.iter().map(|((_, _, a), _)| a.clone()).collect::<Vec<_>>()),
+        Column::new("conferences".into(), conf.iter().map(|(_, (c, _))| c[0]).collect::<Vec<_>>()),
+        Column::new("invited".into(), conf.iter().map(|(_, (c, _))| c[1]).collect::<Vec<_>>()),
+        Column::new("attended".into(), conf.iter().map(|(_, (c, _))| c[2]).collect::<Vec<_>>()),
+        Column::new("registered".into(), conf.iter().map(|(_, (c, _))| c[3]).collect::<Vec<_>>()),
+        Column::new("registrations_enrolled".into(), conf.iter().map(|((p, m, _), (c, w))| enrolled_of(p, *m, w, c[3])).collect::<Vec<_>>()),
+    ])?)?;
+
+    // --- rankings
+    let rank_periods = [
+        ("month", asof_m),
+        ("quarter", Month::new(asof_m.year(), (asof_m.month() - 1) / 3 * 3 + 1).expect("month")),
+        ("year", Month::new(asof_m.year(), 1).expect("month")),
+    ];
+    for (table, by_agent) in [(&tables::AGENT_RANKINGS, true), (&tables::COMMUNE_RANKINGS, false)] {
+        // (period, province, agent or ward) → (voluntary, household)
+        let mut counts: BTreeMap<(&str, Month, String, String), (i64, i64)> = BTreeMap::new();
+        for e in first.values() {
+            for (name, from) in rank_periods {
+                if e.paid_from < from || e.paid_from > asof_m {
+                    continue;
+                }
+                let person = d.people.get(&e.si);
+                let who = if by_agent {
+                    e.agent.as_ref().map(|a| (ix.by_code.get(a.as_str()).map(|i| d.agents[*i].province.clone()).or_else(|| person.and_then(|p| p.province.clone())), a.clone()))
+                } else {
+                    person.and_then(|p| p.ward.clone().map(|w| (p.province.clone(), w)))
+                };
+                let Some((Some(prov), id)) = who else { continue };
+                let c = counts.entry((name, from, prov, id)).or_default();
+                match e.scheme {
+                    Scheme::VoluntarySi => c.0 += 1,
+                    Scheme::HouseholdHi => c.1 += 1,
+                }
+            }
+        }
+        let rows: Vec<_> = counts.into_iter().collect();
+        let mut rank = vec![0i64; rows.len()];
+        let mut groups: BTreeMap<(&str, &String), Vec<usize>> = BTreeMap::new();
+        for (i, ((p, _, prov, _), _)) in rows.iter().enumerate() {
+            groups.entry((p, prov)).or_default().push(i);
+        }
+        for idx in groups.values() {
+            let dev: Vec<i64> = idx.iter().map(|i| rows[*i].1 .0 + rows[*i].1 .1).collect();
+            for (k, r) in ranks(&dev).into_iter().enumerate() {
+                rank[idx[k]] = r;
+            }
+        }
+        let n = rows.len();
+        publish(lake, table, DataFrame::new(n, vec![
+            date_column("as_of", vec![Some(as_of); n])?,
+            Column::new("province_code".into(), rows.iter().map(|((_, _, p, _), _)| p.clone()).collect::<Vec<_>>()),
+            Column::new("period".into(), rows.iter().map(|((p, _, _, _), _)| *p).collect::<Vec<_>>()),
+            date_column("period_start", rows.iter().map(|((_, m, _, _), _)| Some(m.first_day())).collect())?,
+            Column::new(if by_agent { "agent_code" } else { "ward_code" }.into(), rows.iter().map(|((_, _, _, id), _)| id.clone()).collect::<Vec<_>>()),
+            Column::new("new_voluntary".into(), rows.iter().map(|(_, c)| c.0).collect::<Vec<_>>()),
+            Column::new("new_household".into(), rows.iter().map(|(_, c)| c.1).collect::<Vec<_>>()),
+            Column::new("developed".into(), rows.iter().map(|(_, c)| c.0 + c.1).collect::<Vec<_>>()),
+            Column::new("rank".into(), rank),
+        ])?)?;
+    }
+
+    write_history(lake, &history)?;
+
+    // --- exports, with identities, one folder per province
+    let dir = crate::coverage::export_dir(lake, as_of);
+    let mut d08a_rows: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
+    let mut order: Vec<usize> = (0..due.len()).collect();
+    order.sort_by(|a, b| (&agent_codes[*a], &due[*a].e.si).cmp(&(&agent_codes[*b], &due[*b].e.si)));
+    let opt = |x: Option<i64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for i in order {
+        let r = &due[i];
+        let Some(prov) = r.province.as_deref() else { continue };
+        let person = d.people.get(&r.e.si);
+        d08a_rows.entry(prov).or_default().push(vec![
+            prov.to_string(),
+            l.to_string(),
+            agent_codes[i].clone().unwrap_or_default(),
+            r.e.si.clone(),
+            person.and_then(|p| p.name.clone()).unwrap_or_default(),
+            person.and_then(|p| p.birth).map(|b| b.to_string()).unwrap_or_default(),
+            scheme_code(r.e.scheme).to_string(),
+            r.e.household.clone().unwrap_or_default(),
+            opt(r.e.member_order),
+            opt(r.e.income_basis),
+            r.e.support.map(support_code).unwrap_or_default().to_string(),
+            r.e.payment_months.to_string(),
+            r.e.paid_through.to_string(),
+            periods[i].0.to_string(),
+            periods[i].1.to_string(),
+            opt(r.amount),
+            if r.e.paid_through == l { "renew" } else { "lapsed" }.to_string(),
+        ]);
+    }
+    let mut prospect_rows: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
+    let mut porder: Vec<usize> = (0..pool.len()).collect();
+    porder.sort_by(|a, b| (pool[*a].agent.map(|i| &d.agents[i].code), pool[*a].rank, &pool[*a].key).cmp(&(pool[*b].agent.map(|i| &d.agents[i].code), pool[*b].rank, &pool[*b].key)));
+    for i in porder {
+        let p = &pool[i];
+        let Some(prov) = p.province.as_deref() else { continue };
+        prospect_rows.entry(prov).or_default().push(vec![
+            prov.to_string(),
+            p.agent.map(|a| d.agents[a].code.clone()).unwrap_or_default(),
+            if p.agent.is_some() { p.rank.to_string() } else { String::new() },
+            p.name.clone().unwrap_or_default(),
+            p.birth.map(|b| b.to_string()).unwrap_or_default(),
+            p.si.clone().unwrap_or_default(),
+            p.citizen_id.clone().unwrap_or_default(),
+            p.ward.clone().unwrap_or_default(),
+            p.source.to_string(),
+            p.score.to_string(),
+            p.reasons.clone(),
+        ]);
+    }
+    let d08a_header: Vec<&str> = D08A_EXPORT_COLUMNS.iter().map(|c| c.0).collect();
+    let prospect_header: Vec<&str> = PROSPECT_EXPORT_COLUMNS.iter().map(|c| c.0).collect();
+    for p in &reference.provinces {
+        let pdir = dir.join(&p.code);
+        write_csv(&pdir.join("d08a_due.csv"), &d08a_header, d08a_rows.get(p.code.as_str()).map_or(&[][..], |v| &v[..]))?;
+        write_csv(&pdir.join("voluntary_prospects.csv"), &prospect_header, prospect_rows.get(p.code.as_str()).map_or(&[][..], |v| &v[..]))?;
+        report.export_files += 2;
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Checks a frame against its declaration and publishes it as a gold table;
+/// rows without a province are left out with a warning.
+fn publish(lake: &Lake, table: &GoldTable, df: DataFrame) -> Result<()> {
+    table.check(&df)?;
+    let missing = df.column("province_code")?.null_count();
+    let df = if missing > 0 {
+        tracing::warn!(stage = "voluntary", table = table.name, rows = missing, "rows without a province left out of the gold table");
+        df.lazy().filter(col("province_code").is_not_null()).collect()?
+    } else {
+        df
+    };
+    crate::lake::gold::write_partitioned_by(&lake.root, table.name, df, table.key)?;
+    Ok(())
+}
+
+/// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
+fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    use std::io::Write;
+    let dir = target.parent().context("export file has a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
+        f.write_all("\u{FEFF}".as_bytes())?;
+        let mut w = csv::Writer::from_writer(f);
+        w.write_record(header)?;
+        for r in rows {
+            w.write_record(r)?;
+        }
+        w.flush()?;
+        let f = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+        f.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_pensioner_enrolled_and_age() {
+        let ret = Some(60 * 12);
+        let ok = exclusion(false, false, false, false, Some((360, 360)), ret, 15);
+        assert_eq!(ok, None);
+        assert_eq!(exclusion(true, false, false, false, Some((360, 360)), ret, 15), Some("pensioner"));
+        assert_eq!(exclusion(false, true, false, false, Some((360, 360)), ret, 15), Some("in_voluntary_si"));
+        assert_eq!(exclusion(false, false, true, false, Some((360, 360)), ret, 15), Some("in_compulsory_si"));
+        assert_eq!(exclusion(false, false, false, true, Some((360, 360)), ret, 15), Some("compulsory_wages"));
+        assert_eq!(exclusion(false, false, false, false, Some((179, 179)), ret, 15), Some("under_min_age"));
+        assert_eq!(exclusion(false, false, false, false, Some((180, 180)), ret, 15), None);
+        assert_eq!(exclusion(false, false, false, false, Some((720, 720)), ret, 15), Some("past_retirement_age"));
+        assert_eq!(exclusion(false, false, false, false, Some((719, 719)), ret, 15), None);
+        assert_eq!(exclusion(false, false, false, false, None, ret, 15), None, "no birth date: kept");
+    }
+
+    #[test]
+    fn retirement_age_from_the_reference_table() {
+        let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap();
+        let as_of = NaiveDate::from_ymd_opt(2020, 6, 8).unwrap();
+        // A man born 1958-06-08 is 62 years 0 months: past the table's 60.
+        let b = NaiveDate::from_ymd_opt(1958, 6, 8).unwrap();
+        let ret = r.retirement_age_months(false, 1958).ok();
+        assert_eq!(exclusion(false, false, false, false, Some((age_months(b, as_of), age_months(b, as_of))), ret, 15), Some("past_retirement_age"));
+        // Born a day later in 1965 (55 years): in working age.
+        let b = NaiveDate::from_ymd_opt(1965, 6, 9).unwrap();
+        assert_eq!(age_months(b, as_of), 54 * 12 + 11);
+        let ret = r.retirement_age_months(false, 1965).ok();
+        assert_eq!(exclusion(false, false, false, false, Some((age_months(b, as_of), age_months(b, as_of))), ret, 15), None);
+    }
+
+    #[test]
+    fn a_birth_year_alone_excludes_only_when_certain() {
+        // CCCD 025207761173: 4th digit 2 = a man born in the 2000s, year 07.
+        assert_eq!(birth_year_from_cccd("025207761173"), Some(2007));
+        assert_eq!(birth_year_from_cccd("001185000001"), Some(1985));
+        assert_eq!(birth_year_from_cccd("001385000001"), Some(2085));
+        assert_eq!(birth_year_from_cccd("123456789"), None);
+        // Born some day of 2005, as of 2020-06-08: 14 or 15 years old: kept.
+        let as_of = NaiveDate::from_ymd_opt(2020, 6, 8).unwrap();
+        let range = |y| (age_months(NaiveDate::from_ymd_opt(y, 12, 31).unwrap(), as_of), age_months(NaiveDate::from_ymd_opt(y, 1, 1).unwrap(), as_of));
+        assert_eq!(exclusion(false, false, false, false, Some(range(2005)), Some(720), 15), None);
+        // Born in 2006: at most 14: excluded.
+        assert_eq!(exclusion(false, false, false, false, Some(range(2006)), Some(720), 15), Some("under_min_age"));
+        // Born in 1959, retirement at 60 years: at least 60 years 5 months: excluded.
+        assert_eq!(exclusion(false, false, false, false, Some(range(1959)), Some(720), 15), Some("past_retirement_age"));
+        assert_eq!(exclusion(false, false, false, false, Some(range(1960)), Some(720), 15), None, "59 or 60: kept");
+    }
+
+    #[test]
+    fn ranks_share_ties() {
+        assert_eq!(ranks(&[5, 3, 5, 1]), vec![1, 3, 1, 4]);
+        assert_eq!(ceil_pct(7, 20), 2);
+        assert_eq!(ceil_pct(0, 20), 0);
+    }
+}

@@ -1,0 +1,57 @@
+//! Conform over several deliveries: the newest extract wins, a re-delivered
+//! file (version 2) beats its first content, a resent payment keeps its first
+//! copy, and a run for a past date ignores later extracts.
+
+use bhxh::lake::read_parquet;
+use bhxh::pipeline::{self, RunConfig};
+use chrono::NaiveDate;
+use std::path::Path;
+
+const UNITS: &str = "unit_code,name,province_code,wage_region,status";
+const PAYMENTS: &str = "unit_code,paid_on,amount,reference";
+
+fn run(inbox: &Path, lake: &Path, as_of: (i32, u32, u32)) {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+    let as_of = NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap();
+    pipeline::run(&RunConfig::new(inbox, lake, reference, as_of)).unwrap();
+}
+
+fn column(lake: &Path, table: &str, col: &str) -> Vec<String> {
+    let df = read_parquet(&lake.join(format!("silver/{table}.parquet"))).unwrap();
+    let s = df.column(col).unwrap().cast(&polars::prelude::DataType::String).unwrap();
+    let ca = s.str().unwrap().clone();
+    (0..ca.len()).map(|i| ca.get(i).unwrap().to_string()).collect()
+}
+
+#[test]
+fn newest_extract_wins_resends_keep_the_first_copy_and_the_past_stays_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake) = (dir.path().join("inbox"), dir.path().join("lake"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let w = |name: &str, text: String| std::fs::write(inbox.join(name), text).unwrap();
+    w("si_units_20200601.csv", format!("{UNITS}\nU1,Công ty A,01,1,active\nU2,Công ty X,79,1,active\n"));
+    w("si_units_20200608.csv", format!("{UNITS}\nU1,Công ty B,01,1,active\n"));
+    w("si_payments_20200601.csv", format!("{PAYMENTS}\nU1,2020-05-30,100,R1\n"));
+    w("si_payments_20200608.csv", format!("{PAYMENTS}\nU1,2020-06-02,100,R1\nU1,2020-06-03,50,R2\n"));
+
+    run(&inbox, &lake, (2020, 6, 8));
+    assert_eq!(column(&lake, "units", "unit_code"), ["U2", "U1"]);
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["silver/units.parquet", "bronze/si_units/si_units_20200601.parquet", "_ledger/ingested.jsonl"] {
+        let mode = std::fs::metadata(lake.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{f}: owner read/write, group read, others nothing");
+    }
+    assert_eq!(column(&lake, "units", "name"), ["Công ty X", "Công ty B"], "the newer extract wins");
+    assert_eq!(column(&lake, "payments", "reference"), ["R1", "R2"]);
+    assert_eq!(column(&lake, "payments", "paid_on"), ["2020-05-30", "2020-06-03"], "a resend keeps the first copy");
+
+    // The 8 June file delivered again with new content: version 2 wins.
+    w("si_units_20200608.csv", format!("{UNITS}\nU1,Công ty C,01,1,active\n"));
+    run(&inbox, &lake, (2020, 6, 8));
+    assert_eq!(column(&lake, "units", "name"), ["Công ty X", "Công ty C"]);
+
+    // A run for 5 June sees only the 1 June extracts.
+    run(&inbox, &lake, (2020, 6, 5));
+    assert_eq!(column(&lake, "units", "name"), ["Công ty A", "Công ty X"]);
+    assert_eq!(column(&lake, "payments", "reference"), ["R1"]);
+}
