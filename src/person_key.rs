@@ -1,7 +1,7 @@
 //! `person_key`: the keyed hash that stands for a person in gold tables.
 //!
 //! Analysts' tables carry no citizen IDs and no names; they carry
-//! `person_key = hex(BLAKE3-keyed(key, "si:" + si_number))[..32]` for a person
+//! `person_key = hex(HMAC-SHA256(key, "si:" + si_number))[..32]` for a person
 //! BHXH knows, or `"tax:" + person_ref` for a tax-side person linked to no
 //! BHXH record. The 32-byte key comes from the environment variable
 //! `BHXH_PERSON_KEY` (64 hex digits) and is the only secret of the product:
@@ -67,11 +67,13 @@ impl PersonKeyer {
         self.demo
     }
 
+    /// HMAC-SHA256 of `prefix + id` under the key, first 16 bytes in hex.
     fn hash(&self, prefix: &str, id: &str) -> String {
-        let mut h = blake3::Hasher::new_keyed(&self.key);
-        h.update(prefix.as_bytes());
-        h.update(id.as_bytes());
-        h.finalize().to_hex()[..32].to_string()
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(prefix.as_bytes());
+        mac.update(id.as_bytes());
+        mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The key of a person BHXH knows.
