@@ -154,8 +154,15 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
         }
         let info = ctx.units.get(&unit);
         // The workers still out, at the unit's average due wage (or, with none
-        // declared, the lowest regional minimum wage).
-        let avg_wage = if declared_due > 0 { due_wages / declared_due } else { ctx.reference.min_wage(4, ctx.asof_m)? };
+        // declared, its region's minimum wage; unknown: not estimated).
+        let avg_wage = if declared_due > 0 {
+            due_wages / declared_due
+        } else {
+            match info.and_then(|u| u.wage_region) {
+                Some(r) => ctx.reference.min_wage(r, ctx.asof_m)?,
+                None => 0,
+            }
+        };
         let monthly_gap = ctx.contributions_on(avg_wage * declared_out);
         rows.push(ResumeRow {
             province: info.and_then(|u| u.province.clone()),

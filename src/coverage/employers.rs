@@ -74,9 +74,11 @@ pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
         }
         let wage_fund = fund[i].unwrap_or(0);
         let bill = if declared_only {
-            // No wages seen: the declared headcount at the province's lowest minimum wage.
-            let region = prov[i].as_deref().and_then(|p| ctx.reference.province(p)).map_or(4, |p| p.rural_region);
-            declared[i].unwrap_or(0) * ctx.reference.min_wage(region, ctx.asof_m)?
+            // No wages seen: the declared headcount at the province's rural minimum wage.
+            match prov[i].as_deref().and_then(|p| ctx.reference.province(p)) {
+                Some(p) => declared[i].unwrap_or(0) * ctx.reference.min_wage(p.rural_region, ctx.asof_m)?,
+                None => 0,
+            }
         } else {
             wage_fund / c.recent_months as i64
         };

@@ -90,6 +90,8 @@ pub(crate) struct Unit {
     pub province: Option<String>,
     pub officer: Option<String>,
     pub active: bool,
+    /// Minimum-wage region 1–4.
+    pub wage_region: Option<u8>,
 }
 
 /// si_units by code and by head tax code.
@@ -106,7 +108,16 @@ impl Units {
         let mut u = Units::default();
         let Some(lf) = frame::silver(lake, "units")? else { return Ok(u) };
         let df = lf
-            .select([col("unit_code"), col("name"), col("tax_code"), col("head_tax_code"), col("province_code"), col("officer_id"), col("status")])
+            .select([
+                col("unit_code"),
+                col("name"),
+                col("tax_code"),
+                col("head_tax_code"),
+                col("province_code"),
+                col("officer_id"),
+                col("status"),
+                col("wage_region"),
+            ])
             .sort(["unit_code"], Default::default())
             .collect()?;
         let (code, name, tax, head, prov, off, status) = (
@@ -118,6 +129,7 @@ impl Units {
             strs(&df, "officer_id")?,
             strs(&df, "status")?,
         );
+        let region = ints(&df, "wage_region")?;
         for i in 0..df.height() {
             let Some(c) = code[i].clone() else { continue };
             let k = u.list.len();
@@ -132,6 +144,7 @@ impl Units {
                 province: prov[i].clone(),
                 officer: off[i].clone().filter(|o| !o.is_empty()),
                 active: status[i].as_deref() != Some("closed"),
+                wage_region: region[i].and_then(|r| u8::try_from(r).ok()),
             });
         }
         Ok(u)
