@@ -23,12 +23,10 @@ use super::frame::{self, date_column, days, from_days, month_of, strs};
 use super::uninsured::WorkerRow;
 use super::{load_officers, Ctx};
 use crate::month::Month;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::Path;
 
 pub const HISTORY_DOC: &str = "Every worklist item and uninsured worker ever listed, with when it was first and last listed and when it was developed; the basis of `worklist_results`.";
 
@@ -655,28 +653,4 @@ fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
     Ok(files)
 }
 
-/// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
-fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let dir = target.parent().context("export file has a folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
-    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
-        f.write_all("\u{FEFF}".as_bytes())?;
-        let mut w = csv::Writer::from_writer(f);
-        w.write_record(header)?;
-        for r in rows {
-            w.write_record(r)?;
-        }
-        w.flush()?;
-        let f = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-        f.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
-}
+use crate::lake::write_csv;

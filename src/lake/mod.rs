@@ -181,6 +181,33 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
+pub fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    use std::io::Write;
+    let dir = target.parent().context("export file has a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
+        f.write_all("\u{FEFF}".as_bytes())?;
+        let mut w = csv::Writer::from_writer(f);
+        w.write_record(header)?;
+        for r in rows {
+            w.write_record(r)?;
+        }
+        w.flush()?;
+        let f = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+        f.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
+}
+
 /// Scans several Parquet files as one lazy frame (an empty list is an error
 /// the caller should avoid).
 pub fn scan_parquet(files: &[PathBuf]) -> Result<LazyFrame> {
