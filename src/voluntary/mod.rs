@@ -1395,7 +1395,7 @@ mod tests {
 
     #[test]
     fn retirement_age_from_the_reference_table() {
-        let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap();
+        let r = Reference::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap();
         let as_of = NaiveDate::from_ymd_opt(2020, 6, 8).unwrap();
         // A man born 1958-06-08 is 62 years 0 months: past the table's 60.
         let b = NaiveDate::from_ymd_opt(1958, 6, 8).unwrap();
