@@ -119,6 +119,7 @@ pub fn render() -> String {
             crate::link::CLERICAL_REVIEW_COLUMNS,
         ),
     ];
+    derived.extend(crate::assess::silver_tables());
     derived.extend(crate::coverage::silver_tables());
     derived.extend(crate::voluntary::silver_tables());
     for (name, doc, cols) in derived {
@@ -126,7 +127,7 @@ pub fn render() -> String {
     }
     let _ = writeln!(w, "\n## Gold: `gold/<table>/province_code=NN/part-0.parquet`\n");
     let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run. How the figures are computed: [rules.md](rules.md). No citizen IDs or names: people are `person_key`, a keyed hash (`BHXH_PERSON_KEY`, see the README).");
-    for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES).chain(crate::voluntary::tables::GOLD_TABLES) {
+    for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES).chain(crate::voluntary::tables::GOLD_TABLES).chain(crate::publish::tables::GOLD_TABLES) {
         let _ = writeln!(w, "\n### `{}`\n\n{}\n", t.name, t.doc);
         let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
         for c in t.columns {

@@ -20,6 +20,7 @@ pub mod link;
 pub mod month;
 pub mod person_key;
 pub mod pipeline;
+pub mod publish;
 pub mod reference;
 pub mod verify;
 pub mod voluntary;

@@ -89,6 +89,41 @@ impl FromStr for Month {
     }
 }
 
+/// ISO week of a date, `YYYY-Www` (the ISO week-year, which differs from the
+/// calendar year for a few days around New Year).
+pub fn iso_week(d: NaiveDate) -> String {
+    let w = d.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+/// The Monday of the ISO week holding `d`.
+pub fn monday_of(d: NaiveDate) -> NaiveDate {
+    d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
+}
+
+/// The weekly report a run at `as_of` sends: the last ISO week that ended
+/// before the as-of day began, given by its Sunday. A Monday run reports the
+/// week that ended the day before; a Sunday run the week before that (its own
+/// week has not ended).
+pub fn report_sunday(as_of: NaiveDate) -> NaiveDate {
+    monday_of(as_of) - chrono::Duration::days(1)
+}
+
+/// The Sundays of the report window of a run at `as_of`: every week whose
+/// Sunday lies in the calendar year of the report week's Sunday, up to that
+/// week, oldest first ("year to date" is the calendar year of the Sunday).
+pub fn report_window(as_of: NaiveDate) -> Vec<NaiveDate> {
+    let last = report_sunday(as_of);
+    let mut out = Vec::new();
+    let mut s = last;
+    while s.year() == last.year() {
+        out.push(s);
+        s -= chrono::Duration::days(7);
+    }
+    out.reverse();
+    out
+}
+
 /// Parses exactly `YYYY-MM-DD` (a real calendar date).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
@@ -138,5 +173,22 @@ mod tests {
         assert_eq!(m.first_day(), NaiveDate::from_ymd_opt(2020, 2, 1).unwrap());
         assert_eq!(m.last_day(), NaiveDate::from_ymd_opt(2020, 2, 29).unwrap());
         assert_eq!(Month::new(2020, 3).unwrap().until(Month::new(2020, 6).unwrap()), 3);
+    }
+
+    #[test]
+    fn report_weeks() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        // Monday 8 June 2020 reports 2020-W23 (1–7 June), sent that Monday.
+        assert_eq!(report_sunday(d(2020, 6, 8)), d(2020, 6, 7));
+        assert_eq!(iso_week(d(2020, 6, 7)), "2020-W23");
+        // A Sunday's own week has not ended: the week before it.
+        assert_eq!(report_sunday(d(2020, 6, 7)), d(2020, 5, 31));
+        assert_eq!(report_sunday(d(2020, 6, 10)), d(2020, 6, 7));
+        let w = report_window(d(2020, 6, 8));
+        assert_eq!((w[0], *w.last().unwrap(), w.len()), (d(2020, 1, 5), d(2020, 6, 7), 23));
+        // The week of New Year belongs to the year of its Sunday: 2020-W53 ends 3 Jan 2021.
+        assert_eq!(iso_week(d(2021, 1, 3)), "2020-W53");
+        assert_eq!(report_window(d(2021, 1, 4)), vec![d(2021, 1, 3)]);
+        assert_eq!(monday_of(d(2021, 1, 3)), d(2020, 12, 28));
     }
 }

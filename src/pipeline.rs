@@ -12,6 +12,7 @@ use crate::lake::Lake;
 use crate::link::{self, LinkReport};
 use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
+use crate::publish::{self, PublishReport};
 use crate::voluntary::{self, ScoringConfig, VoluntaryReport};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -105,6 +106,7 @@ pub struct RunReport {
     pub link: Option<LinkReport>,
     pub coverage: Option<CoverageReport>,
     pub voluntary: Option<VoluntaryReport>,
+    pub publish: Option<PublishReport>,
     pub seconds: f64,
 }
 
@@ -205,11 +207,11 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform, (assess, link, coverage, voluntary)) = result?;
+    let (ingest, conform, (assess, link, coverage, voluntary, publish)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -266,7 +268,8 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// What the stages after conform reported.
-type Assessed = (AssessReport, Option<LinkReport>, Option<CoverageReport>, Option<VoluntaryReport>);
+type Assessed =
+    (AssessReport, Option<LinkReport>, Option<CoverageReport>, Option<VoluntaryReport>, Option<PublishReport>);
 
 fn stages_in_order(
     cfg: &RunConfig,
@@ -306,7 +309,7 @@ fn stages_in_order(
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None)));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None, None)));
     }
     let t = Instant::now();
     let bar = progress(conform::SILVER.len() as u64, "conform");
@@ -346,7 +349,12 @@ fn stages_in_order(
         stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
         d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, seconds = v.seconds, "stage done"
     );
-    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v))))
+    let p = publish::run(lake, &reference, cfg.as_of)?;
+    tracing::info!(
+        stage = "publish", report_week = %p.report_week, weeks = p.weeks, rows_written = p.rows_written,
+        rows_kept = p.rows_kept, collected_report_week = p.collected_report_week, seconds = p.seconds, "stage done"
+    );
+    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p))))
 }
 
 /// A stage after conform, run alone on the lake's silver.

@@ -39,6 +39,26 @@ pub const C12_NOTICES: &str = "c12_notices";
 pub const DELINQUENT_EMPLOYERS: &str = "delinquent_employers";
 pub const SUSPENDED_UNITS_OWING: &str = "suspended_units_owing";
 pub const MAKEUP_UNPAID: &str = "makeup_unpaid";
+/// Silver: each province's debt at the end of each report week (see
+/// [`crate::month::report_window`]), read by the publish stage.
+pub const WEEKLY_DEBT: &str = "weekly_debt";
+
+/// Silver tables this stage writes: (name, meaning, columns).
+pub fn silver_tables() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
+    vec![(
+        WEEKLY_DEBT,
+        "Assess stage: each province's debt at the end of each week of the report window (the weeks of the \
+         report week's calendar year up to it), the ledger of every unit cut at that Sunday: dues of the months \
+         up to the Sunday's month, payments up to the Sunday. Only provinces and weeks with debt have rows.",
+        &[
+            ("province_code", "string", "Province of the unit (2020 code)"),
+            ("week_end", "date", "The Sunday ending the ISO week"),
+            ("debt", "int64", "Σ unpaid dues of the months before the Sunday's month, VND"),
+            ("units_in_debt", "int64", "Units with debt > 0"),
+            ("units_in_debt_3m", "int64", "Of those, units whose debt_months ≥ the inspection threshold (thresholds.csv)"),
+        ],
+    )]
+}
 
 /// What the stage did, for the run summary.
 #[derive(Clone, Debug, Default)]
@@ -107,7 +127,9 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
 
     let mut out = Outputs::default();
     let mut book = RuleBook::new(reference);
-    let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments };
+    // The report window's week ends: the debt position at each, for province_weekly.
+    let week_ends = crate::month::report_window(as_of);
+    let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments, week_ends: &week_ends };
 
     // Due contributions up to the as-of month, in whatever order silver has.
     let as_of_m = Month::of_date(as_of);
@@ -173,7 +195,7 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     }
 
     tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "units settled");
-    out.write(lake, &units, as_of)?;
+    out.write(lake, &units, as_of, &week_ends)?;
     tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "gold written");
     report.export_files = export::run(lake, reference, as_of)?;
     report.seconds = start.elapsed().as_secs_f64();
@@ -332,6 +354,7 @@ struct UnitCtx<'a> {
     units: &'a [UnitInfo],
     suspensions: &'a [Vec<Suspension>],
     payments: &'a [Vec<Payment>],
+    week_ends: &'a [NaiveDate],
 }
 
 impl UnitCtx<'_> {
@@ -395,6 +418,24 @@ impl UnitCtx<'_> {
             c.interest_unpaid.push(l.interest_unpaid);
             c.credit.push(l.credit);
             c.provisional.push(s.month == as_of_m);
+        }
+        // The position at the end of each report week: the ledger cut at that
+        // Sunday (its month the last, payments up to that day).
+        for (w, &sunday) in self.week_ends.iter().enumerate() {
+            let m = Month::of_date(sunday);
+            if m < first || sunday > self.as_of {
+                continue;
+            }
+            let cut = &due[..=first.until(m) as usize];
+            let (_, p) = ledger::run(cut, payments, sunday, |m| reference.interest_annual(m))
+                .with_context(|| format!("ledger of unit {} at {sunday}", self.units[u as usize].code))?;
+            if p.debt > 0 {
+                let threshold = reference.threshold("inspection_debt_months", m)?;
+                let acc = out.weekly.entry((u32::try_from(w).unwrap_or(u32::MAX), self.units[u as usize].province.clone())).or_default();
+                acc[0] += p.debt;
+                acc[1] += 1;
+                acc[2] += i64::from(i64::from(p.debt_months) >= threshold);
+            }
         }
         let deferred = sched.last().map_or(0, |s| s.deferred_balance);
         let suspension_now = dues::suspending(periods, as_of_m);
@@ -530,6 +571,8 @@ struct Outputs {
     delinquent: DelinquentCols,
     suspended_owing: SuspendedOwingCols,
     makeup: MakeupCols,
+    /// (report week index, province) → [debt, units in debt, units in debt ≥ threshold months].
+    weekly: std::collections::BTreeMap<(u32, String), [i64; 3]>,
 }
 
 fn date_col(name: &str, v: Vec<i32>) -> Result<Column> {
@@ -582,7 +625,7 @@ fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Re
 }
 
 impl Outputs {
-    fn write(self, lake: &Lake, units: &[UnitInfo], as_of: NaiveDate) -> Result<()> {
+    fn write(self, lake: &Lake, units: &[UnitInfo], as_of: NaiveDate, week_ends: &[NaiveDate]) -> Result<()> {
         let root = &lake.root;
         let as_of_day = days(as_of);
 
@@ -672,6 +715,29 @@ impl Outputs {
             i64_col("debt_months", x.debt_months),
         ]);
         publish(root, &tables::MAKEUP_UNPAID, DataFrame::new(n, cols)?)?;
+
+        // silver/weekly_debt: the publish stage's debt figures per report week.
+        let n = self.weekly.len();
+        let (mut prov, mut end, mut debt, mut units_in_debt, mut over) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for ((w, p), [d, u, o]) in self.weekly {
+            prov.push(p);
+            end.push(days(week_ends[w as usize]));
+            debt.push(d);
+            units_in_debt.push(u);
+            over.push(o);
+        }
+        let mut df = DataFrame::new(
+            n,
+            vec![
+                Column::new("province_code".into(), prov),
+                date_col("week_end", end)?,
+                i64_col("debt", debt),
+                i64_col("units_in_debt", units_in_debt),
+                i64_col("units_in_debt_3m", over),
+            ],
+        )?;
+        lake::write_parquet(&lake.silver_file(WEEKLY_DEBT), &mut df)?;
         Ok(())
     }
 }

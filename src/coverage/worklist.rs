@@ -24,7 +24,7 @@ use super::uninsured::WorkerRow;
 use super::{load_officers, Ctx};
 use crate::month::Month;
 use anyhow::Result;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
@@ -113,14 +113,9 @@ pub(crate) struct Plan {
     pub officer_names: HashMap<String, Option<String>>,
 }
 
-fn iso_week(d: NaiveDate) -> String {
-    let w = d.iso_week();
-    format!("{}-W{:02}", w.year(), w.week())
-}
+use crate::month::iso_week;
 
-fn monday_of(d: NaiveDate) -> NaiveDate {
-    d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64)
-}
+use crate::month::monday_of;
 
 /// Builds the items, assigns officers, cuts the weekly lists, and writes the
 /// officers back into the rows of the gold tables.

@@ -49,6 +49,7 @@ fn dtype_name(d: &DataType) -> &'static str {
         DataType::Int32 => "int32",
         DataType::Date => "date",
         DataType::Boolean => "bool",
+        DataType::Float64 => "float64",
         _ => "other",
     }
 }

@@ -908,10 +908,7 @@ fn write_history(lake: &Lake, h: &BTreeMap<String, History>) -> Result<()> {
 
 // ------------------------------------------------------------------ run
 
-fn iso_week(d: NaiveDate) -> String {
-    let w = d.iso_week();
-    format!("{}-W{:02}", w.year(), w.week())
-}
+use crate::month::iso_week;
 
 fn ceil_pct(n: u64, pct: u32) -> i64 {
     ((n * u64::from(pct)).div_ceil(100)) as i64

@@ -1,0 +1,714 @@
+//! Publish: the weekly report (dispatch §5) and plan vs target (§4).
+//!
+//! ```text
+//! silver (contributions, payments, enrolments, suspensions, conferences,
+//!         covid_reviews, plan_targets, worklist_history, weekly_debt)
+//!   ─► gold/province_weekly, province_weekly_2025, national_weekly, plan_vs_target
+//! ```
+//! A run at as-of D computes every week of its report window
+//! ([`crate::month::report_window`]): the weeks of the report week's calendar
+//! year up to the last week that ended before D. Each figure is as of the end
+//! of the week's Sunday: events dated after it are left out, and conform has
+//! already left out extracts dated after D. The weekly tables are an archive:
+//! the run replaces its report week, fills earlier weeks no run has computed
+//! yet, and keeps the rest, so a week reported on its Monday stays as it was
+//! sent; `data_as_of` tells which run computed a row.
+
+pub mod tables;
+
+use crate::coverage::frame::{self, days, from_days, ints, strs};
+use crate::lake::{self, gold, Lake};
+use crate::month::{iso_week, monday_of, report_window, Month};
+use crate::reference::Reference;
+use anyhow::{Context, Result};
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+use tables::{NATIONAL_WEEKLY as NATIONAL_TABLE, PLAN_VS_TARGET as PLAN_TABLE};
+
+pub const PROVINCE_WEEKLY: &str = "province_weekly";
+pub const PROVINCE_WEEKLY_2025: &str = "province_weekly_2025";
+pub const NATIONAL_WEEKLY: &str = "national_weekly";
+pub const PLAN_VS_TARGET: &str = "plan_vs_target";
+
+/// The figure columns of the weekly tables that are counts or sums, in file
+/// order after `compulsory_month` (the plan columns come after them).
+const FIGURES: [&str; 23] = [
+    "compulsory_participants",
+    "compulsory_units",
+    "voluntary_participants",
+    "household_hi_members",
+    "uninsured_workers_found_week",
+    "uninsured_workers_found_ytd",
+    "unregistered_employers_found_week",
+    "unregistered_employers_found_ytd",
+    "workers_developed_week",
+    "workers_developed_ytd",
+    "employers_developed_week",
+    "employers_developed_ytd",
+    "collected_week",
+    "collected_ytd",
+    "debt",
+    "units_in_debt",
+    "units_in_debt_3m",
+    "suspended_units",
+    "conferences_week",
+    "conference_attended_week",
+    "conference_registrations_week",
+    "conference_registrations_ytd",
+    "covid_reviews_week",
+];
+const F_COMPULSORY: usize = 0;
+const F_UNITS: usize = 1;
+const F_VOLUNTARY: usize = 2;
+const F_HOUSEHOLD: usize = 3;
+const F_WORKERS_FOUND: usize = 4;
+const F_EMPLOYERS_FOUND: usize = 6;
+const F_WORKERS_DEV: usize = 8;
+const F_EMPLOYERS_DEV: usize = 10;
+const F_COLLECTED: usize = 12;
+const F_DEBT: usize = 14;
+const F_SUSPENDED: usize = 17;
+const F_CONFERENCES: usize = 18;
+const F_COVID: usize = 22;
+/// Figures counted distinct per region (a person declared in two provinces is
+/// one person nationally); the others are sums and roll up by addition.
+const DISTINCT: [usize; 4] = [F_COMPULSORY, F_UNITS, F_VOLUNTARY, F_HOUSEHOLD];
+
+/// The four Decision 06 measures: (name, plan_targets column, actual figure).
+const MEASURES: [(&str, &str, usize); 4] = [
+    ("collection", "collection_target", F_COLLECTED + 1),
+    ("compulsory", "compulsory_target", F_COMPULSORY),
+    ("voluntary", "voluntary_target", F_VOLUNTARY),
+    ("household_hi", "household_hi_target", F_HOUSEHOLD),
+];
+
+type Figures = [i64; FIGURES.len()];
+
+#[derive(Clone, Debug, Default)]
+pub struct PublishReport {
+    pub report_week: String,
+    pub weeks: usize,
+    /// Rows of province_weekly this run wrote (replaced or filled).
+    pub rows_written: usize,
+    /// Rows of province_weekly kept from earlier runs.
+    pub rows_kept: usize,
+    pub collected_report_week: i64,
+    pub seconds: f64,
+}
+
+/// The three levels of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Level {
+    Province,
+    Province2025,
+    National,
+}
+const LEVELS: [Level; 3] = [Level::Province, Level::Province2025, Level::National];
+
+/// The report window and what each level's regions are.
+struct Ctx<'a> {
+    lake: &'a Lake,
+    reference: &'a Reference,
+    as_of: NaiveDate,
+    /// Sundays of the window, oldest first.
+    sundays: Vec<NaiveDate>,
+    /// 31 December of the year before the window: the plan's starting level.
+    baseline: NaiveDate,
+}
+
+impl Ctx<'_> {
+    fn year(&self) -> i32 {
+        self.sundays.last().map_or(self.as_of.year(), |s| s.year())
+    }
+
+    /// The evaluation dates: the window's Sundays, then the baseline (index K).
+    fn eval_dates(&self) -> Vec<NaiveDate> {
+        self.sundays.iter().copied().chain([self.baseline]).collect()
+    }
+
+    /// Index of the week (in the window) holding `d`, if any.
+    fn week_of(&self, d: NaiveDate) -> Option<usize> {
+        let first_monday = monday_of(*self.sundays.first()?);
+        if d < first_monday || d > *self.sundays.last()? {
+            return None;
+        }
+        Some(((d - first_monday).num_days() / 7) as usize)
+    }
+
+    /// First week whose year-to-date includes `d` (1 January of the year to the
+    /// week's Sunday), if any.
+    fn ytd_from(&self, d: NaiveDate) -> Option<usize> {
+        if d.year() != self.year() || d > *self.sundays.last()? {
+            return None;
+        }
+        self.sundays.iter().position(|s| *s >= d)
+    }
+
+    /// The region a 2020 province belongs to at `level`.
+    fn region(&self, level: Level, province: &str) -> Option<String> {
+        match level {
+            Level::Province => Some(province.to_string()),
+            Level::Province2025 => self.reference.province(province).map(|p| p.code_2025.clone()),
+            Level::National => Some("VN".into()),
+        }
+    }
+
+    /// Every region of a level, sorted.
+    fn regions(&self, level: Level) -> Vec<String> {
+        let set: std::collections::BTreeSet<String> =
+            self.reference.provinces.iter().filter_map(|p| self.region(level, &p.code)).collect();
+        set.into_iter().collect()
+    }
+}
+
+/// The latest complete month at the end of day `d`.
+fn complete_month(d: NaiveDate) -> Month {
+    Month::of_date(d + chrono::Duration::days(1)).prev()
+}
+
+/// `baseline + (target − baseline) × elapsed ÷ total`, halves up.
+pub fn straight_line(baseline: i64, target: i64, elapsed: i64, total: i64) -> i64 {
+    let num = i128::from(target - baseline) * i128::from(elapsed);
+    let den = i128::from(total);
+    baseline + (2 * num + den).div_euclid(2 * den) as i64
+}
+
+/// Runs the stage for `as_of`.
+pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<PublishReport> {
+    let start = Instant::now();
+    let sundays = report_window(as_of);
+    let year = sundays.last().map_or(as_of.year(), |s| s.year());
+    let baseline = NaiveDate::from_ymd_opt(year - 1, 12, 31).context("baseline date")?;
+    let ctx = Ctx { lake, reference, as_of, sundays, baseline };
+    let k = ctx.sundays.len();
+
+    // Sums at the 2020-province level, then rolled up.
+    let mut sums: HashMap<String, Vec<Figures>> = HashMap::new();
+    add_history(&ctx, &mut sums)?;
+    add_payments(&ctx, &mut sums)?;
+    add_debt(&ctx, &mut sums)?;
+    add_suspensions(&ctx, &mut sums)?;
+    add_conferences(&ctx, &mut sums)?;
+    add_covid_reviews(&ctx, &mut sums)?;
+    // Distinct counts, per level; index K is the baseline date.
+    let distinct = distinct_counts(&ctx)?;
+    let targets = plan_targets(&ctx)?;
+
+    let mut report = PublishReport { report_week: ctx.sundays.last().map(|s| iso_week(*s)).unwrap_or_default(), weeks: k, ..Default::default() };
+    for level in LEVELS {
+        let mut rows: Vec<Row> = Vec::new();
+        for region in ctx.regions(level) {
+            let mut figs = vec![[0i64; FIGURES.len()]; k + 1];
+            for p in &reference.provinces {
+                if ctx.region(level, &p.code).as_deref() != Some(region.as_str()) {
+                    continue;
+                }
+                if let Some(v) = sums.get(&p.code) {
+                    for (acc, x) in figs.iter_mut().zip(v) {
+                        for (a, b) in acc.iter_mut().zip(x) {
+                            *a += b;
+                        }
+                    }
+                }
+            }
+            for (w, f) in figs.iter_mut().enumerate() {
+                for i in DISTINCT {
+                    f[i] = distinct.get(&(level, region.clone(), w, i)).copied().unwrap_or(0);
+                }
+            }
+            let mut t = [None; 4];
+            for p in &reference.provinces {
+                if ctx.region(level, &p.code).as_deref() == Some(region.as_str()) {
+                    if let Some(pt) = targets.get(&p.code) {
+                        for (a, b) in t.iter_mut().zip(pt) {
+                            if let Some(b) = b {
+                                *a = Some(a.unwrap_or(0) + b);
+                            }
+                        }
+                    }
+                }
+            }
+            for w in 0..k {
+                rows.push(Row { region: region.clone(), week: w, figures: figs[w], baseline: figs[k], targets: t });
+            }
+        }
+        if level == Level::Province {
+            report.collected_report_week = rows.iter().filter(|r| r.week + 1 == k).map(|r| r.figures[F_COLLECTED]).sum();
+        }
+        let df = weekly_frame(&ctx, level, &rows)?;
+        let (written, kept) = merge_and_write(&ctx, level, df)?;
+        if level == Level::Province {
+            (report.rows_written, report.rows_kept) = (written, kept);
+        }
+    }
+    write_plan_vs_target(lake)?;
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+struct Row {
+    region: String,
+    week: usize,
+    figures: Figures,
+    /// The distinct figures at the baseline date.
+    baseline: Figures,
+    targets: [Option<i64>; 4],
+}
+
+fn slot<'a>(sums: &'a mut HashMap<String, Vec<Figures>>, province: &str, weeks: usize) -> &'a mut Vec<Figures> {
+    sums.entry(province.to_string()).or_insert_with(|| vec![[0; FIGURES.len()]; weeks])
+}
+
+/// Adds one event to the week holding `d` (`_week` figure `f`) and to every
+/// year-to-date from it on (`f + 1`, when `ytd`).
+fn add_event(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>, province: &str, d: NaiveDate, f: usize, x: i64, ytd: bool) {
+    let k = ctx.sundays.len();
+    let week = ctx.week_of(d);
+    let from = if ytd { ctx.ytd_from(d) } else { None };
+    if week.is_none() && from.is_none() {
+        return;
+    }
+    let v = slot(sums, province, k);
+    if let Some(w) = week {
+        v[w][f] += x;
+    }
+    if let Some(w0) = from {
+        for fig in &mut v[w0..] {
+            fig[f + 1] += x;
+        }
+    }
+}
+
+/// Units' provinces (silver units).
+fn unit_provinces(lake: &Lake) -> Result<HashMap<String, String>> {
+    let Some(lf) = frame::silver(lake, "units")? else { return Ok(HashMap::new()) };
+    let df = lf.select([col("unit_code"), col("province_code")]).collect()?;
+    let (u, p) = (strs(&df, "unit_code")?, strs(&df, "province_code")?);
+    Ok(u.into_iter().zip(p).filter_map(|(u, p)| Some((u?, p?))).collect())
+}
+
+/// Found and developed, from the coverage stage's worklist history.
+fn add_history(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
+    let Some(lf) = frame::silver(ctx.lake, "worklist_history")? else { return Ok(()) };
+    let df = lf
+        .filter(col("item_kind").eq(lit("uninsured_worker")).or(col("item_kind").eq(lit("unregistered_employer"))))
+        .select([col("item_kind"), col("province_code"), col("first_listed_on"), col("developed_on")])
+        .collect()?;
+    let (kind, prov, first, dev) = (strs(&df, "item_kind")?, strs(&df, "province_code")?, days(&df, "first_listed_on")?, days(&df, "developed_on")?);
+    for i in 0..df.height() {
+        let (Some(kind), Some(prov)) = (&kind[i], &prov[i]) else { continue };
+        let workers = kind == "uninsured_worker";
+        if let Some(d) = first[i] {
+            let f = if workers { F_WORKERS_FOUND } else { F_EMPLOYERS_FOUND };
+            add_event(ctx, sums, prov, from_days(d), f, 1, true);
+        }
+        if let Some(d) = dev[i] {
+            let f = if workers { F_WORKERS_DEV } else { F_EMPLOYERS_DEV };
+            add_event(ctx, sums, prov, from_days(d), f, 1, true);
+        }
+    }
+    Ok(())
+}
+
+/// Collected: payments by paid_on, in the unit's province.
+fn add_payments(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
+    let Some(lf) = frame::silver(ctx.lake, "payments")? else { return Ok(()) };
+    let (Some(first), Some(last)) = (ctx.sundays.first(), ctx.sundays.last()) else { return Ok(()) };
+    let from = monday_of(*first).min(NaiveDate::from_ymd_opt(ctx.year(), 1, 1).context("1 January")?);
+    let df = lf
+        .filter(col("paid_on").gt_eq(lit(from)).and(col("paid_on").lt_eq(lit(*last))))
+        .group_by([col("unit_code"), col("paid_on")])
+        .agg([col("amount").sum()])
+        .collect()?;
+    let units = unit_provinces(ctx.lake)?;
+    let (u, on, amount) = (strs(&df, "unit_code")?, days(&df, "paid_on")?, ints(&df, "amount")?);
+    for i in 0..df.height() {
+        let (Some(u), Some(on), Some(a)) = (&u[i], on[i], amount[i]) else { continue };
+        let Some(p) = units.get(u) else { continue };
+        add_event(ctx, sums, p, from_days(on), F_COLLECTED, a, true);
+    }
+    Ok(())
+}
+
+/// Debt at each week end, from the assess stage's silver/weekly_debt.
+fn add_debt(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
+    let f = ctx.lake.silver_file(crate::assess::WEEKLY_DEBT);
+    if !f.exists() {
+        return Ok(());
+    }
+    let df = lake::read_parquet(&f)?;
+    let (p, end) = (strs(&df, "province_code")?, days(&df, "week_end")?);
+    let (debt, units, over) = (ints(&df, "debt")?, ints(&df, "units_in_debt")?, ints(&df, "units_in_debt_3m")?);
+    let k = ctx.sundays.len();
+    for i in 0..df.height() {
+        let (Some(p), Some(end)) = (&p[i], end[i]) else { continue };
+        let Some(w) = ctx.sundays.iter().position(|s| *s == from_days(end)) else { continue };
+        let v = slot(sums, p, k);
+        v[w][F_DEBT] += debt[i].unwrap_or(0);
+        v[w][F_DEBT + 1] += units[i].unwrap_or(0);
+        v[w][F_DEBT + 2] += over[i].unwrap_or(0);
+    }
+    Ok(())
+}
+
+/// Units inside a suspension in each week end's month.
+fn add_suspensions(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
+    let Some(lf) = frame::silver(ctx.lake, "suspensions")? else { return Ok(()) };
+    let df = lf.select([col("unit_code"), col("from_month"), col("to_month")]).collect()?;
+    let units = unit_provinces(ctx.lake)?;
+    let (u, from, to) = (strs(&df, "unit_code")?, days(&df, "from_month")?, days(&df, "to_month")?);
+    let mut seen: HashSet<(usize, &str)> = HashSet::new();
+    let k = ctx.sundays.len();
+    for i in 0..df.height() {
+        let (Some(u), Some(from), Some(to)) = (&u[i], from[i], to[i]) else { continue };
+        let Some(p) = units.get(u) else { continue };
+        let (from, to) = (Month::of_date(from_days(from)), Month::of_date(from_days(to)));
+        for (w, s) in ctx.sundays.iter().enumerate() {
+            let m = Month::of_date(*s);
+            if from <= m && m <= to && seen.insert((w, u.as_str())) {
+                slot(sums, p, k)[w][F_SUSPENDED] += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Conferences held in the week, by their province.
+fn add_conferences(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
+    let Some(lf) = frame::silver(ctx.lake, "conferences")? else { return Ok(()) };
+    let df = lf.select([col("province_code"), col("held_on"), col("attended"), col("registered")]).collect()?;
+    let (p, on, att, reg) = (strs(&df, "province_code")?, days(&df, "held_on")?, ints(&df, "attended")?, ints(&df, "registered")?);
+    for i in 0..df.height() {
+        let (Some(p), Some(on)) = (&p[i], on[i]) else { continue };
+        let on = from_days(on);
+        add_event(ctx, sums, p, on, F_CONFERENCES, 1, false);
+        add_event(ctx, sums, p, on, F_CONFERENCES + 1, att[i].unwrap_or(0), false);
+        add_event(ctx, sums, p, on, F_CONFERENCES + 2, reg[i].unwrap_or(0), true);
+    }
+    Ok(())
+}
+
+/// Covid reviews done in the week, by the unit's province.
+fn add_covid_reviews(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
+    let Some(lf) = frame::silver(ctx.lake, "covid_reviews")? else { return Ok(()) };
+    let df = lf.select([col("unit_code"), col("reviewed_on")]).collect()?;
+    let units = unit_provinces(ctx.lake)?;
+    let (u, on) = (strs(&df, "unit_code")?, days(&df, "reviewed_on")?);
+    for i in 0..df.height() {
+        let (Some(u), Some(on)) = (&u[i], on[i]) else { continue };
+        let Some(p) = units.get(u) else { continue };
+        add_event(ctx, sums, p, from_days(on), F_COVID, 1, false);
+    }
+    Ok(())
+}
+
+/// The 2020 → 2025 province map as a frame (`province_code`, `region`).
+fn region_map(ctx: &Ctx, level: Level) -> DataFrame {
+    let (a, b): (Vec<String>, Vec<String>) = ctx
+        .reference
+        .provinces
+        .iter()
+        .filter_map(|p| Some((p.code.clone(), ctx.region(level, &p.code)?)))
+        .unzip();
+    DataFrame::new(a.len(), vec![Column::new("province_code".into(), a), Column::new("region".into(), b)]).expect("two equal columns")
+}
+
+/// Distinct people and units per level, region and evaluation date:
+/// `(level, region, date index, figure) → count`.
+fn distinct_counts(ctx: &Ctx) -> Result<HashMap<(Level, String, usize, usize), i64>> {
+    let mut out = HashMap::new();
+    let dates = ctx.eval_dates();
+    let units = frame::silver(ctx.lake, "units")?.map(|u| u.select([col("unit_code"), col("province_code")]));
+
+    // Compulsory: the latest complete month at each date.
+    if let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, units.clone()) {
+        let months: Vec<Month> = dates.iter().map(|d| complete_month(*d)).collect();
+        let (lo, hi) = (months.iter().min().copied(), months.iter().max().copied());
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let due = crate::assess::dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses");
+            let lf = contrib
+                .filter(col("month").gt_eq(lit(lo.first_day())).and(col("month").lt_eq(lit(hi.first_day()))).and(due))
+                .select([col("unit_code"), col("si_number"), col("month")])
+                .join(units.clone(), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner));
+            for level in LEVELS {
+                let df = lf
+                    .clone()
+                    .join(region_map(ctx, level).lazy(), [col("province_code")], [col("province_code")], JoinArgs::new(JoinType::Inner))
+                    .group_by([col("region"), col("month")])
+                    .agg([col("si_number").n_unique().alias("people"), col("unit_code").n_unique().alias("units")])
+                    .collect()?;
+                let (r, m, people, n_units) = (strs(&df, "region")?, days(&df, "month")?, ints(&df, "people")?, ints(&df, "units")?);
+                for i in 0..df.height() {
+                    let (Some(r), Some(m)) = (&r[i], m[i]) else { continue };
+                    let m = Month::of_date(from_days(m));
+                    for (w, wm) in months.iter().enumerate() {
+                        if *wm == m {
+                            out.insert((level, r.clone(), w, F_COMPULSORY), people[i].unwrap_or(0));
+                            out.insert((level, r.clone(), w, F_UNITS), n_units[i].unwrap_or(0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Voluntary and household: enrolments covering the date's month, in the
+    // person's province (si_people), else the agent's.
+    if let Some(enrol) = frame::silver(ctx.lake, "enrolments")? {
+        let mut lf = enrol.select([col("si_number"), col("scheme"), col("agent_code"), col("paid_from"), col("paid_through")]);
+        lf = match frame::silver(ctx.lake, "people")? {
+            Some(p) => lf.join(
+                p.select([col("si_number"), col("province_code").alias("person_province")]),
+                [col("si_number")],
+                [col("si_number")],
+                JoinArgs::new(JoinType::Left),
+            ),
+            None => lf.with_column(lit(NULL).cast(DataType::String).alias("person_province")),
+        };
+        lf = match frame::silver(ctx.lake, "agents")? {
+            Some(a) => lf.join(
+                a.select([col("agent_code"), col("province_code").alias("agent_province")]).unique(Some(cols(["agent_code"])), UniqueKeepStrategy::First),
+                [col("agent_code")],
+                [col("agent_code")],
+                JoinArgs::new(JoinType::Left),
+            ),
+            None => lf.with_column(lit(NULL).cast(DataType::String).alias("agent_province")),
+        };
+        let months: Vec<NaiveDate> = dates.iter().map(|d| Month::of_date(*d).first_day()).collect();
+        let eval = DataFrame::new(
+            months.len(),
+            vec![
+                frame::date_column("eval_month", months.iter().map(|m| Some(*m)).collect())?,
+                Column::new("w".into(), (0..months.len() as i64).collect::<Vec<_>>()),
+            ],
+        )?;
+        let lf = lf
+            .with_column(coalesce(&[col("person_province"), col("agent_province")]).alias("province_code"))
+            .cross_join(eval.lazy(), None)
+            .filter(col("paid_from").lt_eq(col("eval_month")).and(col("paid_through").gt_eq(col("eval_month"))))
+            .select([col("si_number"), col("scheme"), col("province_code"), col("w")]);
+        for level in LEVELS {
+            let df = lf
+                .clone()
+                .join(region_map(ctx, level).lazy(), [col("province_code")], [col("province_code")], JoinArgs::new(JoinType::Inner))
+                .group_by([col("region"), col("scheme"), col("w")])
+                .agg([col("si_number").n_unique().alias("people")])
+                .collect()?;
+            let (r, s, w, n) = (strs(&df, "region")?, strs(&df, "scheme")?, ints(&df, "w")?, ints(&df, "people")?);
+            for i in 0..df.height() {
+                let (Some(r), Some(s), Some(w)) = (&r[i], &s[i], w[i]) else { continue };
+                let f = if s == "voluntary_si" { F_VOLUNTARY } else { F_HOUSEHOLD };
+                out.insert((level, r.clone(), w as usize, f), n[i].unwrap_or(0));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The year's targets per 2020 province, in [`MEASURES`] order.
+fn plan_targets(ctx: &Ctx) -> Result<HashMap<String, [Option<i64>; 4]>> {
+    let Some(lf) = frame::silver(ctx.lake, "plan_targets")? else { return Ok(HashMap::new()) };
+    let df = lf.filter(col("year").eq(lit(i64::from(ctx.year())))).collect()?;
+    let p = strs(&df, "province_code")?;
+    let cols: Vec<Vec<Option<i64>>> =
+        MEASURES.iter().map(|(_, c, _)| if df.column(c).is_ok() { ints(&df, c) } else { Ok(vec![None; df.height()]) }).collect::<Result<_>>()?;
+    let mut out = HashMap::new();
+    for i in 0..df.height() {
+        let Some(p) = &p[i] else { continue };
+        out.insert(p.clone(), [cols[0][i], cols[1][i], cols[2][i], cols[3][i]]);
+    }
+    Ok(out)
+}
+
+fn weekly_frame(ctx: &Ctx, level: Level, rows: &[Row]) -> Result<DataFrame> {
+    let n = rows.len();
+    let sunday = |r: &Row| ctx.sundays[r.week];
+    let mut cols = vec![
+        Column::new("week".into(), rows.iter().map(|r| iso_week(sunday(r))).collect::<Vec<_>>()),
+        frame::date_column("week_start", rows.iter().map(|r| Some(monday_of(sunday(r)))).collect())?,
+        frame::date_column("week_end", rows.iter().map(|r| Some(sunday(r))).collect())?,
+        frame::date_column("report_date", rows.iter().map(|r| Some(sunday(r) + chrono::Duration::days(1))).collect())?,
+        frame::date_column("data_as_of", vec![Some(ctx.as_of); n])?,
+    ];
+    let prov = |r: &Row| ctx.reference.province(&r.region);
+    match level {
+        Level::Province => {
+            cols.push(Column::new("province_code".into(), rows.iter().map(|r| r.region.clone()).collect::<Vec<_>>()));
+            cols.push(Column::new("province_code_2025".into(), rows.iter().map(|r| prov(r).map(|p| p.code_2025.clone())).collect::<Vec<_>>()));
+            cols.push(Column::new("province_name".into(), rows.iter().map(|r| prov(r).map(|p| p.name.clone())).collect::<Vec<_>>()));
+        }
+        Level::Province2025 => {
+            let members = |code: &str| {
+                let v: Vec<&str> = ctx.reference.provinces.iter().filter(|p| p.code_2025 == code).map(|p| p.code.as_str()).collect();
+                v.join(",")
+            };
+            let name = |code: &str| ctx.reference.provinces.iter().find(|p| p.code_2025 == code).map(|p| p.name_2025.clone());
+            cols.push(Column::new("province_code".into(), rows.iter().map(|r| r.region.clone()).collect::<Vec<_>>()));
+            cols.push(Column::new("province_name".into(), rows.iter().map(|r| name(&r.region)).collect::<Vec<_>>()));
+            cols.push(Column::new("provinces_2020".into(), rows.iter().map(|r| members(&r.region)).collect::<Vec<_>>()));
+        }
+        Level::National => cols.push(Column::new("country".into(), vec!["VN"; n])),
+    }
+    cols.push(frame::date_column("compulsory_month", rows.iter().map(|r| Some(complete_month(sunday(r)).first_day())).collect())?);
+    for (i, name) in FIGURES.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.figures[i]).collect::<Vec<_>>()));
+    }
+    let days_in_year = |s: NaiveDate| i64::from(NaiveDate::from_ymd_opt(s.year(), 12, 31).map_or(365, |d| d.ordinal()));
+    for (m, (name, _, actual)) in MEASURES.iter().enumerate() {
+        let expected: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| {
+                let s = sunday(r);
+                let base = if *name == "collection" { 0 } else { r.baseline[*actual] };
+                r.targets[m].map(|t| straight_line(base, t, i64::from(s.ordinal()), days_in_year(s)))
+            })
+            .collect();
+        cols.push(Column::new(format!("{name}_target").into(), rows.iter().map(|r| r.targets[m]).collect::<Vec<_>>()));
+        cols.push(Column::new(format!("{name}_expected").into(), expected));
+        if *name == "collection" {
+            let share: Vec<Option<f64>> = rows
+                .iter()
+                .map(|r| r.targets[m].filter(|t| *t > 0).map(|t| r.figures[*actual] as f64 / t as f64))
+                .collect();
+            cols.push(Column::new("collection_share".into(), share));
+        }
+    }
+    Ok(DataFrame::new(n, cols)?)
+}
+
+fn table_of(level: Level) -> &'static gold::GoldTable {
+    match level {
+        Level::Province => &tables::PROVINCE_WEEKLY,
+        Level::Province2025 => &tables::PROVINCE_WEEKLY_2025,
+        Level::National => &NATIONAL_TABLE,
+    }
+}
+
+/// The region key column of a level's table.
+fn key_column(level: Level) -> &'static str {
+    match level {
+        Level::National => "country",
+        _ => "province_code",
+    }
+}
+
+/// The table as published, `None` when never written.
+fn read_published(lake: &Lake, level: Level) -> Result<Option<DataFrame>> {
+    let t = table_of(level);
+    if level == Level::National {
+        let f = gold::table_dir(&lake.root, t.name).join("part-0.parquet");
+        return Ok(if f.exists() { Some(lake::read_parquet(&f)?) } else { None });
+    }
+    gold::read_partitioned(&lake.root, t.name)
+}
+
+/// Merges the run's rows into the published table: the report week is
+/// replaced, earlier weeks are added where the table has no row for the
+/// region and week, every other published row is kept. Returns (rows written,
+/// rows kept).
+fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, usize)> {
+    let t = table_of(level);
+    t.check(&new)?;
+    let key = key_column(level);
+    let report = ctx.sundays.last().map(|s| iso_week(*s)).unwrap_or_default();
+    let merged = match read_published(ctx.lake, level)? {
+        Some(old) if t.check(&old).is_ok() => {
+            let old = old.lazy().filter(col("week").neq(lit(report.clone())));
+            let fill = new
+                .clone()
+                .lazy()
+                .join(old.clone().select([col(key), col("week")]), [col(key), col("week")], [col(key), col("week")], JoinArgs::new(JoinType::Anti));
+            let kept = old.clone().collect()?.height();
+            let df = concat([old, fill], UnionArgs::default())?.collect()?;
+            let written = df.height() - kept;
+            (df, written, kept)
+        }
+        Some(_) => {
+            tracing::warn!(stage = "publish", table = t.name, "published table has an older schema: rebuilt from this run");
+            let n = new.height();
+            (new, n, 0)
+        }
+        None => {
+            let n = new.height();
+            (new, n, 0)
+        }
+    };
+    let (df, written, kept) = merged;
+    let df = df.sort([key, "week"], SortMultipleOptions::default())?;
+    if level == Level::National {
+        let mut df = df;
+        let dir = gold::table_dir(&ctx.lake.root, t.name);
+        lake::write_parquet(&dir.join("part-0.parquet"), &mut df)?;
+    } else {
+        gold::write_partitioned_by(&ctx.lake.root, t.name, df, t.key)?;
+    }
+    Ok((written, kept))
+}
+
+/// `plan_vs_target`, in long form from the published `province_weekly`.
+fn write_plan_vs_target(lake: &Lake) -> Result<()> {
+    let Some(w) = gold::read_partitioned(&lake.root, PROVINCE_WEEKLY)? else { return Ok(()) };
+    let mut parts = Vec::new();
+    for (name, _, actual) in MEASURES {
+        let actual = FIGURES[actual];
+        parts.push(
+            w.clone()
+                .lazy()
+                .select([
+                    col("week_end").dt().year().cast(DataType::Int64).alias("year"),
+                    col("week"),
+                    col("week_end"),
+                    col("province_code"),
+                    col("province_code_2025"),
+                    lit(name).alias("measure"),
+                    col(format!("{name}_target")).alias("target"),
+                    col(actual).alias("actual"),
+                    col(format!("{name}_expected")).alias("expected"),
+                    (col(actual).cast(DataType::Float64) / col(format!("{name}_target")).cast(DataType::Float64)).alias("share_of_target"),
+                    (col(actual) - col(format!("{name}_expected"))).alias("gap_to_expected"),
+                ]),
+        );
+    }
+    let df = concat(parts, UnionArgs::default())?
+        .with_column(
+            when(col("target").gt(lit(0i64))).then(col("share_of_target")).otherwise(lit(NULL).cast(DataType::Float64)).alias("share_of_target"),
+        )
+        .collect()?;
+    PLAN_TABLE.check(&df)?;
+    gold::write_partitioned_by(&lake.root, PLAN_VS_TARGET, df, PLAN_TABLE.key)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn straight_line_halves_up() {
+        // 1,000,000 target, day 158 of 366: 431,693.98... → 431,694.
+        assert_eq!(straight_line(0, 1_000_000, 158, 366), 431_694);
+        // From 100 to 150 over half the year: 125.
+        assert_eq!(straight_line(100, 150, 183, 366), 125);
+        // Falling target: 100 → 90, a quarter through: 97.5 → 98 (halves up).
+        assert_eq!(straight_line(100, 90, 1, 4), 98);
+        assert_eq!(straight_line(0, 3, 1, 2), 2);
+    }
+
+    #[test]
+    fn complete_month_at_a_sunday() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        assert_eq!(complete_month(d(2020, 6, 7)).to_string(), "2020-05");
+        assert_eq!(complete_month(d(2020, 5, 31)).to_string(), "2020-05");
+        assert_eq!(complete_month(d(2019, 12, 31)).to_string(), "2019-12");
+    }
+
+    #[test]
+    fn every_declared_figure_is_computed() {
+        let declared: Vec<&str> = tables::PROVINCE_WEEKLY.columns.iter().map(|c| c.name).collect();
+        for f in FIGURES {
+            assert!(declared.contains(&f), "{f}");
+        }
+    }
+}
