@@ -2,7 +2,8 @@
 //! collection data product.
 //!
 //! ```text
-//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver ─► link, coverage, assess, voluntary ─► gold + exports
+//! inbox ─► ingest ─► bronze + rejects ─► conform ─► silver ─► link, coverage, assess, voluntary
+//!       ─► gold + lists ─► publish (weekly report tables) ─► export (weekly report, workbooks, HTML)
 //! ```
 //! Each stage is a module with one entry point (`run`) that reads tables and
 //! writes tables; [`pipeline::run`] calls them in order.
@@ -12,6 +13,7 @@ pub mod conform;
 pub mod contract;
 pub mod coverage;
 pub mod dictionary;
+pub mod export;
 pub mod generate;
 pub mod ids;
 pub mod ingest;

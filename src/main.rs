@@ -54,6 +54,19 @@ enum Command {
     Link(RunArgs),
     /// The coverage stage alone, on the lake's silver and person links.
     Coverage(RunArgs),
+    /// Recompute past weeks as they would have been reported: the nightly job
+    /// as of each Monday from --from to --to (no later extract is read), then
+    /// again as of the lake's published date if that is later.
+    Backfill {
+        /// First report day (a Monday, or the Monday after this date).
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last report day.
+        #[arg(long)]
+        to: NaiveDate,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
@@ -232,6 +245,15 @@ fn execute(cli: &Cli) -> Result<u8> {
                     println!("\nunits assessed {}  notices {}  due {}  paid {}  debt {} VND", a.units, a.notices, a.total_due, a.total_paid, a.debt);
                     println!("delinquent {}  inspection candidates {}  suspended owing {}  make-up unpaid {}", a.delinquent, a.inspection_candidates, a.suspended_owing, a.makeup_unpaid);
                     print_assessed(report.link.as_ref(), report.coverage.as_ref(), report.voluntary.as_ref());
+                    if let Some(p) = &report.publish {
+                        println!(
+                            "publish: report week {} ({} weeks of the year), collected that week {} VND; {} rows written, {} kept  ({:.1} s)",
+                            p.report_week, p.weeks, p.collected_report_week, p.rows_written, p.rows_kept, p.seconds
+                        );
+                    }
+                    if let Some(e) = &report.export {
+                        println!("export: {} provinces, {} workbooks, {} list rows  ({:.1} s)", e.provinces, e.workbooks, e.rows, e.seconds);
+                    }
                     println!("\nlake: {}  run: {}  ({:.1} s)", cfg.lake.display(), report.run_id, report.seconds);
                 }
                 report.ingest
@@ -243,6 +265,28 @@ fn execute(cli: &Cli) -> Result<u8> {
                 eprintln!("bhxh: refused {}", f.refused.as_deref().unwrap_or_default());
             }
             let had_rejects = ingest.refused().next().is_some() || ingest.totals().2 > 0;
+            Ok(if had_rejects { exit::BAD_INPUT } else { exit::OK })
+        }
+        Command::Backfill { from, to, run } => {
+            let cfg = run.config()?;
+            let reports = match pipeline::backfill(&cfg, *from, *to) {
+                Ok(r) => r,
+                Err(e) if e.downcast_ref::<LockHeld>().is_some() => {
+                    eprintln!("bhxh: {e:#}");
+                    return Ok(exit::LOCKED);
+                }
+                Err(e) => return Err(e),
+            };
+            let mut had_rejects = false;
+            for r in &reports {
+                had_rejects |= r.ingest.refused().next().is_some() || r.ingest.totals().2 > 0;
+                if let (false, Some(p)) = (cli.quiet, &r.publish) {
+                    println!(
+                        "{}: report week {} collected {} VND  ({} rows written, {} kept; {:.1} s)",
+                        r.run_id, p.report_week, p.collected_report_week, p.rows_written, p.rows_kept, r.seconds
+                    );
+                }
+            }
             Ok(if had_rejects { exit::BAD_INPUT } else { exit::OK })
         }
         Command::Verify { lake, exports, reference } => {

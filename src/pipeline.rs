@@ -12,6 +12,7 @@ use crate::lake::Lake;
 use crate::link::{self, LinkReport};
 use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
+use crate::export::{self, ExportReport};
 use crate::publish::{self, PublishReport};
 use crate::voluntary::{self, ScoringConfig, VoluntaryReport};
 use anyhow::{Context, Result};
@@ -107,6 +108,7 @@ pub struct RunReport {
     pub coverage: Option<CoverageReport>,
     pub voluntary: Option<VoluntaryReport>,
     pub publish: Option<PublishReport>,
+    pub export: Option<ExportReport>,
     pub seconds: f64,
 }
 
@@ -207,11 +209,11 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform, (assess, link, coverage, voluntary, publish)) = result?;
+    let (ingest, conform, (assess, link, coverage, voluntary, publish, export)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, export, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -268,8 +270,14 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// What the stages after conform reported.
-type Assessed =
-    (AssessReport, Option<LinkReport>, Option<CoverageReport>, Option<VoluntaryReport>, Option<PublishReport>);
+type Assessed = (
+    AssessReport,
+    Option<LinkReport>,
+    Option<CoverageReport>,
+    Option<VoluntaryReport>,
+    Option<PublishReport>,
+    Option<ExportReport>,
+);
 
 fn stages_in_order(
     cfg: &RunConfig,
@@ -309,7 +317,7 @@ fn stages_in_order(
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None, None)));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None, None, None)));
     }
     let t = Instant::now();
     let bar = progress(conform::SILVER.len() as u64, "conform");
@@ -354,7 +362,68 @@ fn stages_in_order(
         stage = "publish", report_week = %p.report_week, weeks = p.weeks, rows_written = p.rows_written,
         rows_kept = p.rows_kept, collected_report_week = p.collected_report_week, seconds = p.seconds, "stage done"
     );
-    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p))))
+    let e = export::run(lake, &reference, cfg.as_of)?;
+    tracing::info!(
+        stage = "export", provinces = e.provinces, workbooks = e.workbooks, rows = e.rows, seconds = e.seconds,
+        "stage done"
+    );
+    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p), Some(e))))
+}
+
+/// The Mondays from `from` (or the Monday after it) to `to`: the report days
+/// of the weeks a backfill recomputes.
+pub fn backfill_mondays(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    use chrono::Datelike;
+    let mut d = from + chrono::Duration::days(i64::from((7 - from.weekday().num_days_from_monday()) % 7));
+    let mut out = Vec::new();
+    while d <= to {
+        out.push(d);
+        d += chrono::Duration::days(7);
+    }
+    out
+}
+
+/// The as-of date of the lake's published run (`_published.json`), if any.
+pub fn published_as_of(lake: &Path) -> Result<Option<NaiveDate>> {
+    let f = lake.join(PUBLISHED);
+    if !f.exists() {
+        return Ok(None);
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&f)?).with_context(|| format!("reading {}", f.display()))?;
+    Ok(doc.get("as_of").and_then(|v| v.as_str()).and_then(crate::month::parse_date))
+}
+
+/// Recomputes the weeks whose report day (Monday) lies in `from..=to`, oldest
+/// first, each by the whole nightly job as of that Monday: conform sees only
+/// extracts dated up to it and every figure is cut at the week's Sunday, so
+/// each week comes out as it would have been sent. The week's rows in the
+/// weekly tables are replaced; the lists of that day are written to
+/// `exports/<monday>/`. When the lake had been published for a later date,
+/// the job is then run again for that date, so the answer tables end current
+/// (the weekly rows just backfilled are kept). Local lakes only.
+pub fn backfill(cfg: &RunConfig, from: NaiveDate, to: NaiveDate) -> Result<Vec<RunReport>> {
+    if is_remote(&cfg.lake) {
+        anyhow::bail!("bhxh backfill runs on a local lake; {} is remote", cfg.lake.display());
+    }
+    let mondays = backfill_mondays(from, to);
+    if mondays.is_empty() {
+        anyhow::bail!("no Monday between {from} and {to}: nothing to backfill");
+    }
+    let latest = published_as_of(&cfg.lake)?;
+    let mut reports = Vec::new();
+    for m in &mondays {
+        let mut c = cfg.clone();
+        c.as_of = *m;
+        tracing::info!(stage = "backfill", as_of = %m, week = %crate::month::iso_week(crate::month::report_sunday(*m)), "recomputing");
+        reports.push(run(&c)?);
+    }
+    if let Some(latest) = latest.filter(|l| *l > *mondays.last().expect("not empty")) {
+        let mut c = cfg.clone();
+        c.as_of = latest;
+        tracing::info!(stage = "backfill", as_of = %latest, "back to the published date");
+        reports.push(run(&c)?);
+    }
+    Ok(reports)
 }
 
 /// A stage after conform, run alone on the lake's silver.

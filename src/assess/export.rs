@@ -34,6 +34,8 @@ use std::path::{Path, PathBuf};
 pub enum Fmt {
     Text,
     Int,
+    /// Whole VND: written as an integer, shown as money in the workbook.
+    Vnd,
     /// A Date column holding months: `YYYY-MM`.
     Month,
     /// `YYYY-MM-DD`
@@ -65,17 +67,17 @@ pub const C12_EXPORT: &[ExportColumn] = &[
     c("tax_code", "Mã số thuế", Fmt::Text),
     c("officer_id", "Cán bộ chuyên quản", Fmt::Text),
     c("headcount", "Số lao động", Fmt::Int),
-    c("wage_fund", "Quỹ tiền lương", Fmt::Int),
-    c("brought_forward", "Kỳ trước chuyển sang", Fmt::Int),
-    c("due", "Phải đóng kỳ này", Fmt::Int),
-    c("makeup", "Trong đó: đóng bù hưu trí, tử tuất", Fmt::Int),
-    c("paid", "Số tiền đã đóng", Fmt::Int),
-    c("interest", "Lãi chậm đóng", Fmt::Int),
-    c("carried_forward", "Chuyển kỳ sau", Fmt::Int),
-    c("debt", "Trong đó: nợ tiền đóng", Fmt::Int),
-    c("interest_unpaid", "Trong đó: nợ lãi", Fmt::Int),
-    c("credit", "Trong đó: đóng thừa", Fmt::Int),
-    c("deferred_pension_part", "Tạm dừng đóng hưu trí, tử tuất (lũy kế)", Fmt::Int),
+    c("wage_fund", "Quỹ tiền lương", Fmt::Vnd),
+    c("brought_forward", "Kỳ trước chuyển sang", Fmt::Vnd),
+    c("due", "Phải đóng kỳ này", Fmt::Vnd),
+    c("makeup", "Trong đó: đóng bù hưu trí, tử tuất", Fmt::Vnd),
+    c("paid", "Số tiền đã đóng", Fmt::Vnd),
+    c("interest", "Lãi chậm đóng", Fmt::Vnd),
+    c("carried_forward", "Chuyển kỳ sau", Fmt::Vnd),
+    c("debt", "Trong đó: nợ tiền đóng", Fmt::Vnd),
+    c("interest_unpaid", "Trong đó: nợ lãi", Fmt::Vnd),
+    c("credit", "Trong đó: đóng thừa", Fmt::Vnd),
+    c("deferred_pension_part", "Tạm dừng đóng hưu trí, tử tuất (lũy kế)", Fmt::Vnd),
     c("provisional", "Tạm tính (tháng chưa kết thúc)", Fmt::YesNo),
 ];
 
@@ -87,10 +89,10 @@ pub const INSPECTION_EXPORT: &[ExportColumn] = &[
     c("unit_name", "Tên đơn vị", Fmt::Text),
     c("officer_id", "Cán bộ chuyên quản", Fmt::Text),
     c("reasons", "Lý do", Fmt::Text),
-    c("debt", "Số tiền nợ (đồng)", Fmt::Int),
+    c("debt", "Số tiền nợ (đồng)", Fmt::Vnd),
     c("debt_months", "Số tháng nợ", Fmt::Int),
     c("oldest_unpaid_month", "Nợ từ tháng", Fmt::Month),
-    c("interest", "Lãi chậm đóng chưa nộp (đồng)", Fmt::Int),
+    c("interest", "Lãi chậm đóng chưa nộp (đồng)", Fmt::Vnd),
     c("workers_not_declared", "Số lao động chưa tham gia", Fmt::Int),
     c("evidence", "Bằng chứng", Fmt::Text),
 ];
@@ -327,6 +329,19 @@ fn write_csv(target: &Path, spec: &[ExportColumn], body: impl FnOnce(&mut CsvW) 
         return Err(e);
     }
     fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
+}
+
+impl Fmt {
+    /// The column type name the workbook export reads ([`crate::export::Cell`]).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Fmt::Text | Fmt::YesNo => "string",
+            Fmt::Int => "int64",
+            Fmt::Vnd => "vnd",
+            Fmt::Month => "month",
+            Fmt::Date => "date",
+        }
+    }
 }
 
 fn cell(v: AnyValue<'_>, fmt: Fmt) -> String {

@@ -116,6 +116,9 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     let (units_f, contrib_f) = (lake.silver_file("units"), lake.silver_file("contributions"));
     if !units_f.exists() || !contrib_f.exists() {
         tracing::warn!(stage = "assess", "silver units or contributions missing: nothing to assess");
+        // Empty answers, not the answers of an earlier run.
+        Outputs::default().write(lake, &[], as_of, &[])?;
+        report.export_files = export::run(lake, reference, as_of)?;
         return Ok(report);
     }
     report.ran = true;

@@ -9,7 +9,7 @@
 
 use crate::contract::{self, Dataset};
 use crate::lake::{self, Lake};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use std::time::Instant;
@@ -66,6 +66,12 @@ pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar) -> 
         progress.inc(1);
         let files = bronze_in_order(lake, t.dataset, as_of)?;
         if files.is_empty() {
+            // Nothing dated up to as_of: a silver table left by a run for a
+            // later date must not leak into this one.
+            let stale = lake.silver_file(t.name);
+            if stale.exists() {
+                std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
+            }
             continue;
         }
         let start = Instant::now();

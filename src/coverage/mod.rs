@@ -39,6 +39,11 @@ pub fn silver_tables() -> Vec<(&'static str, &'static str, &'static [(&'static s
     vec![("worklist_history", worklist::HISTORY_DOC, worklist::HISTORY_COLUMNS)]
 }
 
+/// The officers' worklist export columns: (header, type, meaning).
+pub fn export_columns() -> &'static [(&'static str, &'static str, &'static str)] {
+    worklist::EXPORT_COLUMNS
+}
+
 /// The export files of this stage: (path pattern, meaning, columns).
 pub fn exports() -> Vec<(&'static str, &'static str, &'static [(&'static str, &'static str, &'static str)])> {
     vec![("exports/<as_of>/<province_code>/officer_worklists.csv (in the lake)", worklist::EXPORT_DOC, worklist::EXPORT_COLUMNS)]

@@ -601,7 +601,10 @@ fn read_published(lake: &Lake, level: Level) -> Result<Option<DataFrame>> {
         let f = gold::table_dir(&lake.root, t.name).join("part-0.parquet");
         return Ok(if f.exists() { Some(lake::read_parquet(&f)?) } else { None });
     }
-    gold::read_partitioned(&lake.root, t.name)
+    // The partition column comes back first; put it where the declaration has it.
+    let Some(df) = gold::read_partitioned(&lake.root, t.name)? else { return Ok(None) };
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+    Ok(Some(df.select(names.iter().copied()).unwrap_or(df)))
 }
 
 /// Merges the run's rows into the published table: the report week is

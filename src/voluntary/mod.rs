@@ -81,33 +81,33 @@ const HISTORY_COLUMNS: &[(&str, &str, &str)] = &[
 ];
 
 const D08A_EXPORT_DOC: &str = "Each agent's D08a-TS list for month L, one file per province, sorted by agent then BHXH number: the `d08a_due` rows with the participant's name and birth date.";
-const D08A_EXPORT_COLUMNS: &[(&str, &str, &str)] = &[
+pub(crate) const D08A_EXPORT_COLUMNS: &[(&str, &str, &str)] = &[
     ("Mã tỉnh", "string", "province_code"),
-    ("Tháng", "string", "month L, `YYYY-MM`"),
+    ("Tháng", "month", "month L, `YYYY-MM`"),
     ("Mã đại lý", "string", "agent_code"),
     ("Mã số BHXH", "string", "si_number"),
     ("Họ và tên", "string", "full_name (si_people)"),
-    ("Ngày sinh", "string", "birth_date"),
+    ("Ngày sinh", "date", "birth_date"),
     ("Loại", "string", "scheme"),
     ("Mã hộ gia đình", "string", "household_code"),
     ("Thứ tự thành viên", "int64", "member_order"),
-    ("Mức thu nhập", "int64", "income_basis"),
+    ("Mức thu nhập", "vnd", "income_basis"),
     ("Nhóm hỗ trợ", "string", "support_group"),
     ("Phương thức đóng (tháng)", "int64", "payment_months"),
-    ("Đã đóng đến tháng", "string", "paid_through, `YYYY-MM`"),
-    ("Từ tháng", "string", "period_from"),
-    ("Đến tháng", "string", "period_to"),
-    ("Số tiền phải đóng", "int64", "amount_due, VND"),
+    ("Đã đóng đến tháng", "month", "paid_through, `YYYY-MM`"),
+    ("Từ tháng", "month", "period_from"),
+    ("Đến tháng", "month", "period_to"),
+    ("Số tiền phải đóng", "vnd", "amount_due"),
     ("Tình trạng", "string", "status: renew / lapsed"),
 ];
 
 const PROSPECT_EXPORT_DOC: &str = "Each agent's prospect list, one file per province, sorted by agent then rank: the `voluntary_prospects` rows with the person's identity as the sources show it.";
-const PROSPECT_EXPORT_COLUMNS: &[(&str, &str, &str)] = &[
+pub(crate) const PROSPECT_EXPORT_COLUMNS: &[(&str, &str, &str)] = &[
     ("Mã tỉnh", "string", "province_code"),
     ("Mã đại lý", "string", "agent_code"),
     ("Thứ tự", "int64", "agent_rank"),
     ("Họ và tên", "string", "full name (si_people, else the tax source)"),
-    ("Ngày sinh", "string", "birth date"),
+    ("Ngày sinh", "date", "birth date"),
     ("Mã số BHXH", "string", "si_number when known"),
     ("Số CCCD/CMND", "string", "citizen ID when known"),
     ("Mã xã", "string", "ward_code"),
