@@ -126,7 +126,7 @@ pub fn render() -> String {
         table(w, &format!("silver/{name}.parquet"), doc, cols);
     }
     let _ = writeln!(w, "\n## Gold: `gold/<table>/province_code=NN/part-0.parquet`\n");
-    let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run. How the figures are computed: [rules.md](rules.md). No citizen IDs or names: people are `person_key`, a keyed hash (`BHXH_PERSON_KEY`, see the README).");
+    let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run, except the weekly tables (`province_weekly`, `province_weekly_2025`, `national_weekly`), an archive a run adds its report week to. `national_weekly` is one file, not partitioned. How the figures are computed: [rules.md](rules.md). No citizen IDs or names: people are `person_key`, a keyed hash (`BHXH_PERSON_KEY`, see the README).");
     for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES).chain(crate::voluntary::tables::GOLD_TABLES).chain(crate::publish::tables::GOLD_TABLES) {
         let _ = writeln!(w, "\n### `{}`\n\n{}\n", t.name, t.doc);
         let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
@@ -135,7 +135,36 @@ pub fn render() -> String {
         }
     }
     let _ = writeln!(w, "\n## Exports: lists for the people who act on them\n");
-    let _ = writeln!(w, "CSV, UTF-8 with a byte-order mark, one folder per province holding that province's rows only; they carry identities.\n");
+    let _ = writeln!(w, "CSV, UTF-8 with a byte-order mark, one folder per province holding that province's rows only; they carry identities. Types: `vnd` is whole VND, `month` is `YYYY-MM`, `date` is `YYYY-MM-DD`, `share` a fraction (0.25).\n");
+    let _ = writeln!(
+        w,
+        "Beside them, the export stage writes `bhxh_<province_code>_<as_of>.xlsx`: one workbook with a sheet per list ({}), the same rows and Vietnamese headers, money as VND (`#,##0 ₫`), dates as dates, codes as text, the header row frozen; and `{}`, a one-page summary of the report week with charts of the last {} weeks (collected vs the straight-line plan; participants by scheme).",
+        crate::export::lists().map(|l| l.iter().map(|l| format!("`{}`", l.sheet)).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+        crate::export::HTML_FILE,
+        crate::export::REPORT_WEEKS,
+    );
+    let weekly: Vec<(&str, &str, String)> =
+        crate::export::WEEKLY_REPORT_COLUMNS.iter().map(|(c, h, t)| (*h, *t, format!("`{c}` of province_weekly"))).collect();
+    let weekly_doc = format!(
+        "The province's last {} weeks of `province_weekly` up to the report week, oldest first.",
+        crate::export::REPORT_WEEKS
+    );
+    table_owned(w, "exports/<as_of>/<province_code>/weekly_report.csv (in the lake)", &weekly_doc, &weekly);
+    for (name, doc, spec) in [
+        (
+            "exports/<as_of>/<province_code>/c12_notices.csv (in the lake)",
+            "C12-TS notices of the last ended month (final) and of the as-of month (provisional: payments up to the as-of date), one row per unit and month.",
+            crate::assess::export::C12_EXPORT,
+        ),
+        (
+            "exports/<as_of>/<province_code>/inspection_list.csv (in the lake)",
+            "Units to inspect, strongest evidence first: debt of 3 months or more (not suspended), uninsured workers, under-declared wages, should-have-resumed.",
+            crate::assess::export::INSPECTION_EXPORT,
+        ),
+    ] {
+        let cols: Vec<(&str, &str, String)> = spec.iter().map(|c| (c.header, c.format.type_name(), format!("`{}`", c.column))).collect();
+        table_owned(w, name, doc, &cols);
+    }
     for (name, doc, cols) in crate::coverage::exports().into_iter().chain(crate::voluntary::exports()) {
         table(w, name, doc, cols);
     }
@@ -143,6 +172,14 @@ pub fn render() -> String {
 }
 
 fn table(w: &mut String, name: &str, doc: &str, cols: &[(&str, &str, &str)]) {
+    let _ = writeln!(w, "\n### `{name}`\n\n{doc}\n");
+    let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
+    for (c, t, m) in cols {
+        let _ = writeln!(w, "| `{c}` | {t} | {m} |");
+    }
+}
+
+fn table_owned(w: &mut String, name: &str, doc: &str, cols: &[(&str, &str, String)]) {
     let _ = writeln!(w, "\n### `{name}`\n\n{doc}\n");
     let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
     for (c, t, m) in cols {

@@ -67,6 +67,15 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// One stage alone on what the lake holds (after a rule change, or to
+    /// time a stage's wall time and peak memory); publishes nothing.
+    Stage {
+        /// The stage.
+        #[arg(value_enum)]
+        stage: pipeline::Single,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
@@ -301,10 +310,15 @@ fn execute(cli: &Cli) -> Result<u8> {
             }
             Ok(if findings.is_empty() { exit::OK } else { exit::VERIFY_FAILED })
         }
-        Command::Link(args) | Command::Coverage(args) => {
+        Command::Link(args) | Command::Coverage(args) | Command::Stage { run: args, .. } => {
             let cfg = args.config()?;
-            let stage = if matches!(cli.command, Command::Link(_)) { pipeline::Single::Link } else { pipeline::Single::Coverage };
-            let (link, coverage) = match pipeline::run_single(&cfg, stage) {
+            let stage = match &cli.command {
+                Command::Link(_) => pipeline::Single::Link,
+                Command::Coverage(_) => pipeline::Single::Coverage,
+                Command::Stage { stage, .. } => *stage,
+                _ => unreachable!("matched above"),
+            };
+            let r = match pipeline::run_single(&cfg, stage) {
                 Ok(r) => r,
                 Err(e) if e.downcast_ref::<LockHeld>().is_some() => {
                     eprintln!("bhxh: {e:#}");
@@ -313,7 +327,21 @@ fn execute(cli: &Cli) -> Result<u8> {
                 Err(e) => return Err(e),
             };
             if !cli.quiet {
-                print_assessed(link.as_ref(), coverage.as_ref(), None);
+                if let Some(c) = &r.conform {
+                    let (i, o): (u64, u64) = c.iter().fold((0, 0), |(i, o), t| (i + t.rows_in, o + t.rows_out));
+                    println!("conform: {} tables, {i} rows in, {o} rows out", c.len());
+                }
+                print_assessed(r.link.as_ref(), r.coverage.as_ref(), r.voluntary.as_ref());
+                if let Some(a) = &r.assess {
+                    println!("assess: units {} notices {} debt {} VND", a.units, a.notices, a.debt);
+                }
+                if let Some(p) = &r.publish {
+                    println!("publish: report week {}, {} rows written, {} kept", p.report_week, p.rows_written, p.rows_kept);
+                }
+                if let Some(e) = &r.export {
+                    println!("export: {} workbooks, {} list rows", e.workbooks, e.rows);
+                }
+                println!("{stage:?}: {:.1} s", r.seconds);
             }
             Ok(exit::OK)
         }

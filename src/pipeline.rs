@@ -426,40 +426,64 @@ pub fn backfill(cfg: &RunConfig, from: NaiveDate, to: NaiveDate) -> Result<Vec<R
     Ok(reports)
 }
 
-/// A stage after conform, run alone on the lake's silver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A stage after ingest, run alone on what the lake holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Single {
+    Conform,
     Link,
     Coverage,
+    Assess,
+    Voluntary,
+    Publish,
+    Export,
+}
+
+/// What [`run_single`] reported: the one stage's report.
+#[derive(Debug, Default)]
+pub struct SingleReport {
+    pub conform: Option<Vec<TableReport>>,
+    pub link: Option<LinkReport>,
+    pub coverage: Option<CoverageReport>,
+    pub assess: Option<AssessReport>,
+    pub voluntary: Option<VoluntaryReport>,
+    pub publish: Option<PublishReport>,
+    pub export: Option<ExportReport>,
+    pub seconds: f64,
 }
 
 /// Runs one stage alone under the lake's lock (local lakes only): to link
-/// again after `pipelines/linkage.toml` changed, or to time a stage.
+/// again after `pipelines/linkage.toml` changed, or to time one stage's wall
+/// time and peak memory (`scripts/bench`). Each stage reads what the earlier
+/// ones left in the lake; nothing is published (`_published.json` is left
+/// as it was).
 pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
+    restrict_new_files();
     if is_remote(&cfg.lake) {
-        anyhow::bail!("bhxh link/coverage run on a local lake only; use bhxh run for {}", cfg.lake.display());
+        anyhow::bail!("a single stage runs on a local lake only; use bhxh run for {}", cfg.lake.display());
     }
     let lake = Lake::new(&cfg.lake);
     let _lock = LakeLock::acquire(&lake.root, &new_run_id())?;
     let keyer = PersonKeyer::from_env()?;
+    let reference = Reference::load(&cfg.reference)?;
     let t = Instant::now();
-    Ok(match stage {
-        Single::Link => {
-            let link = link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?;
-            tracing::info!(stage = "link", matched = link.matched, seconds = t.elapsed().as_secs_f64(), "stage done");
-            (Some(link), None)
-        }
+    let mut r = SingleReport::default();
+    match stage {
+        Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden())?),
+        Single::Link => r.link = Some(link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?),
         Single::Coverage => {
-            let reference = Reference::load(&cfg.reference)?;
-            let c = coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of)?;
-            tracing::info!(stage = "coverage", uninsured = c.uninsured_pairs, seconds = t.elapsed().as_secs_f64(), "stage done");
-            (None, Some(c))
+            r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of)?)
         }
-    })
+        Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of)?),
+        Single::Voluntary => {
+            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of)?)
+        }
+        Single::Publish => r.publish = Some(publish::run(&lake, &reference, cfg.as_of)?),
+        Single::Export => r.export = Some(export::run(&lake, &reference, cfg.as_of)?),
+    }
+    r.seconds = t.elapsed().as_secs_f64();
+    tracing::info!(stage = %format!("{stage:?}").to_lowercase(), seconds = r.seconds, "stage done");
+    Ok(r)
 }
-
-/// What [`run_single`] reported.
-pub type SingleReport = (Option<LinkReport>, Option<CoverageReport>);
 
 /// BLAKE3 over the reference tables (names and contents, in name order):
 /// which version of the rules a run used.

@@ -48,7 +48,7 @@ fn truth_summary() -> serde_json::Value {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["run", "ingest", "generate", "dictionary"] {
+    for sub in ["run", "ingest", "link", "coverage", "stage", "backfill", "generate", "verify", "dictionary"] {
         let out = bhxh(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{sub}");
@@ -135,7 +135,7 @@ fn json_logs_are_one_object_per_line_with_a_summary_per_stage() {
         .filter(|l| l["fields"]["message"] == "stage done")
         .map(|l| l["fields"]["stage"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["ingest", "conform", "link", "coverage", "assess", "voluntary"]);
+    assert_eq!(stages, ["ingest", "conform", "link", "coverage", "assess", "voluntary", "publish", "export"]);
     let manifest = std::fs::read_dir(dir.path().join("lake/_runs")).unwrap().count();
     assert_eq!(manifest, 1, "a run manifest");
 }

@@ -19,12 +19,15 @@ import pyarrow.parquet as pq
 lake = pathlib.Path(sys.argv[1])
 DATE_COLUMNS = {"month", "birth_date", "paid_on", "registered_on", "status_since", "pension_since",
                 "from_month", "to_month", "paid_from", "paid_through", "held_on", "reviewed_on",
-                "resume_month", "_extract_date", "as_of", "last_month", "report_date"}
+                "resume_month", "_extract_date", "as_of", "last_month", "report_date",
+                "week_start", "week_end", "data_as_of", "compulsory_month"}
 MONEY_COLUMNS = {"taxable_income", "insured_wage", "amount", "monthly_revenue", "income_basis",
                  "collection_target", "debt", "interest", "due", "paid", "brought_forward",
-                 "carried_forward", "wage_fund", "amount_due", "wage_fund_3m"}
+                 "carried_forward", "wage_fund", "amount_due", "wage_fund_3m", "collected_week",
+                 "collected_ytd", "collection_expected", "target", "actual", "expected"}
 CODE_COLUMNS = {"province_code", "ward_code", "tax_code", "employer_tax_code", "si_number",
-                "citizen_id", "unit_code", "person_tax_code", "industry_code"}
+                "citizen_id", "unit_code", "person_tax_code", "industry_code", "province_code_2025",
+                "provinces_2020"}
 
 
 
@@ -61,6 +64,12 @@ if gold.exists():
                              partitioning=ds.partitioning(pa.schema([("province_code", pa.string())]), flavor="hive"))
         provinces = sorted({p.name.split("=")[1] for p in table.glob("province_code=*")})
         if not provinces:
+            # national_weekly: one file, no partitions.
+            for path in sorted(table.glob("*.parquet")):
+                df = pl.read_parquet(path)
+                check_types(path, df)
+                assert duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0][0] == df.height
+                checked += 1
             continue
         one = provinces[0]
         lf = pl.scan_parquet(table / "**/*.parquet", hive_partitioning=True,
@@ -73,6 +82,10 @@ if gold.exists():
                        f"where province_code = '{one}'").fetchall()[0][0]
         assert n == part.height, f"{table}: DuckDB {n} vs Polars {part.height}"
         assert dataset.count_rows() >= part.height
+        if table.name == "province_weekly":
+            # One row per week for the province, every week of the report window.
+            assert part["week"].n_unique() == part.height == part["week_end"].n_unique()
+            assert part["report_date"].dt.weekday().eq(1).all(), "report days are Mondays"
         checked += 1
 
 assert checked > 0, f"no Parquet found under {lake}"
