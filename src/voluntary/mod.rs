@@ -919,15 +919,48 @@ fn ranks(values: &[i64]) -> Vec<i64> {
     values.iter().map(|v| 1 + values.iter().filter(|w| *w > v).count() as i64).collect()
 }
 
-/// Runs the voluntary stage.
+/// A participant on the D08a-TS list of month L, with the agent who collects.
+struct DueRow<'a> {
+    e: &'a Enrolment,
+    province: Option<String>,
+    agent: Option<usize>,
+    agent_code: Option<String>,
+    how: &'static str,
+    amount: Option<i64>,
+    /// The next payment period: first and last month.
+    period: (Month, Month),
+}
+
+/// Runs the voluntary stage: outcomes of earlier listings, the model, the
+/// scored and assigned pool, D08a-TS, agents' targets and results,
+/// conferences, rankings, then the exports.
 pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &PersonKeyer, as_of: NaiveDate) -> Result<VoluntaryReport> {
     let start = Instant::now();
     let asof_m = Month::of_date(as_of);
     let mut report = VoluntaryReport::default();
     let d = load(lake, cfg, asof_m)?;
-
-    // --- history: outcomes of earlier listings, then the model
     let mut history = load_history(lake)?;
+    record_outcomes(&mut history, &d, as_of);
+    let model = choose_model(cfg, &history, as_of, &mut report);
+    let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
+    let ix = score_and_assign(&mut pool, &model, cfg, &d, &mut report);
+    record_listings(&mut history, &pool, &d, as_of, &mut report);
+    publish_prospects(lake, &pool, &d, &history, as_of)?;
+    let due = d08a_list(&d, cfg, reference, asof_m, &mut report);
+    publish_d08a(lake, &due, asof_m, &mut report)?;
+    publish_agent_results(lake, cfg, &d, &ix, &pool, &due, &history, as_of)?;
+    let first = first_periods(&d);
+    publish_conferences(lake, &d, &ix, &first, asof_m, &mut report)?;
+    publish_rankings(lake, &d, &ix, &first, as_of)?;
+    write_history(lake, &history)?;
+    write_exports(lake, reference, &d, &pool, &due, as_of, &mut report)?;
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Marks the listed people who have since enrolled in voluntary BHXH (an
+/// enrolment starting in or after the month they were first listed).
+fn record_outcomes(history: &mut BTreeMap<String, History>, d: &Data, as_of: NaiveDate) {
     let voluntary_from: HashMap<&str, Month> = {
         let mut m: HashMap<&str, Month> = HashMap::new();
         for e in d.enrolments.iter().filter(|e| e.scheme == Scheme::VoluntarySi) {
@@ -947,6 +980,11 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
             }
         }
     }
+}
+
+/// The documented default weights, or weights fitted on the outcomes when
+/// enough listings are old enough and both outcomes are frequent enough.
+fn choose_model(cfg: &ScoringConfig, history: &BTreeMap<String, History>, as_of: NaiveDate, report: &mut VoluntaryReport) -> Model {
     let mut model: Model = cfg.default_model();
     if cfg.fit.enabled {
         let cutoff = as_of - chrono::Duration::days(cfg.fit.min_age_days);
@@ -959,10 +997,13 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     }
     report.model = if model.fitted.is_some() { "fitted".into() } else { "defaults".into() };
     report.fit = model.fitted.clone();
+    model
 
-    // --- pool, scores, reasons
-    let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
-    for p in &mut pool {
+}
+
+/// Scores the pool with reasons, ranks it, and assigns each prospect to an agent.
+fn score_and_assign<'a>(pool: &mut [Prospect], model: &Model, cfg: &ScoringConfig, d: &'a Data, report: &mut VoluntaryReport) -> AgentIndex<'a> {
+    for p in pool.iter_mut() {
         p.score = model.score(&p.x);
         let r = model.reasons(&p.x, cfg.model.max_reasons);
         p.reasons = if r.is_empty() { format!("source_{}", p.source) } else { r.join(",") };
@@ -970,7 +1011,7 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     pool.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
     let mut ix = AgentIndex::new(&d.agents);
     let mut next_rank: HashMap<usize, i64> = HashMap::new();
-    for p in &mut pool {
+    for p in pool.iter_mut() {
         let (agent, how) = ix.assign(p.province.as_deref(), p.ward.as_deref());
         p.agent = agent;
         p.assigned_by = how;
@@ -986,13 +1027,17 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     report.prospects = pool.len() as u64;
     report.unassigned = pool.iter().filter(|p| p.agent.is_none()).count() as u64;
     let mut by_source: BTreeMap<&str, u64> = BTreeMap::new();
-    for p in &pool {
+    for p in pool.iter() {
         *by_source.entry(p.source).or_default() += 1;
     }
     report.by_source = by_source.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
 
-    // --- history: this run's listings
-    for p in &pool {
+    ix
+}
+
+/// Adds this run's listings to the prospect history.
+fn record_listings(history: &mut BTreeMap<String, History>, pool: &[Prospect], d: &Data, as_of: NaiveDate, report: &mut VoluntaryReport) {
+    for p in pool {
         let agent = p.agent.map(|a| d.agents[a].code.clone());
         match history.get_mut(&p.key) {
             Some(h) => {
@@ -1019,6 +1064,9 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     }
     report.history = history.len() as u64;
     report.enrolled_after_listing = history.values().filter(|h| h.enrolled_seen.is_some()).count() as u64;
+}
+
+fn publish_prospects(lake: &Lake, pool: &[Prospect], d: &Data, history: &BTreeMap<String, History>, as_of: NaiveDate) -> Result<()> {
     let first_listed: HashMap<&str, NaiveDate> = history.iter().map(|(k, h)| (k.as_str(), h.first_listed)).collect();
 
     publish(lake, &tables::VOLUNTARY_PROSPECTS, DataFrame::new(pool.len(), vec![
@@ -1036,7 +1084,12 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         date_column("first_listed", pool.iter().map(|p| first_listed.get(p.key.as_str()).copied()).collect())?,
     ])?)?;
 
-    // --- D08a-TS
+    Ok(())
+}
+
+/// DOMAIN "D08a-TS list for month L": each person's latest enrolment per
+/// scheme that is due, its collecting agent and its amount.
+fn d08a_list<'a>(d: &'a Data, cfg: &ScoringConfig, reference: &Reference, asof_m: Month, report: &mut VoluntaryReport) -> Vec<DueRow<'a>> {
     let l = asof_m.next();
     let mut latest: BTreeMap<(String, &'static str), &Enrolment> = BTreeMap::new();
     for e in &d.enrolments {
@@ -1049,13 +1102,6 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         }
     }
     let mut dix = AgentIndex::new(&d.agents);
-    struct DueRow<'a> {
-        e: &'a Enrolment,
-        province: Option<String>,
-        agent: Option<usize>,
-        how: &'static str,
-        amount: Option<i64>,
-    }
     let mut due: Vec<DueRow> = Vec::new();
     for e in latest.values() {
         if !d08a::is_due(e.paid_through, l, cfg.d08a.max_lapse_months) {
@@ -1087,19 +1133,22 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         if amount.is_none() {
             report.d08a_incomplete += 1;
         }
-        due.push(DueRow { e, province, agent, how, amount });
+        let period = d08a::next_period(e.paid_through, e.payment_months.max(1) as u32);
+        let agent_code = agent.map(|a| d.agents[a].code.clone());
+        due.push(DueRow { e, province, agent, agent_code, how, amount, period });
     }
+    due
+}
+
+fn publish_d08a(lake: &Lake, due: &[DueRow], asof_m: Month, report: &mut VoluntaryReport) -> Result<()> {
+    let l = asof_m.next();
     report.d08a_participants = due.len() as u64;
     report.d08a_amount = due.iter().filter_map(|r| r.amount).sum();
     let n = due.len();
-    let (periods, agent_codes): (Vec<(Month, Month)>, Vec<Option<String>>) = due
-        .iter()
-        .map(|r| (d08a::next_period(r.e.paid_through, r.e.payment_months.max(1) as u32), r.agent.map(|a| d.agents[a].code.clone())))
-        .unzip();
     publish(lake, &tables::D08A_DUE, DataFrame::new(n, vec![
         date_column("month", vec![Some(l.first_day()); n])?,
         Column::new("province_code".into(), due.iter().map(|r| r.province.clone()).collect::<Vec<_>>()),
-        Column::new("agent_code".into(), agent_codes.clone()),
+        Column::new("agent_code".into(), due.iter().map(|r| r.agent_code.clone()).collect::<Vec<_>>()),
         Column::new("si_number".into(), due.iter().map(|r| r.e.si.clone()).collect::<Vec<_>>()),
         Column::new("scheme".into(), due.iter().map(|r| scheme_code(r.e.scheme)).collect::<Vec<_>>()),
         Column::new("household_code".into(), due.iter().map(|r| r.e.household.clone()).collect::<Vec<_>>()),
@@ -1108,22 +1157,37 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         Column::new("income_basis".into(), due.iter().map(|r| r.e.income_basis).collect::<Vec<_>>()),
         Column::new("payment_months".into(), due.iter().map(|r| r.e.payment_months).collect::<Vec<_>>()),
         date_column("paid_through", due.iter().map(|r| Some(r.e.paid_through.first_day())).collect())?,
-        date_column("period_from", periods.iter().map(|p| Some(p.0.first_day())).collect())?,
-        date_column("period_to", periods.iter().map(|p| Some(p.1.first_day())).collect())?,
+        date_column("period_from", due.iter().map(|r| Some(r.period.0.first_day())).collect())?,
+        date_column("period_to", due.iter().map(|r| Some(r.period.1.first_day())).collect())?,
         Column::new("amount_due".into(), due.iter().map(|r| r.amount).collect::<Vec<_>>()),
         Column::new("status".into(), due.iter().map(|r| if r.e.paid_through == l { "renew" } else { "lapsed" }).collect::<Vec<_>>()),
         Column::new("assigned_by".into(), due.iter().map(|r| r.how).collect::<Vec<_>>()),
     ])?)?;
 
-    // --- agent targets and weekly results
+    Ok(())
+}
+
+/// Agents' targets (a share of their prospects) and their weekly results.
+#[allow(clippy::too_many_arguments)]
+fn publish_agent_results(
+    lake: &Lake,
+    cfg: &ScoringConfig,
+    d: &Data,
+    ix: &AgentIndex,
+    pool: &[Prospect],
+    due: &[DueRow],
+    history: &BTreeMap<String, History>,
+    as_of: NaiveDate,
+) -> Result<()> {
+    let asof_m = Month::of_date(as_of);
     let mut prospects_of = vec![0u64; d.agents.len()];
-    for p in &pool {
+    for p in pool {
         if let Some(a) = p.agent {
             prospects_of[a] += 1;
         }
     }
     let mut d08a_of = vec![(0i64, 0i64); d.agents.len()];
-    for r in &due {
+    for r in due {
         if let Some(a) = r.agent {
             d08a_of[a].0 += 1;
             d08a_of[a].1 += r.amount.unwrap_or(0);
@@ -1181,7 +1245,11 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         Column::new("weekly_target".into(), wk.iter().map(|((a, _), _)| target_of(a)).collect::<Vec<_>>()),
     ])?)?;
 
-    // --- new participants (first period of each person and scheme)
+    Ok(())
+}
+
+/// Each person's first enrolment per scheme: the new participants.
+fn first_periods(d: &Data) -> BTreeMap<(&str, &'static str), &Enrolment> {
     let mut first: BTreeMap<(&str, &'static str), &Enrolment> = BTreeMap::new();
     for e in &d.enrolments {
         let k = (e.si.as_str(), scheme_code(e.scheme));
@@ -1193,7 +1261,18 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         }
     }
 
-    // --- conferences
+    first
+}
+
+/// §2.4 conference results per province, month and agent.
+fn publish_conferences(
+    lake: &Lake,
+    d: &Data,
+    ix: &AgentIndex,
+    first: &BTreeMap<(&str, &'static str), &Enrolment>,
+    asof_m: Month,
+    report: &mut VoluntaryReport,
+) -> Result<()> {
     let mut new_vol_ward: HashMap<(&str, &str, Month), i64> = HashMap::new();
     for e in first.values().filter(|e| e.scheme == Scheme::VoluntarySi) {
         if let Some(p) = d.people.get(&e.si) {
@@ -1235,7 +1314,12 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         Column::new("registrations_enrolled".into(), conf.iter().map(|((p, m, _), (c, w))| enrolled_of(p, *m, w, c[3])).collect::<Vec<_>>()),
     ])?)?;
 
-    // --- rankings
+    Ok(())
+}
+
+/// §2.2 agent and commune rankings by participants developed.
+fn publish_rankings(lake: &Lake, d: &Data, ix: &AgentIndex, first: &BTreeMap<(&str, &'static str), &Enrolment>, as_of: NaiveDate) -> Result<()> {
+    let asof_m = Month::of_date(as_of);
     let rank_periods = [
         ("month", asof_m),
         ("quarter", Month::new(asof_m.year(), (asof_m.month() - 1) / 3 * 3 + 1).expect("month")),
@@ -1289,14 +1373,25 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         ])?)?;
     }
 
-    write_history(lake, &history)?;
+    Ok(())
+}
 
-    // --- exports, with identities, one folder per province
+/// The agents' lists with identities, one folder per province.
+fn write_exports(
+    lake: &Lake,
+    reference: &Reference,
+    d: &Data,
+    pool: &[Prospect],
+    due: &[DueRow],
+    as_of: NaiveDate,
+    report: &mut VoluntaryReport,
+) -> Result<()> {
     let dir = crate::coverage::export_dir(lake, as_of);
     let mut d08a_rows: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
     let mut order: Vec<usize> = (0..due.len()).collect();
-    order.sort_by(|a, b| (&agent_codes[*a], &due[*a].e.si).cmp(&(&agent_codes[*b], &due[*b].e.si)));
+    order.sort_by(|a, b| (&due[*a].agent_code, &due[*a].e.si).cmp(&(&due[*b].agent_code, &due[*b].e.si)));
     let opt = |x: Option<i64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let l = Month::of_date(as_of).next();
     for i in order {
         let r = &due[i];
         let Some(prov) = r.province.as_deref() else { continue };
@@ -1304,7 +1399,7 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         d08a_rows.entry(prov).or_default().push(vec![
             prov.to_string(),
             l.to_string(),
-            agent_codes[i].clone().unwrap_or_default(),
+            r.agent_code.clone().unwrap_or_default(),
             r.e.si.clone(),
             person.and_then(|p| p.name.clone()).unwrap_or_default(),
             person.and_then(|p| p.birth).map(|b| b.to_string()).unwrap_or_default(),
@@ -1315,8 +1410,8 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
             r.e.support.map(support_code).unwrap_or_default().to_string(),
             r.e.payment_months.to_string(),
             r.e.paid_through.to_string(),
-            periods[i].0.to_string(),
-            periods[i].1.to_string(),
+            r.period.0.to_string(),
+            r.period.1.to_string(),
             opt(r.amount),
             if r.e.paid_through == l { "renew" } else { "lapsed" }.to_string(),
         ]);
@@ -1349,8 +1444,7 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
         write_csv(&pdir.join("voluntary_prospects.csv"), &prospect_header, prospect_rows.get(p.code.as_str()).map_or(&[][..], |v| &v[..]))?;
         report.export_files += 2;
     }
-    report.seconds = start.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
 }
 
 /// Checks a frame against its declaration and publishes it as a gold table;
