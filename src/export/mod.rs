@@ -240,8 +240,14 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
     let mut rows_written = 0u64;
     for list in lists {
         let path = pdir.join(list.file);
-        let (head, records) = read_csv(&path)?;
         let want: Vec<&str> = list.columns.iter().map(|c| c.0).collect();
+        let (head, records) = if path.exists() {
+            read_csv(&path)?
+        } else {
+            // The stage that writes it did not run (`bhxh stage`, a stage left out): an empty sheet.
+            tracing::warn!(stage = "export", province, list = list.file, "no such list: its sheet is empty");
+            (want.iter().map(|h| h.to_string()).collect(), Vec::new())
+        };
         if head != want {
             bail!("{}: header {head:?} differs from the declared columns {want:?}", path.display());
         }

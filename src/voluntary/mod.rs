@@ -329,7 +329,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
                 col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
                 col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
             ])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (si, birth, sex, prov, ward) = (strs(&df, "si_number")?, days(&df, "birth_date")?, strs(&df, "sex")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
         let (hh, pension, contributed, name, cid) = (strs(&df, "household_code")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?, strs(&df, "full_name")?, strs(&df, "citizen_id")?);
         for i in 0..df.height() {
@@ -353,7 +353,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .filter(col("work_status").is_in(frame::str_list(&cfg.pool.due_statuses), false))
             .group_by([col("si_number")])
             .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (si, n, last) = (strs(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
         for i in 0..df.height() {
             if let (Some(s), Some(l)) = (si[i].clone(), to_month(last[i])) {
@@ -363,7 +363,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     }
 
     if let Some(lf) = frame::silver(lake, "person_links")? {
-        let df = lf.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]).collect()?;
+        let df = lf.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
         for i in 0..df.height() {
             if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
@@ -378,7 +378,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
 
     let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
     if let Some(lf) = frame::silver(lake, "employers")? {
-        let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect()?;
+        let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (c, p, w) = (strs(&df, "tax_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
         for i in 0..df.height() {
             if let Some(c) = c[i].clone() {
@@ -400,7 +400,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .agg([col("taxable_income").sum()])
             .group_by([col("person_ref")])
             .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, n, t) = (strs(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
         for i in 0..free.height() {
             if let Some(r) = r[i].clone() {
@@ -412,7 +412,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .filter(comp)
             .group_by([col("person_ref")])
             .agg([col("month").max().alias("last")])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, l) = (strs(&compulsory, "person_ref")?, days(&compulsory, "last")?);
         for i in 0..compulsory.height() {
             if let Some(r) = r[i].clone() {
@@ -428,7 +428,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
                 col("full_name").first().alias("full_name"),
             ])
             .sort(["person_ref", "employer_tax_code"], Default::default())
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, e, inc, b, c, nm) = (strs(&info, "person_ref")?, strs(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, strs(&info, "citizen_id")?, strs(&info, "full_name")?);
         let mut best: HashMap<String, i64> = HashMap::new();
         for i in 0..info.height() {
@@ -449,7 +449,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         let df = lf
             .select([col("tax_code"), col("status"), col("monthly_revenue"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"), col("owner_name"), col("citizen_id")])
             .sort(["tax_code"], Default::default())
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (tc, st, rev, b, sex, p, w, nm, cid) = (
             strs(&df, "tax_code")?, strs(&df, "status")?, ints(&df, "monthly_revenue")?, days(&df, "birth_date")?, strs(&df, "sex")?,
             strs(&df, "province_code")?, strs(&df, "ward_code")?, strs(&df, "owner_name")?, strs(&df, "citizen_id")?,
@@ -478,7 +478,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
                 col("support_group"), col("payment_months"), col("paid_from"), col("paid_through"),
             ])
             .sort(["si_number", "scheme", "paid_from"], Default::default())
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (si, sc, ag, hh, mo, ib) = (strs(&df, "si_number")?, strs(&df, "scheme")?, strs(&df, "agent_code")?, strs(&df, "household_code")?, ints(&df, "member_order")?, ints(&df, "income_basis")?);
         let (sg, pm, pf, pt) = (strs(&df, "support_group")?, ints(&df, "payment_months")?, days(&df, "paid_from")?, days(&df, "paid_through")?);
         for i in 0..df.height() {
@@ -516,7 +516,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     if let Some(lf) = frame::silver(lake, "conferences")? {
         let df = lf
             .select([col("province_code"), col("ward_code"), col("held_on"), col("invited"), col("attended"), col("registered")])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (p, w, h, inv, att, reg) = (strs(&df, "province_code")?, strs(&df, "ward_code")?, days(&df, "held_on")?, ints(&df, "invited")?, ints(&df, "attended")?, ints(&df, "registered")?);
         for i in 0..df.height() {
             if let (Some(p), Some(h)) = (p[i].clone(), to_date(h[i])) {
