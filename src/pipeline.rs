@@ -383,6 +383,18 @@ pub fn backfill_mondays(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
     out
 }
 
+/// Silver tables that accumulate across runs (first listed, developed,
+/// enrolled): what a backfill's replays rewrite.
+const HISTORY_TABLES: [&str; 2] = ["worklist_history", "prospect_history"];
+
+/// A private folder inside the lake for a backfill's saved tables (a
+/// dot-folder: readers and `_published.json` skip it).
+fn tempfile_dir(lake: &Path) -> Result<PathBuf> {
+    let d = lake.join(format!(".backfill-{}", std::process::id()));
+    std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    Ok(d)
+}
+
 /// The as-of date of the lake's published run (`_published.json`), if any.
 pub fn published_as_of(lake: &Path) -> Result<Option<NaiveDate>> {
     let f = lake.join(PUBLISHED);
@@ -400,7 +412,10 @@ pub fn published_as_of(lake: &Path) -> Result<Option<NaiveDate>> {
 /// weekly tables are replaced; the lists of that day are written to
 /// `exports/<monday>/`. When the lake had been published for a later date,
 /// the job is then run again for that date, so the answer tables end current
-/// (the weekly rows just backfilled are kept). Local lakes only.
+/// (the weekly rows just backfilled are kept), after putting back the
+/// worklist and prospect histories of the nightly runs. Found and developed
+/// in a backfilled week count what the Monday replays list: an item a
+/// mid-week run listed moves to the next Monday's week. Local lakes only.
 pub fn backfill(cfg: &RunConfig, from: NaiveDate, to: NaiveDate) -> Result<Vec<RunReport>> {
     if is_remote(&cfg.lake) {
         anyhow::bail!("bhxh backfill runs on a local lake; {} is remote", cfg.lake.display());
@@ -410,6 +425,15 @@ pub fn backfill(cfg: &RunConfig, from: NaiveDate, to: NaiveDate) -> Result<Vec<R
         anyhow::bail!("no Monday between {from} and {to}: nothing to backfill");
     }
     let latest = published_as_of(&cfg.lake)?;
+    // The replays rebuild the history tables as of each Monday; the nightly
+    // history is put back before the final run for the published date.
+    let kept = tempfile_dir(&cfg.lake)?;
+    for t in HISTORY_TABLES {
+        let f = Lake::new(&cfg.lake).silver_file(t);
+        if f.exists() {
+            std::fs::copy(&f, kept.join(format!("{t}.parquet"))).with_context(|| format!("keeping {}", f.display()))?;
+        }
+    }
     let mut reports = Vec::new();
     for m in &mondays {
         let mut c = cfg.clone();
@@ -420,9 +444,19 @@ pub fn backfill(cfg: &RunConfig, from: NaiveDate, to: NaiveDate) -> Result<Vec<R
     if let Some(latest) = latest.filter(|l| *l > *mondays.last().expect("not empty")) {
         let mut c = cfg.clone();
         c.as_of = latest;
-        tracing::info!(stage = "backfill", as_of = %latest, "back to the published date");
+        for t in HISTORY_TABLES {
+            let saved = kept.join(format!("{t}.parquet"));
+            if saved.exists() {
+                let f = Lake::new(&cfg.lake).silver_file(t);
+                let tmp = f.with_file_name(format!(".{t}.parquet.tmp-{}", std::process::id()));
+                std::fs::copy(&saved, &tmp)?;
+                std::fs::rename(&tmp, &f).with_context(|| format!("restoring {}", f.display()))?;
+            }
+        }
+        tracing::info!(stage = "backfill", as_of = %latest, "back to the published date, with the nightly history");
         reports.push(run(&c)?);
     }
+    std::fs::remove_dir_all(&kept).ok();
     Ok(reports)
 }
 

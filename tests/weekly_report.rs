@@ -273,8 +273,11 @@ fn a_backfilled_week_equals_the_week_computed_on_its_day() {
     let l = lake_after_two_runs();
     let sent = gold::read_partitioned(&l.lake, PROVINCE_WEEKLY).unwrap().unwrap();
     let sent = sent.lazy().filter(col("week").eq(lit("2020-W23"))).collect().unwrap();
-    // A late extract: a payment made on 5 June that BHXH learnt of on 15 June.
-    std::fs::write(l.inbox.join("si_payments_20200615.csv"), "unit_code,paid_on,amount,reference\nA1,2020-06-05,4000000,R9\n").unwrap();
+    // A late extract: a payment made on 5 June that BHXH learnt of on 10 June.
+    std::fs::write(l.inbox.join("si_payments_20200610.csv"), "unit_code,paid_on,amount,reference\nA1,2020-06-05,4000000,R9\n").unwrap();
+    // Wednesday's run has the same report week; it does not rewrite what Monday sent.
+    pipeline::run(&cfg(&l.inbox, &l.lake, "2020-06-10")).unwrap();
+    assert_eq!(int(&row(&l.lake, PROVINCE_WEEKLY, "01", "2020-W23"), "collected_week"), Some(1_500_000));
     pipeline::run(&cfg(&l.inbox, &l.lake, "2020-06-15")).unwrap();
     // W24 (8–14 June): R5 of 8 June; the year now includes the late R9.
     let w24 = row(&l.lake, PROVINCE_WEEKLY, "01", "2020-W24");
@@ -289,6 +292,15 @@ fn a_backfilled_week_equals_the_week_computed_on_its_day() {
     let again = gold::read_partitioned(&l.lake, PROVINCE_WEEKLY).unwrap().unwrap();
     let again = again.lazy().filter(col("week").eq(lit("2020-W23"))).collect().unwrap();
     assert!(sent.equals_missing(&again), "backfilled W23 differs from W23 as sent:\n{sent}\n{again}");
+    // Replays from 1 June rebuild the worklist history Monday by Monday; the
+    // nightly history (the worker first listed on Wednesday 3 June) is put
+    // back before the run for the published date.
+    pipeline::backfill(&cfg(&l.inbox, &l.lake, "2020-06-15"), d("2020-06-01"), d("2020-06-01")).unwrap();
+    let h = bhxh::lake::read_parquet(&l.lake.join("silver/worklist_history.parquet")).unwrap();
+    let h = h.lazy().filter(col("item_kind").eq(lit("uninsured_worker"))).collect().unwrap();
+    assert_eq!(h.height(), 1);
+    assert_eq!(date(&h, "first_listed_on"), d("2020-06-03"));
+    assert!(!std::fs::read_dir(&l.lake).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".backfill")));
     // A lake built only on 15 June restates W23 with what it knows then.
     let fresh = tempfile::tempdir().unwrap();
     pipeline::run(&cfg(&l.inbox, fresh.path(), "2020-06-15")).unwrap();

@@ -2,29 +2,13 @@
 //! two charts of the last weeks (collected vs the straight-line plan;
 //! participants by scheme), as inline SVG so the file opens anywhere, offline.
 
+use crate::assess::export::vnd;
 use crate::reference::Province;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use std::fmt::Write;
 use std::path::Path;
-
-/// `1234567` → `1.234.567` (Vietnamese thousands separator).
-pub fn vnd(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(ch);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")

@@ -10,9 +10,10 @@
 //! year up to the last week that ended before D. Each figure is as of the end
 //! of the week's Sunday: events dated after it are left out, and conform has
 //! already left out extracts dated after D. The weekly tables are an archive:
-//! the run replaces its report week, fills earlier weeks no run has computed
-//! yet, and keeps the rest, so a week reported on its Monday stays as it was
-//! sent; `data_as_of` tells which run computed a row.
+//! the report day's run (the Monday) replaces its report week, every run
+//! fills weeks no run has computed yet, and the rest is kept, so a week
+//! reported on its Monday stays as it was sent; `data_as_of` tells which run
+//! computed a row.
 
 pub mod tables;
 
@@ -616,9 +617,12 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
     t.check(&new)?;
     let key = key_column(level);
     let report = ctx.sundays.last().map(|s| iso_week(*s)).unwrap_or_default();
+    // Only the report day's run (a Monday: the nightly run or a backfill)
+    // replaces the report week; a run later in the week fills it if missing.
+    let replace = ctx.sundays.last().is_some_and(|s| *s + chrono::Duration::days(1) == ctx.as_of);
     let merged = match read_published(ctx.lake, level)? {
         Some(old) if t.check(&old).is_ok() => {
-            let old = old.lazy().filter(col("week").neq(lit(report.clone())));
+            let old = if replace { old.lazy().filter(col("week").neq(lit(report.clone()))) } else { old.lazy() };
             let fill = new
                 .clone()
                 .lazy()
@@ -629,9 +633,12 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
             (df, written, kept)
         }
         Some(_) => {
-            tracing::warn!(stage = "publish", table = t.name, "published table has an older schema: rebuilt from this run");
-            let n = new.height();
-            (new, n, 0)
+            // An archive is never dropped silently: the weeks as sent cannot be recomputed.
+            anyhow::bail!(
+                "the published {} has another schema than this version declares; move {} aside (or convert it) and run again",
+                t.name,
+                gold::table_dir(&ctx.lake.root, t.name).display()
+            );
         }
         None => {
             let n = new.height();

@@ -176,9 +176,10 @@ static NATIONAL_WEEKLY_COLUMNS: [GoldColumn; N_WEEK + 1 + N_FIG] = concat(
 pub const PROVINCE_WEEKLY: GoldTable = GoldTable {
     name: super::PROVINCE_WEEKLY,
     doc: "§5 The weekly report to BHXH Việt Nam: one row per province (2020) and ISO week, every province every \
-          week (no activity is a row of zeros). A run reports the last week that ended before its as-of day and \
-          fills the earlier weeks of that calendar year no earlier run computed; rows already published are kept \
-          (see `data_as_of`; `bhxh backfill` recomputes past weeks as they were). §4 plan vs target: the \
+          week (no activity is a row of zeros). A run reports the last week that ended before its as-of day: the \
+          Monday run (or a backfill) replaces that week's rows; any run fills the weeks of that calendar year no \
+          run has computed; rows already published are otherwise kept (see `data_as_of`; `bhxh backfill` \
+          recomputes past weeks as they were). §4 plan vs target: the \
           `*_target` and `*_expected` columns, and `plan_vs_target`.",
     key: &["week"],
     columns: &PROVINCE_WEEKLY_COLUMNS,
