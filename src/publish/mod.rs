@@ -117,6 +117,8 @@ struct Ctx<'a> {
     sundays: Vec<NaiveDate>,
     /// 31 December of the year before the window: the plan's starting level.
     baseline: NaiveDate,
+    /// unit_code → province (silver units).
+    units: HashMap<String, String>,
 }
 
 impl Ctx<'_> {
@@ -182,7 +184,8 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Publi
     let sundays = report_window(as_of);
     let year = sundays.last().map_or(as_of.year(), |s| s.year());
     let baseline = NaiveDate::from_ymd_opt(year - 1, 12, 31).context("baseline date")?;
-    let ctx = Ctx { lake, reference, as_of, sundays, baseline };
+    let units = unit_provinces(lake)?;
+    let ctx = Ctx { lake, reference, as_of, sundays, baseline, units };
     let k = ctx.sundays.len();
 
     // Sums at the 2020-province level, then rolled up.
@@ -323,11 +326,10 @@ fn add_payments(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<(
         .group_by([col("unit_code"), col("paid_on")])
         .agg([col("amount").sum()])
         .collect()?;
-    let units = unit_provinces(ctx.lake)?;
     let (u, on, amount) = (strs(&df, "unit_code")?, days(&df, "paid_on")?, ints(&df, "amount")?);
     for i in 0..df.height() {
         let (Some(u), Some(on), Some(a)) = (&u[i], on[i], amount[i]) else { continue };
-        let Some(p) = units.get(u) else { continue };
+        let Some(p) = ctx.units.get(u) else { continue };
         add_event(ctx, sums, p, from_days(on), F_COLLECTED, a, true);
     }
     Ok(())
@@ -358,13 +360,12 @@ fn add_debt(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
 fn add_suspensions(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
     let Some(lf) = frame::silver(ctx.lake, "suspensions")? else { return Ok(()) };
     let df = lf.select([col("unit_code"), col("from_month"), col("to_month")]).collect()?;
-    let units = unit_provinces(ctx.lake)?;
     let (u, from, to) = (strs(&df, "unit_code")?, days(&df, "from_month")?, days(&df, "to_month")?);
     let mut seen: HashSet<(usize, &str)> = HashSet::new();
     let k = ctx.sundays.len();
     for i in 0..df.height() {
         let (Some(u), Some(from), Some(to)) = (&u[i], from[i], to[i]) else { continue };
-        let Some(p) = units.get(u) else { continue };
+        let Some(p) = ctx.units.get(u) else { continue };
         let (from, to) = (Month::of_date(from_days(from)), Month::of_date(from_days(to)));
         for (w, s) in ctx.sundays.iter().enumerate() {
             let m = Month::of_date(*s);
@@ -395,11 +396,10 @@ fn add_conferences(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Resul
 fn add_covid_reviews(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
     let Some(lf) = frame::silver(ctx.lake, "covid_reviews")? else { return Ok(()) };
     let df = lf.select([col("unit_code"), col("reviewed_on")]).collect()?;
-    let units = unit_provinces(ctx.lake)?;
     let (u, on) = (strs(&df, "unit_code")?, days(&df, "reviewed_on")?);
     for i in 0..df.height() {
         let (Some(u), Some(on)) = (&u[i], on[i]) else { continue };
-        let Some(p) = units.get(u) else { continue };
+        let Some(p) = ctx.units.get(u) else { continue };
         add_event(ctx, sums, p, from_days(on), F_COVID, 1, false);
     }
     Ok(())
