@@ -613,9 +613,8 @@ fn unit_cols(units: &[UnitInfo], idx: &[u32], full: bool) -> Vec<Column> {
 /// Checks a frame against its declared schema, then writes the gold table.
 fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Result<()> {
     let t = Instant::now();
-    table.check(&df)?;
     let rows = df.height();
-    let parts = gold::write_partitioned_by(root, table.name, df, table.key)?;
+    let parts = gold::publish(root, table, df, "assess")?;
     tracing::debug!(
         stage = "assess",
         table = table.name,

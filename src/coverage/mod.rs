@@ -317,15 +317,7 @@ pub fn run(
 /// out with a warning (the stages give every row a province when any source
 /// has one).
 pub(crate) fn publish(lake: &Lake, table: &GoldTable, df: DataFrame) -> Result<()> {
-    table.check(&df)?;
-    let missing = df.column("province_code")?.null_count();
-    let df = if missing > 0 {
-        tracing::warn!(stage = "coverage", table = table.name, rows = missing, "rows without a province left out of the gold table");
-        df.lazy().filter(col("province_code").is_not_null()).collect()?
-    } else {
-        df
-    };
-    crate::lake::gold::write_partitioned_by(&lake.root, table.name, df, table.key)?;
+    crate::lake::gold::publish(&lake.root, table, df, "coverage")?;
     Ok(())
 }
 

@@ -141,6 +141,21 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
     Ok(n)
 }
 
+/// Checks `df` against the table's declaration and publishes it, sorted by
+/// the declared key; rows without a province cannot be placed in a partition
+/// and are left out with a warning naming `stage`. Returns the partitions.
+pub fn publish(lake_root: &Path, table: &GoldTable, df: DataFrame, stage: &str) -> Result<usize> {
+    table.check(&df)?;
+    let missing = df.column(PARTITION)?.null_count();
+    let df = if missing > 0 {
+        tracing::warn!(stage, table = table.name, rows = missing, "rows without a province left out of the gold table");
+        df.lazy().filter(col(PARTITION).is_not_null()).collect()?
+    } else {
+        df
+    };
+    write_partitioned_by(lake_root, table.name, df, table.key)
+}
+
 /// The province codes a gold table has partitions for, sorted.
 pub fn partitions(lake_root: &Path, table: &str) -> Result<Vec<String>> {
     let dir = table_dir(lake_root, table);

@@ -1450,15 +1450,7 @@ fn write_exports(
 /// Checks a frame against its declaration and publishes it as a gold table;
 /// rows without a province are left out with a warning.
 fn publish(lake: &Lake, table: &GoldTable, df: DataFrame) -> Result<()> {
-    table.check(&df)?;
-    let missing = df.column("province_code")?.null_count();
-    let df = if missing > 0 {
-        tracing::warn!(stage = "voluntary", table = table.name, rows = missing, "rows without a province left out of the gold table");
-        df.lazy().filter(col("province_code").is_not_null()).collect()?
-    } else {
-        df
-    };
-    crate::lake::gold::write_partitioned_by(&lake.root, table.name, df, table.key)?;
+    crate::lake::gold::publish(&lake.root, table, df, "voluntary")?;
     Ok(())
 }
 
