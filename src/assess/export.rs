@@ -26,7 +26,6 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// How a cell is written.
@@ -306,29 +305,12 @@ fn entry_record(e: &InspectionEntry) -> Vec<String> {
     ]
 }
 
-type CsvW = csv::Writer<std::io::BufWriter<fs::File>>;
+type CsvW = crate::lake::CsvWriter;
 
-/// Writes a BOM, the headers and whatever `body` writes, atomically.
+/// Writes a BOM, the list's Vietnamese headers and whatever `body` writes, atomically.
 fn write_csv(target: &Path, spec: &[ExportColumn], body: impl FnOnce(&mut CsvW) -> Result<()>) -> Result<()> {
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
-    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f =
-            std::io::BufWriter::new(fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
-        f.write_all("\u{feff}".as_bytes())?;
-        let mut w = csv::Writer::from_writer(f);
-        w.write_record(spec.iter().map(|c| c.header))?;
-        body(&mut w)?;
-        w.flush()?;
-        let f = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-        f.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
+    let header: Vec<&str> = spec.iter().map(|c| c.header).collect();
+    crate::lake::write_csv_with(target, &header, body)
 }
 
 impl Fmt {

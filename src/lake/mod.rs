@@ -181,8 +181,22 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// The CSV writer [`write_csv_with`] hands its body.
+pub type CsvWriter = csv::Writer<std::io::BufWriter<std::fs::File>>;
+
 /// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
 pub fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    write_csv_with(target, header, |w| {
+        for r in rows {
+            w.write_record(r)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`write_csv`] with the records written by `body`, for lists streamed from
+/// a frame rather than collected first.
+pub fn write_csv_with(target: &Path, header: &[&str], body: impl FnOnce(&mut CsvWriter) -> Result<()>) -> Result<()> {
     use std::io::Write;
     let dir = target.parent().context("export file has a folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -193,9 +207,7 @@ pub fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result
         f.write_all("\u{FEFF}".as_bytes())?;
         let mut w = csv::Writer::from_writer(f);
         w.write_record(header)?;
-        for r in rows {
-            w.write_record(r)?;
-        }
+        body(&mut w)?;
         w.flush()?;
         let f = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
         f.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?.sync_all()?;
