@@ -248,9 +248,7 @@ fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
         "published": chrono::Utc::now().to_rfc3339(),
         "files": tables,
     });
-    let tmp = lake.root.join(format!(".{PUBLISHED}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)?;
-    std::fs::rename(&tmp, lake.root.join(PUBLISHED))?;
+    crate::lake::write_file(&lake.root.join(PUBLISHED), &serde_json::to_vec_pretty(&doc)?)?;
     Ok(())
 }
 
@@ -448,9 +446,7 @@ pub fn backfill(cfg: &RunConfig, from: NaiveDate, to: NaiveDate) -> Result<Vec<R
             let saved = kept.join(format!("{t}.parquet"));
             if saved.exists() {
                 let f = Lake::new(&cfg.lake).silver_file(t);
-                let tmp = f.with_file_name(format!(".{t}.parquet.tmp-{}", std::process::id()));
-                std::fs::copy(&saved, &tmp)?;
-                std::fs::rename(&tmp, &f).with_context(|| format!("restoring {}", f.display()))?;
+                crate::lake::write_file(&f, &std::fs::read(&saved)?).with_context(|| format!("restoring {}", f.display()))?;
             }
         }
         tracing::info!(stage = "backfill", as_of = %latest, "back to the published date, with the nightly history");
@@ -591,8 +587,6 @@ impl Manifest {
         let dir = lake.root.join("_runs");
         std::fs::create_dir_all(&dir)?;
         let target = dir.join(format!("{}.json", self.run_id));
-        let tmp = dir.join(format!(".{}.json.tmp", self.run_id));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
-        std::fs::rename(&tmp, &target).with_context(|| format!("writing {}", target.display()))
+        crate::lake::write_file(&target, &serde_json::to_vec_pretty(self)?)
     }
 }

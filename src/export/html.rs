@@ -4,7 +4,7 @@
 
 use crate::assess::export::vnd;
 use crate::reference::Province;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use std::fmt::Write;
@@ -82,7 +82,7 @@ pub fn write(target: &Path, p: &Province, as_of: NaiveDate, weeks: &DataFrame) -
     );
     if weeks.height() == 0 {
         s.push_str("<p>Chưa có số liệu tuần.</p></body></html>\n");
-        return write_atomic(target, &s);
+        return crate::lake::write_file(target, s.as_bytes());
     }
     let labels = strings(weeks, "week");
     let last = weeks.height() - 1;
@@ -130,15 +130,9 @@ pub fn write(target: &Path, p: &Province, as_of: NaiveDate, weeks: &DataFrame) -
         ],
     ));
     s.push_str("<p style=\"font-size:12px;color:#666\">Nguồn: bảng gold/province_weekly. Định nghĩa từng chỉ tiêu: docs/data-dictionary.md.</p></body></html>\n");
-    write_atomic(target, &s)
+    crate::lake::write_file(target, s.as_bytes())
 }
 
-fn write_atomic(target: &Path, text: &str) -> Result<()> {
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("page");
-    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
-}
 
 #[cfg(test)]
 mod tests {

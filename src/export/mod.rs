@@ -309,9 +309,8 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
         }
     }
     let target = pdir.join(workbook_name(province, as_of));
-    let tmp = pdir.join(format!(".{}.tmp-{}", workbook_name(province, as_of), std::process::id()));
-    wb.save(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &target).with_context(|| format!("publishing {}", target.display()))?;
+    let bytes = wb.save_to_buffer().with_context(|| format!("building {}", target.display()))?;
+    crate::lake::write_file(&target, &bytes)?;
     Ok(rows_written)
 }
 

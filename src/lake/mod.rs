@@ -181,6 +181,15 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// Writes `bytes` to `target` under a temporary name, then renames it into
+/// place: readers see the old file or the new one, never a part.
+pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))
+}
+
 /// The CSV writer [`write_csv_with`] hands its body.
 pub type CsvWriter = csv::Writer<std::io::BufWriter<std::fs::File>>;
 
