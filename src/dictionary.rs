@@ -149,7 +149,7 @@ pub fn render() -> String {
         "The province's last {} weeks of `province_weekly` up to the report week, oldest first.",
         crate::export::REPORT_WEEKS
     );
-    table_owned(w, "exports/<as_of>/<province_code>/weekly_report.csv (in the lake)", &weekly_doc, &weekly);
+    table(w, "exports/<as_of>/<province_code>/weekly_report.csv (in the lake)", &weekly_doc, &weekly);
     for (name, doc, spec) in [
         (
             "exports/<as_of>/<province_code>/c12_notices.csv (in the lake)",
@@ -163,7 +163,7 @@ pub fn render() -> String {
         ),
     ] {
         let cols: Vec<(&str, &str, String)> = spec.iter().map(|c| (c.header, c.format.type_name(), format!("`{}`", c.column))).collect();
-        table_owned(w, name, doc, &cols);
+        table(w, name, doc, &cols);
     }
     for (name, doc, cols) in crate::coverage::exports().into_iter().chain(crate::voluntary::exports()) {
         table(w, name, doc, cols);
@@ -171,15 +171,8 @@ pub fn render() -> String {
     s
 }
 
-fn table(w: &mut String, name: &str, doc: &str, cols: &[(&str, &str, &str)]) {
-    let _ = writeln!(w, "\n### `{name}`\n\n{doc}\n");
-    let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
-    for (c, t, m) in cols {
-        let _ = writeln!(w, "| `{c}` | {t} | {m} |");
-    }
-}
-
-fn table_owned(w: &mut String, name: &str, doc: &str, cols: &[(&str, &str, String)]) {
+/// A table's heading, meaning and columns (name, type, meaning).
+fn table<M: std::fmt::Display>(w: &mut String, name: &str, doc: &str, cols: &[(&str, &str, M)]) {
     let _ = writeln!(w, "\n### `{name}`\n\n{doc}\n");
     let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
     for (c, t, m) in cols {
