@@ -76,6 +76,16 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// The benchmark's I/O floor: read every inbox extract once and count its
+    /// rows (as many files at a time as ingest), nothing validated or written.
+    Scan {
+        /// Folder of input extracts.
+        #[arg(long, default_value = "sample_data")]
+        inbox: PathBuf,
+        /// Files read in parallel.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Ingest only: inbox extracts into bronze Parquet and the rejects table.
     Ingest(RunArgs),
     /// Generate a synthetic country's extracts and the planted truth.
@@ -297,6 +307,23 @@ fn execute(cli: &Cli) -> Result<u8> {
                 }
             }
             Ok(if had_rejects { exit::BAD_INPUT } else { exit::OK })
+        }
+        Command::Scan { inbox, threads } => {
+            let t = std::time::Instant::now();
+            let files = bhxh::ingest::scan_only(inbox, *threads)?;
+            let secs = t.elapsed().as_secs_f64();
+            if !cli.quiet {
+                for (name, rows, bytes) in &files {
+                    println!("{name:<34} {rows:>12} rows {bytes:>14} bytes");
+                }
+                let (rows, bytes) = files.iter().fold((0u64, 0u64), |(r, b), f| (r + f.1, b + f.2));
+                println!(
+                    "scan: {} files, {rows} rows, {bytes} bytes in {secs:.1} s ({:.0} rows/s)",
+                    files.len(),
+                    rows as f64 / secs.max(1e-9)
+                );
+            }
+            Ok(exit::OK)
         }
         Command::Verify { lake, exports, reference } => {
             let reference = bhxh::reference::Reference::load(reference)?;

@@ -48,7 +48,7 @@ fn truth_summary() -> serde_json::Value {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["run", "ingest", "link", "coverage", "stage", "backfill", "generate", "verify", "dictionary"] {
+    for sub in ["run", "ingest", "scan", "link", "coverage", "stage", "backfill", "generate", "verify", "dictionary"] {
         let out = bhxh(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{sub}");

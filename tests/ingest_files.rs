@@ -177,3 +177,18 @@ fn an_ingested_file_is_skipped_and_a_changed_one_is_a_new_version() {
     assert_eq!(v2.column("_extract_version").unwrap().i64().unwrap().get(0), Some(2));
     assert_eq!(Ledger::load(&lake.root).unwrap().entries.len(), 2);
 }
+
+/// The benchmark's I/O floor reads the same rows ingest accounts for.
+#[test]
+fn scan_only_counts_the_rows_ingest_accounts_for() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = root.join("sample_data");
+    let cfg = bhxh::pipeline::RunConfig::new(&inbox, dir.path().join("lake"), root.join("pipelines/reference"), "2020-06-08".parse().unwrap());
+    let report = bhxh::pipeline::run_stages(&cfg, bhxh::pipeline::Stages::IngestOnly).unwrap();
+    let scanned = bhxh::ingest::scan_only(&inbox, 2).unwrap();
+    assert_eq!(scanned.len(), report.ingest.files.len());
+    for ((name, rows, bytes), f) in scanned.iter().zip(&report.ingest.files) {
+        assert_eq!((name, *rows, *bytes), (&f.file, f.rows, f.bytes), "{name}");
+    }
+}

@@ -133,6 +133,57 @@ pub fn scan_inbox(inbox: &Path) -> Result<(Vec<Extract>, Vec<String>)> {
     Ok((extracts, ignored))
 }
 
+/// Runs `work` on every extract, `threads` files at a time; results in the
+/// extracts' order.
+fn each_file<T: Send>(extracts: &[Extract], threads: usize, work: impl Fn(&Extract) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(extracts.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(x) = extracts.get(i) else { break };
+                let r = work(x);
+                results.lock().expect("no poisoned lock").push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("no poisoned lock");
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The I/O floor of a run: reads every extract of the inbox once, `threads`
+/// files at a time as ingest does, and counts its rows (CSV records parsed,
+/// nothing validated or written; Parquet row counts from the file). Returns
+/// (file name, rows, bytes) per extract.
+pub fn scan_only(inbox: &Path, threads: usize) -> Result<Vec<(String, u64, u64)>> {
+    let (extracts, _) = scan_inbox(inbox)?;
+    each_file(&extracts, threads, |x| -> Result<(String, u64, u64)> {
+        let name = x.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let bytes = std::fs::metadata(&x.path)?.len();
+        let rows = match x.format {
+            Format::Csv => {
+                let f = std::fs::File::open(&x.path).with_context(|| format!("opening {}", x.path.display()))?;
+                let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+                let mut rec = csv::ByteRecord::new();
+                let mut n = 0u64;
+                while r.read_byte_record(&mut rec).with_context(|| format!("reading {}", x.path.display()))? {
+                    n += 1;
+                }
+                n
+            }
+            Format::Parquet => {
+                let df = crate::lake::scan_parquet(std::slice::from_ref(&x.path))?.select([polars::prelude::len().alias("n")]).collect()?;
+                u64::from(df.column("n")?.u32()?.get(0).unwrap_or(0))
+            }
+        };
+        Ok((name, rows, bytes))
+    })
+    .into_iter()
+    .collect()
+}
+
 /// Ingests every extract of the inbox into the lake, `threads` files at a
 /// time. Files already in the ledger with the same content are skipped; what
 /// is ingested is recorded in the ledger under `run_id`.
@@ -147,23 +198,14 @@ pub fn run(
 ) -> Result<IngestReport> {
     let (extracts, ignored) = scan_inbox(inbox)?;
     let known: &Ledger = ledger;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<FileReport>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1).min(extracts.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(x) = extracts.get(i) else { break };
-                progress.set_message(x.name.clone());
-                let r = ingest_new(x, lake, reference, known);
-                progress.inc(1);
-                results.lock().expect("no poisoned lock").push((i, r));
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("no poisoned lock");
-    results.sort_by_key(|(i, _)| *i);
-    let files = results.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>>>()?;
+    let files = each_file(&extracts, threads, |x| {
+        progress.set_message(x.name.clone());
+        let r = ingest_new(x, lake, reference, known);
+        progress.inc(1);
+        r
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     let now = chrono::Utc::now().to_rfc3339();
     for (x, f) in extracts.iter().zip(&files) {
         if f.refused.is_none() && f.skipped.is_none() {
