@@ -377,3 +377,15 @@ fn workbooks_round_trip_and_hold_their_province_only() {
     let findings = bhxh::verify::run(&l.lake, &l.lake.join("exports"), &reference).unwrap();
     assert!(findings.is_empty(), "{findings:?}");
 }
+
+#[test]
+fn publish_alone_refuses_debt_cut_for_another_date() {
+    let l = lake_after_two_runs();
+    let later = cfg(&l.inbox, &l.lake, "2020-06-15");
+    let err = pipeline::run_single(&later, pipeline::Single::Publish).unwrap_err();
+    assert!(format!("{err:#}").contains("run the assess stage for this date first"), "{err:#}");
+    pipeline::run_single(&later, pipeline::Single::Assess).unwrap();
+    let r = pipeline::run_single(&later, pipeline::Single::Publish).unwrap();
+    assert_eq!(r.publish.unwrap().report_week, "2020-W24");
+    assert_eq!(int(&row(&l.lake, PROVINCE_WEEKLY, "01", "2020-W24"), "debt"), Some(19_800_000 + 3_520_000 - 300_000));
+}

@@ -51,6 +51,7 @@ pub fn silver_tables() -> Vec<(&'static str, &'static str, &'static [(&'static s
          report week's calendar year up to it), the ledger of every unit cut at that Sunday: dues of the months \
          up to the Sunday's month, payments up to the Sunday. Only provinces and weeks with debt have rows.",
         &[
+            ("as_of", "date", "As-of date of the assess run that wrote it (publish refuses another date's)"),
             ("province_code", "string", "Province of the unit (2020 code)"),
             ("week_end", "date", "The Sunday ending the ISO week"),
             ("debt", "int64", "Σ unpaid dues of the months before the Sunday's month, VND"),
@@ -732,6 +733,7 @@ impl Outputs {
         let mut df = DataFrame::new(
             n,
             vec![
+                date_col("as_of", vec![as_of_day; n])?,
                 Column::new("province_code".into(), prov),
                 date_col("week_end", end)?,
                 i64_col("debt", debt),

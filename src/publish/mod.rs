@@ -342,6 +342,12 @@ fn add_debt(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
         return Ok(());
     }
     let df = lake::read_parquet(&f)?;
+    // Debt cut for another as-of (`bhxh stage publish` after assess ran for
+    // another date) would be silently wrong weeks: refuse it.
+    let written_for = days(&df, "as_of")?.into_iter().flatten().next().map(from_days);
+    if let Some(d) = written_for.filter(|d| *d != ctx.as_of) {
+        anyhow::bail!("silver/{} was written by assess as of {d}, not {}: run the assess stage for this date first", crate::assess::WEEKLY_DEBT, ctx.as_of);
+    }
     let (p, end) = (strs(&df, "province_code")?, days(&df, "week_end")?);
     let (debt, units, over) = (ints(&df, "debt")?, ints(&df, "units_in_debt")?, ints(&df, "units_in_debt_3m")?);
     let k = ctx.sundays.len();
