@@ -55,3 +55,43 @@ fn newest_extract_wins_resends_keep_the_first_copy_and_the_past_stays_past() {
     assert_eq!(column(&lake, "units", "name"), ["Công ty A", "Công ty X"]);
     assert_eq!(column(&lake, "payments", "reference"), ["R1"]);
 }
+
+/// Keys with a month are deduplicated month by month (bounded memory); the
+/// answer must be the one a whole-table deduplication gives: per key the
+/// newest extract's last line, the kept rows in extract and line order.
+#[test]
+fn month_keys_deduplicate_month_by_month_with_the_whole_table_answer() {
+    const CONTRIB: &str = "unit_code,si_number,month,insured_wage,work_status";
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake) = (dir.path().join("inbox"), dir.path().join("lake"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let w = |name: &str, text: String| std::fs::write(inbox.join(name), text).unwrap();
+    w("si_units_20200601.csv", format!("{UNITS}\nU1,Công ty A,01,1,active\n"));
+    w(
+        "si_contributions_20200601.csv",
+        format!(
+            "{CONTRIB}\nU1,0100000001,2020-04,5000000,working\nU1,0100000001,2020-05,5000000,working\n\
+             U1,0100000002,2020-04,6000000,working\nU1,0100000001,2020-04,5100000,working\n"
+        ),
+    );
+    w(
+        "si_contributions_20200608.csv",
+        format!("{CONTRIB}\nU1,0100000001,2020-05,5200000,working\nU1,0100000002,2020-05,6000000,working\nU1,0100000001,2020-05,5300000,working\n"),
+    );
+    run(&inbox, &lake, (2020, 6, 8));
+    let rows: Vec<String> = column(&lake, "contributions", "si_number")
+        .into_iter()
+        .zip(column(&lake, "contributions", "month"))
+        .zip(column(&lake, "contributions", "insured_wage"))
+        .map(|((s, m), w)| format!("{s} {m} {w}"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "0100000002 2020-04-01 6000000", // line 4 of the first extract
+            "0100000001 2020-04-01 5100000", // line 5 beats line 2: the last line of the extract
+            "0100000002 2020-05-01 6000000", // second extract, line 3
+            "0100000001 2020-05-01 5300000", // second extract's last line beats line 2 and the first extract
+        ]
+    );
+}

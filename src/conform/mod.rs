@@ -101,26 +101,63 @@ fn count(lf: LazyFrame) -> Result<u64> {
 /// in line order, so "last" is the newest extract's last line. The kept rows
 /// stay in that order: no sort, so the table streams through in bounded memory.
 pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
+    // Decide the survivors on the key columns alone, then stream the whole
+    // rows through a semi join on the row number: the wide rows are never all
+    // held at once.
+    let indexed = bronze.with_row_index("_row", None);
+    let survivors = survivors(indexed.clone(), ds, keep)?;
+    let mut args = JoinArgs::new(JoinType::Semi);
+    args.maintain_order = MaintainOrderJoin::Left;
+    let kept = indexed.join(survivors.lazy(), [col("_row")], [col("_row")], args).drop(cols(["_row"]));
+    Ok(with_stable_keys(kept, ds))
+}
+
+/// The row numbers (`_row`) of the rows that survive deduplication.
+///
+/// A key that contains `month` (wages, contributions: the year's bulk) is
+/// deduplicated one month at a time — no key spans two months, so the answer
+/// is the same, and only one month's keys are in memory at once (a whole
+/// year's string keys took 16 GB at 4M people).
+fn survivors(indexed: LazyFrame, ds: &Dataset, keep: Keep) -> Result<DataFrame> {
     let key: Vec<PlSmallStr> = ds.key.iter().map(|k| PlSmallStr::from(*k)).collect();
     let strategy = match keep {
         Keep::Latest => UniqueKeepStrategy::Last,
         Keep::First => UniqueKeepStrategy::First,
     };
-    // Decide the survivors on the key columns alone (small), then stream the
-    // whole rows through a semi join on the row number: the wide rows are
-    // never all held at once.
-    let indexed = bronze.with_row_index("_row", None);
     let mut key_and_row: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
     key_and_row.push(col("_row"));
-    let survivors = indexed
+    let dedup = |lf: LazyFrame| -> Result<DataFrame> {
+        Ok(lf
+            .select(key_and_row.clone())
+            .unique_stable(Some(cols(key.clone())), strategy)
+            .select([col("_row")])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single())
+    };
+    if !ds.key.contains(&"month") {
+        return dedup(indexed);
+    }
+    let months = indexed
         .clone()
-        .select(key_and_row)
-        .unique_stable(Some(cols(key)), strategy)
-        .select([col("_row")]);
-    let mut args = JoinArgs::new(JoinType::Semi);
-    args.maintain_order = MaintainOrderJoin::Left;
-    let kept = indexed.join(survivors, [col("_row")], [col("_row")], args).drop(cols(["_row"]));
-    Ok(with_stable_keys(kept, ds))
+        .select([col("month")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let months = months.column("month")?.as_materialized_series().clone();
+    let mut parts: Vec<DataFrame> = Vec::with_capacity(months.len());
+    for i in 0..months.len() {
+        let m = months.get(i)?;
+        let this = if m.is_null() { col("month").is_null() } else { col("month").eq(lit(Scalar::new(months.dtype().clone(), m.into_static()))) };
+        parts.push(dedup(indexed.clone().filter(this))?);
+    }
+    let mut all = match parts.pop() {
+        Some(df) => df,
+        None => return dedup(indexed),
+    };
+    for p in &parts {
+        all.vstack_mut(p)?;
+    }
+    Ok(all)
 }
 
 /// The bronze files of a dataset dated on or before `as_of`, oldest extract
