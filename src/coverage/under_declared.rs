@@ -36,60 +36,74 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
         vec![Column::new("wage_region".into(), reg), date_column("month", mon)?, Column::new("min_wage".into(), amt)],
     )?
     .lazy();
-    let decl = contrib
-        .filter(
-            col("work_status")
-                .is_in(str_list(&ctx.cfg.uninsured.due_statuses), false)
-                .and(col("month").gt_eq(lit(first_m.first_day())))
-                .and(col("month").lt_eq(lit(last_m.first_day()))),
-        )
-        .select([col("unit_code"), col("si_number"), col("month"), col("insured_wage")])
-        .join(
-            units.select([col("unit_code"), col("head_tax_code"), col("wage_region").cast(DataType::Int64), col("province_code")]),
-            [col("unit_code")],
-            [col("unit_code")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(min_wage, [col("wage_region"), col("month")], [col("wage_region"), col("month")], JoinArgs::new(JoinType::Left));
-    let decl = match (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?) {
-        (Some(w), Some(l)) => {
-            let income = w
-                .filter(col("month").gt_eq(lit(first_m.first_day())).and(col("month").lt_eq(lit(last_m.first_day()))))
-                .select([col("person_ref"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
-                .join(
-                    l.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]),
-                    [col("person_ref")],
-                    [col("person_ref")],
-                    JoinArgs::new(JoinType::Inner),
-                )
-                .group_by([col("si_number"), col("employer_head_tax_code"), col("month")])
-                .agg([col("taxable_income").sum()]);
-            decl.join(
-                income,
-                [col("si_number"), col("head_tax_code"), col("month")],
-                [col("si_number"), col("employer_head_tax_code"), col("month")],
-                JoinArgs::new(JoinType::Left),
+    // Every rule compares one month's rows, so the window is worked one month
+    // at a time (bounded memory, as in `uninsured`).
+    let (wages, links) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?);
+    let mut found: Option<DataFrame> = None;
+    for m in first_m.through(last_m) {
+        let decl = contrib
+            .clone()
+            .filter(
+                col("work_status")
+                    .is_in(str_list(&ctx.cfg.uninsured.due_statuses), false)
+                    .and(col("month").eq(lit(m.first_day()))),
             )
-        }
-        _ => decl.with_column(lit(NULL).cast(DataType::Int64).alias("taxable_income")),
-    };
-    let share = c.income_share_percent as i64;
-    let df = decl
-        .with_column(
-            when(col("insured_wage").lt(col("min_wage")))
-                .then(lit("below_min_wage"))
-                .when(
-                    col("taxable_income")
-                        .is_not_null()
-                        .and((col("insured_wage") * lit(100i64)).lt(col("taxable_income") * lit(share))),
+            .select([col("unit_code"), col("si_number"), col("month"), col("insured_wage")])
+            .join(
+                units.clone().select([col("unit_code"), col("head_tax_code"), col("wage_region").cast(DataType::Int64), col("province_code")]),
+                [col("unit_code")],
+                [col("unit_code")],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .join(min_wage.clone(), [col("wage_region"), col("month")], [col("wage_region"), col("month")], JoinArgs::new(JoinType::Left));
+        let decl = match (wages.clone(), links.clone()) {
+            (Some(w), Some(l)) => {
+                let income = w
+                    .filter(col("month").eq(lit(m.first_day())))
+                    .select([col("person_ref"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
+                    .join(
+                        l.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]),
+                        [col("person_ref")],
+                        [col("person_ref")],
+                        JoinArgs::new(JoinType::Inner),
+                    )
+                    .group_by([col("si_number"), col("employer_head_tax_code"), col("month")])
+                    .agg([col("taxable_income").sum()]);
+                decl.join(
+                    income,
+                    [col("si_number"), col("head_tax_code"), col("month")],
+                    [col("si_number"), col("employer_head_tax_code"), col("month")],
+                    JoinArgs::new(JoinType::Left),
                 )
-                .then(lit("below_income_share"))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("rule"),
-        )
-        .filter(col("rule").is_not_null())
-        .sort(["unit_code", "si_number", "month"], Default::default())
-        .collect()?;
+            }
+            _ => decl.with_column(lit(NULL).cast(DataType::Int64).alias("taxable_income")),
+        };
+        let share = c.income_share_percent as i64;
+        let part = decl
+            .with_column(
+                when(col("insured_wage").lt(col("min_wage")))
+                    .then(lit("below_min_wage"))
+                    .when(
+                        col("taxable_income")
+                            .is_not_null()
+                            .and((col("insured_wage") * lit(100i64)).lt(col("taxable_income") * lit(share))),
+                    )
+                    .then(lit("below_income_share"))
+                    .otherwise(lit(NULL).cast(DataType::String))
+                    .alias("rule"),
+            )
+            .filter(col("rule").is_not_null())
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        match found.as_mut() {
+            Some(all) => {
+                all.vstack_mut(&part)?;
+            }
+            None => found = Some(part),
+        }
+    }
+    let Some(found) = found else { return empty() };
+    let df = found.sort(["unit_code", "si_number", "month"], Default::default())?;
     let n = df.height();
     let si = strs(&df, "si_number")?;
     let keys: Vec<Option<String>> = si.iter().map(|s| s.as_deref().map(|s| ctx.keyer.si(s))).collect();

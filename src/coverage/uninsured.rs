@@ -53,104 +53,24 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         return Ok(Vec::new());
     };
     let c = &ctx.cfg.uninsured;
-    let first = ctx.asof_m.add(-(c.lookback_months as i32)).first_day();
-    let last = ctx.asof_m.prev().first_day();
-    let w = wages
-        .filter(col("month").gt_eq(lit(first)).and(col("month").lt_eq(lit(last))))
-        .filter(col("contract").is_in(str_list(&c.compulsory_contracts), false))
-        .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
-        .join(
-            links.select([col("person_ref"), col("status"), col("si_number"), col("person_key"), col("method")]),
-            [col("person_ref")],
-            [col("person_ref")],
-            JoinArgs::new(JoinType::Left),
-        );
-    // Pensioners never count.
-    let w = match frame::silver(ctx.lake, "people")? {
-        Some(people) => w
-            .join(
-                people
-                    .filter(col("pension_since").is_not_null().and(col("pension_since").lt_eq(lit(ctx.as_of))))
-                    .select([col("si_number"), lit(true).alias("pensioner")]),
-                [col("si_number")],
-                [col("si_number")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .filter(col("pensioner").is_null()),
-        None => w,
-    };
-    // Due declarations by person, employer head and month.
-    let due = due_declarations(ctx)?;
-    let w = match due {
-        Some(due) => {
-            let here = due.clone().unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("here"));
-            let any = due
-                .clone()
-                .select([col("si_number"), col("month")])
-                .unique(None, UniqueKeepStrategy::Any)
-                .with_column(lit(true).alias("any_due"));
-            let w = w
-                .join(
-                    here,
-                    [col("si_number"), col("employer_head_tax_code"), col("month")],
-                    [col("si_number"), col("head_tax_code"), col("month")],
-                    JoinArgs::new(JoinType::Left),
-                )
-                .join(any, [col("si_number"), col("month")], [col("si_number"), col("month")], JoinArgs::new(JoinType::Left));
-            // Ambiguous people: covered when a candidate was declared here.
-            match frame::silver(ctx.lake, "clerical_review")? {
-                Some(review) => {
-                    let amb = review
-                        .select([col("person_ref"), col("si_number").alias("cand")])
-                        .join(due, [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
-                        .select([col("person_ref"), col("head_tax_code"), col("month")])
-                        .unique(None, UniqueKeepStrategy::Any)
-                        .with_column(lit(true).alias("amb_here"));
-                    w.join(
-                        amb,
-                        [col("person_ref"), col("employer_head_tax_code"), col("month")],
-                        [col("person_ref"), col("head_tax_code"), col("month")],
-                        JoinArgs::new(JoinType::Left),
-                    )
-                }
-                None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("amb_here")),
+    // A month's state depends on that month's rows alone, so the window is
+    // worked one month at a time: only one month of wages and declarations is
+    // joined at once (the whole window did not fit in 24 GB at 4M people).
+    // What a month leaves (its uncovered person × employer rows) is small.
+    let mut states: Option<DataFrame> = None;
+    for m in ctx.asof_m.add(-(c.lookback_months as i32)).through(ctx.asof_m.prev()) {
+        let part = month_states(ctx, wages.clone(), links.clone(), m)?.collect_with_engine(Engine::Streaming)?.unwrap_single();
+        match states.as_mut() {
+            Some(all) => {
+                all.vstack_mut(&part)?;
             }
+            None => states = Some(part),
         }
-        None => w.with_columns([
-            lit(NULL).cast(DataType::Boolean).alias("here"),
-            lit(NULL).cast(DataType::Boolean).alias("any_due"),
-            lit(NULL).cast(DataType::Boolean).alias("amb_here"),
-        ]),
-    };
+    }
+    let Some(states) = states else { return Ok(Vec::new()) };
     let is = |s: &str| col("state").eq(lit(s));
-    // Every wage person_ref has a link row; a missing one (silver changed
-    // under the stage) is skipped rather than published without a key.
-    let df = w
-        .filter(col("person_key").is_not_null())
-        .with_columns([
-            col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).alias("covered"),
-            col("any_due").fill_null(lit(false)).alias("any_due"),
-        ])
-        .group_by([col("person_key"), col("employer_head_tax_code"), col("month")])
-        .agg([
-            col("covered").any(true),
-            col("any_due").any(true),
-            col("taxable_income").sum(),
-            col("person_ref").min(),
-            col("si_number").min(),
-            col("status").min(),
-            col("method").min(),
-            col("employer_tax_code").min(),
-        ])
-        .with_column(
-            when(col("covered"))
-                .then(lit("covered"))
-                .when(col("any_due"))
-                .then(lit("elsewhere"))
-                .otherwise(lit("uninsured"))
-                .alias("state"),
-        )
-        .filter(col("state").neq(lit("covered")))
+    let df = states
+        .lazy()
         .group_by([col("person_key"), col("employer_head_tax_code")])
         .agg([
             is("uninsured").cast(DataType::Int64).sum().alias("months_uninsured"),
@@ -238,6 +158,110 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         }
     }
     Ok(rows)
+}
+
+/// One month `m` of the window: every person × employer head with wages
+/// under a compulsory contract that month that the employer did not declare,
+/// with its state (`uninsured`, or `elsewhere` when another unit declared the
+/// person), the income and the smallest identifiers. The caller aggregates
+/// the months again (the minimum of minimums is the minimum).
+fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Result<LazyFrame> {
+    let c = &ctx.cfg.uninsured;
+    let w = wages
+        .filter(col("month").eq(lit(m.first_day())))
+        .filter(col("contract").is_in(str_list(&c.compulsory_contracts), false))
+        .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
+        .join(
+            links.select([col("person_ref"), col("status"), col("si_number"), col("person_key"), col("method")]),
+            [col("person_ref")],
+            [col("person_ref")],
+            JoinArgs::new(JoinType::Left),
+        );
+    // Pensioners never count.
+    let w = match frame::silver(ctx.lake, "people")? {
+        Some(people) => w
+            .join(
+                people
+                    .filter(col("pension_since").is_not_null().and(col("pension_since").lt_eq(lit(ctx.as_of))))
+                    .select([col("si_number"), lit(true).alias("pensioner")]),
+                [col("si_number")],
+                [col("si_number")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .filter(col("pensioner").is_null()),
+        None => w,
+    };
+    // Due declarations by person, employer head and month.
+    let due = due_declarations(ctx)?.map(|d| d.filter(col("month").eq(lit(m.first_day()))));
+    let w = match due {
+        Some(due) => {
+            let here = due.clone().unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("here"));
+            let any = due
+                .clone()
+                .select([col("si_number"), col("month")])
+                .unique(None, UniqueKeepStrategy::Any)
+                .with_column(lit(true).alias("any_due"));
+            let w = w
+                .join(
+                    here,
+                    [col("si_number"), col("employer_head_tax_code"), col("month")],
+                    [col("si_number"), col("head_tax_code"), col("month")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .join(any, [col("si_number"), col("month")], [col("si_number"), col("month")], JoinArgs::new(JoinType::Left));
+            // Ambiguous people: covered when a candidate was declared here.
+            match frame::silver(ctx.lake, "clerical_review")? {
+                Some(review) => {
+                    let amb = review
+                        .select([col("person_ref"), col("si_number").alias("cand")])
+                        .join(due, [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
+                        .select([col("person_ref"), col("head_tax_code"), col("month")])
+                        .unique(None, UniqueKeepStrategy::Any)
+                        .with_column(lit(true).alias("amb_here"));
+                    w.join(
+                        amb,
+                        [col("person_ref"), col("employer_head_tax_code"), col("month")],
+                        [col("person_ref"), col("head_tax_code"), col("month")],
+                        JoinArgs::new(JoinType::Left),
+                    )
+                }
+                None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("amb_here")),
+            }
+        }
+        None => w.with_columns([
+            lit(NULL).cast(DataType::Boolean).alias("here"),
+            lit(NULL).cast(DataType::Boolean).alias("any_due"),
+            lit(NULL).cast(DataType::Boolean).alias("amb_here"),
+        ]),
+    };
+    // Every wage person_ref has a link row; a missing one (silver changed
+    // under the stage) is skipped rather than published without a key.
+    Ok(w
+        .filter(col("person_key").is_not_null())
+        .with_columns([
+            col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).alias("covered"),
+            col("any_due").fill_null(lit(false)).alias("any_due"),
+        ])
+        .group_by([col("person_key"), col("employer_head_tax_code"), col("month")])
+        .agg([
+            col("covered").any(true),
+            col("any_due").any(true),
+            col("taxable_income").sum(),
+            col("person_ref").min(),
+            col("si_number").min(),
+            col("status").min(),
+            col("method").min(),
+            col("employer_tax_code").min(),
+        ])
+        .with_column(
+            when(col("covered"))
+                .then(lit("covered"))
+                .when(col("any_due"))
+                .then(lit("elsewhere"))
+                .otherwise(lit("uninsured"))
+                .alias("state"),
+        )
+        .filter(col("state").neq(lit("covered"))))
 }
 
 /// Due declarations: (si_number, head_tax_code, month), one row per unit
