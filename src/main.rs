@@ -131,6 +131,10 @@ struct RunArgs {
     /// Files ingested in parallel.
     #[arg(long)]
     threads: Option<usize>,
+    /// Recompute every step, even one whose inputs are unchanged since it last
+    /// ran (the nightly run reuses those: see docs/architecture.md).
+    #[arg(long)]
+    full: bool,
 }
 
 #[derive(Args)]
@@ -170,6 +174,7 @@ impl RunArgs {
         if let Some(v) = self.threads {
             cfg.threads = v;
         }
+        cfg.full |= self.full;
         Ok(cfg)
     }
 }
@@ -368,6 +373,8 @@ fn execute(cli: &Cli) -> Result<u8> {
                 if let Some(e) = &r.export {
                     println!("export: {} workbooks, {} list rows", e.workbooks, e.rows);
                 }
+                let per_s = if r.seconds > 0.0 { r.rows_in as f64 / r.seconds } else { 0.0 };
+                println!("rows: {} in, {} out, {per_s:.0} in/s", r.rows_in, r.rows_out);
                 println!("{stage:?}: {:.1} s", r.seconds);
             }
             Ok(exit::OK)

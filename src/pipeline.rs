@@ -7,6 +7,7 @@ use crate::coverage::{self, CoverageConfig, CoverageReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
 use crate::lake::lock::LakeLock;
+use crate::lake::memo::{Fingerprint, Memo};
 use crate::lake::remote::{is_remote, Remote};
 use crate::lake::Lake;
 use crate::link::{self, LinkReport};
@@ -50,6 +51,10 @@ pub struct RunConfig {
     /// on another machine cannot be asked whether it is alive).
     #[serde(default = "default_lock_ttl_hours")]
     pub lock_ttl_hours: i64,
+    /// Recompute every step; by default a step whose inputs, rules and code
+    /// are those it last ran with is kept as it is (see [`crate::lake::memo`]).
+    #[serde(default)]
+    pub full: bool,
 }
 
 fn default_linkage() -> PathBuf {
@@ -82,6 +87,7 @@ impl RunConfig {
             threads: 2,
             work_dir: None,
             lock_ttl_hours: default_lock_ttl_hours(),
+            full: false,
         }
     }
 
@@ -207,6 +213,13 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .as_ref()
             .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
             .unwrap_or_default(),
+        reused: result
+            .as_ref()
+            .map(|(_, c, (_, link, ..))| {
+                let tables = c.iter().filter(|t| t.skipped).map(|t| format!("conform/{}", t.table));
+                tables.chain(link.iter().filter(|l| l.skipped).map(|_| "link".to_string())).collect()
+            })
+            .unwrap_or_default(),
     };
     manifest.write(&lake)?;
     let (ingest, conform, (assess, link, coverage, voluntary, publish, export)) = result?;
@@ -318,11 +331,12 @@ fn stages_in_order(
         return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None, None, None)));
     }
     let t = Instant::now();
+    let mut memo = Memo::load(&lake.root, !cfg.full)?;
     let bar = progress(conform::SILVER.len() as u64, "conform");
-    let conform = conform::run(lake, cfg.as_of, &bar)?;
+    let conform = conform::run(lake, cfg.as_of, &bar, Some(&mut memo))?;
     bar.finish_and_clear();
     tracing::info!(
-        stage = "conform", tables = conform.len(),
+        stage = "conform", tables = conform.len(), reused = conform.iter().filter(|t| t.skipped).count(),
         rows_in = conform.iter().map(|t| t.rows_in).sum::<u64>(),
         rows_out = conform.iter().map(|t| t.rows_out).sum::<u64>(),
         duplicates = conform.iter().map(|t| t.duplicates).sum::<u64>(),
@@ -330,9 +344,9 @@ fn stages_in_order(
     );
     let keyer = PersonKeyer::from_env()?;
     let t = Instant::now();
-    let link = link::run(lake, &link_cfg, &keyer)?;
+    let link = link_unless_unchanged(cfg, lake, &link_cfg, &keyer, &mut memo)?;
     tracing::info!(
-        stage = "link", tax_people = link.tax_people, si_people = link.si_people, matched = link.matched,
+        stage = "link", reused = link.skipped, tax_people = link.tax_people, si_people = link.si_people, matched = link.matched,
         ambiguous = link.ambiguous, unmatched = link.unmatched, pairs = link.pairs_compared,
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
@@ -366,6 +380,44 @@ fn stages_in_order(
         "stage done"
     );
     Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p), Some(e))))
+}
+
+/// Silver tables the link stage reads.
+const LINK_INPUTS: [&str; 6] = ["people", "contributions", "units", "wages", "employers", "households"];
+
+/// The link stage, or what it wrote last time when its silver inputs (by
+/// their conform fingerprints), its rules and the person key are the same.
+fn link_unless_unchanged(cfg: &RunConfig, lake: &Lake, link_cfg: &link::LinkConfig, keyer: &PersonKeyer, memo: &mut Memo) -> Result<LinkReport> {
+    let mut f = Fingerprint::new("link");
+    f.add_file("linkage.toml", &cfg.linkage)?;
+    // The key's identity without the key: a keyed hash of a fixed text.
+    f.add("person_key", keyer.si("\0fingerprint").as_bytes());
+    let mut known = true;
+    for t in LINK_INPUTS {
+        match (conform::table_fingerprint(memo, t), lake.silver_file(t).exists()) {
+            (Some(fp), true) => f.add(t, fp.as_bytes()),
+            (_, false) => f.add(t, b"\0absent"),
+            // A table no run recorded (written by `bhxh stage conform`): unknown.
+            (None, true) => {
+                known = false;
+                f.add(t, b"\0unknown")
+            }
+        };
+    }
+    let fingerprint = f.finish();
+    if known {
+        if let Some(r) = memo.fresh("link", &fingerprint).and_then(|e| serde_json::from_value::<LinkReport>(e.report.clone()).ok()) {
+            return Ok(LinkReport { skipped: true, seconds: 0.0, ..r });
+        }
+    }
+    let report = link::run(lake, link_cfg, keyer)?;
+    if known {
+        let outputs = [lake.silver_file("person_links"), lake.silver_file("clerical_review")];
+        memo.record("link", &fingerprint, &outputs, serde_json::to_value(&report)?)?;
+    } else {
+        memo.forget("link")?;
+    }
+    Ok(report)
 }
 
 /// The Mondays from `from` (or the Monday after it) to `to`: the report days
@@ -468,6 +520,69 @@ pub enum Single {
     Export,
 }
 
+impl Single {
+    /// The lake tables the stage reads (`silver/<t>`, `gold/<t>`): the
+    /// benchmark's rows in. Conform reads bronze: its own report counts them.
+    pub fn inputs(self) -> &'static [&'static str] {
+        match self {
+            Single::Conform => &[],
+            Single::Link => &["silver/people", "silver/contributions", "silver/units", "silver/wages", "silver/employers", "silver/households"],
+            Single::Coverage => &[
+                "silver/wages", "silver/person_links", "silver/clerical_review", "silver/people", "silver/contributions",
+                "silver/units", "silver/employers", "silver/officers", "silver/covid_reviews", "silver/worklist_history",
+            ],
+            Single::Assess => &["silver/units", "silver/contributions", "silver/suspensions", "silver/payments", "gold/uninsured_workers"],
+            Single::Voluntary => &[
+                "silver/people", "silver/contributions", "silver/person_links", "silver/employers", "silver/wages",
+                "silver/households", "silver/enrolments", "silver/agents", "silver/conferences", "silver/prospect_history",
+            ],
+            Single::Publish => &[
+                "silver/units", "silver/worklist_history", "silver/payments", "silver/weekly_debt", "silver/suspensions",
+                "silver/conferences", "silver/covid_reviews", "silver/contributions", "silver/enrolments", "silver/people",
+                "silver/agents", "silver/plan_targets",
+            ],
+            Single::Export => &["gold/province_weekly"],
+        }
+    }
+}
+
+/// Rows of the Parquet files of a lake table (`silver/<t>` or a gold folder),
+/// from the files' metadata.
+fn table_rows(lake: &Lake, table: &str) -> Result<u64> {
+    let file = lake.root.join(format!("{table}.parquet"));
+    let files = if file.exists() { vec![file] } else { parquet_files(&lake.root.join(table), None) };
+    let mut n = 0;
+    for f in files {
+        n += crate::lake::parquet_rows(&f)?;
+    }
+    Ok(n)
+}
+
+/// Parquet files under `dir` (recursively), only those modified at or after
+/// `since` when given.
+fn parquet_files(dir: &Path, since: Option<std::time::SystemTime>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet")
+                && since.is_none_or(|t| e.metadata().and_then(|m| m.modified()).is_ok_and(|m| m >= t))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// What [`run_single`] reported: the one stage's report.
 #[derive(Debug, Default)]
 pub struct SingleReport {
@@ -479,6 +594,11 @@ pub struct SingleReport {
     pub publish: Option<PublishReport>,
     pub export: Option<ExportReport>,
     pub seconds: f64,
+    /// Rows of the tables the stage read ([`Single::inputs`]; for conform, its
+    /// bronze rows).
+    pub rows_in: u64,
+    /// Rows of the silver and gold files the stage wrote.
+    pub rows_out: u64,
 }
 
 /// Runs one stage alone under the lake's lock (local lakes only): to link
@@ -495,10 +615,15 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
     let _lock = LakeLock::acquire(&lake.root, &new_run_id())?;
     let keyer = PersonKeyer::from_env()?;
     let reference = Reference::load(&cfg.reference)?;
-    let t = Instant::now();
     let mut r = SingleReport::default();
+    for table in stage.inputs() {
+        r.rows_in += table_rows(&lake, table)?;
+    }
+    // Modification times can be coarser than the clock: a second of slack.
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    let t = Instant::now();
     match stage {
-        Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden())?),
+        Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden(), None)?),
         Single::Link => r.link = Some(link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?),
         Single::Coverage => {
             r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of)?)
@@ -511,7 +636,18 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         Single::Export => r.export = Some(export::run(&lake, &reference, cfg.as_of)?),
     }
     r.seconds = t.elapsed().as_secs_f64();
-    tracing::info!(stage = %format!("{stage:?}").to_lowercase(), seconds = r.seconds, "stage done");
+    if let Some(c) = &r.conform {
+        r.rows_in = c.iter().map(|t| t.rows_in).sum();
+    }
+    for layer in ["silver", "gold"] {
+        for f in parquet_files(&lake.root.join(layer), Some(since)) {
+            r.rows_out += crate::lake::parquet_rows(&f)?;
+        }
+    }
+    tracing::info!(
+        stage = %format!("{stage:?}").to_lowercase(), rows_in = r.rows_in, rows_out = r.rows_out,
+        seconds = r.seconds, "stage done"
+    );
     Ok(r)
 }
 
@@ -546,6 +682,9 @@ pub struct Manifest {
     pub inputs: Vec<ManifestInput>,
     /// Silver table → rows.
     pub conform: Vec<(String, u64)>,
+    /// Steps kept from an earlier run because their inputs, rules and code
+    /// were unchanged (`conform/<table>`, `link`); empty with `--full`.
+    pub reused: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

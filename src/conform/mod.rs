@@ -8,6 +8,8 @@
 //! extract and line order, so a rerun on the same inputs writes the same table.
 
 use crate::contract::{self, Dataset};
+use crate::lake::ledger::Ledger;
+use crate::lake::memo::{Fingerprint, Memo};
 use crate::lake::{self, Lake};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -47,7 +49,7 @@ pub const SILVER: &[SilverTable] = &[
     SilverTable { name: "conferences", dataset: "conferences", keep: Keep::Latest },
 ];
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct TableReport {
     pub table: String,
     pub rows_in: u64,
@@ -55,39 +57,90 @@ pub struct TableReport {
     /// rows_in − rows_out: copies of a key already kept.
     pub duplicates: u64,
     pub seconds: f64,
+    /// Its extracts were the same as when this table was last conformed:
+    /// kept as it was (the counts are that run's).
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 /// Conforms every dataset that has bronze files, using only extracts dated
 /// on or before `as_of` (a run for a past date sees what existed then).
-pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar) -> Result<Vec<TableReport>> {
+///
+/// With a `memo` (the nightly run), a table whose extracts are the ones it
+/// was last conformed from (same names, same content hashes in the ingest
+/// ledger) is kept as it is.
+pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar, mut memo: Option<&mut Memo>) -> Result<Vec<TableReport>> {
+    let ledger = Ledger::load(&lake.root)?;
     let mut reports = Vec::new();
     for t in SILVER {
         progress.set_message(t.name);
         progress.inc(1);
+        let step = format!("conform/{}", t.name);
+        let target = lake.silver_file(t.name);
         let files = bronze_in_order(lake, t.dataset, as_of)?;
         if files.is_empty() {
             // Nothing dated up to as_of: a silver table left by a run for a
             // later date must not leak into this one.
-            let stale = lake.silver_file(t.name);
-            if stale.exists() {
-                std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
+            if target.exists() {
+                std::fs::remove_file(&target).with_context(|| format!("removing {}", target.display()))?;
+            }
+            if let Some(m) = memo.as_deref_mut() {
+                m.forget(&step)?;
             }
             continue;
+        }
+        let fingerprint = fingerprint(t, &files, &ledger)?;
+        if let Some(e) = memo.as_deref().and_then(|m| m.fresh(&step, &fingerprint)) {
+            if let Ok(mut r) = serde_json::from_value::<TableReport>(e.report.clone()) {
+                r.skipped = true;
+                r.seconds = 0.0;
+                reports.push(r);
+                continue;
+            }
         }
         let start = Instant::now();
         let ds = contract::dataset(t.dataset).expect("silver tables name contract datasets");
         let bronze = lake::scan_parquet(&files)?;
         let rows_in = count(bronze.clone())?;
-        let rows_out = lake::sink_parquet(conform_table(bronze, ds, t.keep)?, &lake.silver_file(t.name))?;
-        reports.push(TableReport {
+        let rows_out = lake::sink_parquet(conform_table(bronze, ds, t.keep)?, &target)?;
+        let report = TableReport {
             table: t.name.to_string(),
             rows_in,
             rows_out,
             duplicates: rows_in - rows_out,
             seconds: start.elapsed().as_secs_f64(),
-        });
+            skipped: false,
+        };
+        if let Some(m) = memo.as_deref_mut() {
+            m.record(&step, &fingerprint, &[target], serde_json::to_value(&report)?)?;
+        }
+        reports.push(report);
     }
     Ok(reports)
+}
+
+/// What a silver table is made of: its rule (which copy survives) and its
+/// extracts in order, each by name and content hash (from the ingest ledger;
+/// a bronze file the ledger does not know is hashed itself).
+fn fingerprint(t: &SilverTable, files: &[std::path::PathBuf], ledger: &Ledger) -> Result<String> {
+    let mut f = Fingerprint::new("conform");
+    f.add("table", t.name.as_bytes()).add("keep", format!("{:?}", t.keep).as_bytes());
+    for p in files {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let known = ledger.entries.iter().rev().find(|e| e.dataset == t.dataset && e.extract == stem);
+        let hash = match known {
+            Some(e) => e.blake3.clone(),
+            None => crate::lake::ledger::hash_file(p)?.0,
+        };
+        f.add("extract", stem.as_bytes()).add("blake3", hash.as_bytes());
+    }
+    Ok(f.finish())
+}
+
+/// The fingerprint a silver table was last conformed with (`None` when no
+/// run recorded one): what the stages reading it put in their own.
+pub fn table_fingerprint<'a>(memo: &'a Memo, table: &str) -> Option<&'a str> {
+    memo.fingerprint(&format!("conform/{table}"))
 }
 
 fn count(lf: LazyFrame) -> Result<u64> {

@@ -14,6 +14,7 @@
 pub mod gold;
 pub mod ledger;
 pub mod lock;
+pub mod memo;
 pub mod remote;
 
 use anyhow::{Context, Result};
@@ -179,6 +180,12 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
     let rows = ParquetReader::new(File::open(&tmp)?).num_rows()? as u64;
     fs::rename(&tmp, target).with_context(|| format!("publishing {}", target.display()))?;
     Ok(rows)
+}
+
+/// Rows of a Parquet file, from its metadata.
+pub fn parquet_rows(path: &Path) -> Result<u64> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(ParquetReader::new(f).num_rows()? as u64)
 }
 
 /// Writes `bytes` to `target` under a temporary name, then renames it into

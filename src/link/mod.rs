@@ -32,7 +32,7 @@ pub fn household_person_ref(tax_code: &str) -> String {
     format!("pit:{tax_code}")
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LinkReport {
     pub tax_people: u64,
     pub si_people: u64,
@@ -44,6 +44,10 @@ pub struct LinkReport {
     pub pairs_compared: u64,
     pub blocks_skipped: u64,
     pub seconds: f64,
+    /// Its inputs were unchanged: the links of the last run were kept (the
+    /// counts are that run's).
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 /// Columns of `silver/person_links` (name, type, meaning), for the dictionary.

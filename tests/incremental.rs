@@ -1,0 +1,161 @@
+//! The incremental nightly run: after a new day's extracts arrive, a step
+//! whose inputs did not change is kept (conform per silver table, link), and
+//! everything the run publishes is byte for byte what a full rebuild
+//! (`--full`) of the same lake writes.
+
+use bhxh::generate::{generate, GenerateOptions};
+use bhxh::pipeline::{self, RunConfig, RunReport};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn date(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2020, 6, d).unwrap()
+}
+
+fn run(inbox: &Path, lake: &Path, as_of: NaiveDate, full: bool) -> RunReport {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+    let mut cfg = RunConfig::new(inbox, lake, reference, as_of);
+    cfg.full = full;
+    pipeline::run(&cfg).unwrap()
+}
+
+/// Every file of the lake's tables and exports, with its bytes (run
+/// bookkeeping — manifests, ledger, memo, lock — left out).
+fn outputs(lake: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![lake.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(lake).unwrap().to_path_buf();
+            if rel.to_string_lossy().starts_with(['.', '_']) {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (p, q) = (e.path(), to.join(e.file_name()));
+        if p.is_dir() {
+            copy_dir(&p, &q);
+        } else {
+            std::fs::copy(&p, &q).unwrap();
+        }
+    }
+}
+
+fn assert_same(incremental: &Path, full: &Path, when: &str) {
+    let (a, b) = (outputs(incremental), outputs(full));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{when}: the same files");
+    assert!(a.keys().any(|p| p.starts_with("gold")) && a.keys().any(|p| p.starts_with("exports")));
+    for (p, bytes) in &a {
+        assert!(b[p] == *bytes, "{when}: {} differs from the full rebuild", p.display());
+    }
+}
+
+fn reused(r: &RunReport) -> Vec<String> {
+    let mut v: Vec<String> = r.conform.iter().filter(|t| t.skipped).map(|t| t.table.clone()).collect();
+    if r.link.as_ref().is_some_and(|l| l.skipped) {
+        v.push("link".into());
+    }
+    v
+}
+
+/// The first data line of an extract, as fields, with the header.
+fn first_row(file: &Path) -> (csv::StringRecord, csv::StringRecord) {
+    let mut r = csv::Reader::from_path(file).unwrap();
+    let header = r.headers().unwrap().clone();
+    let row = r.records().next().unwrap().unwrap();
+    (header, row)
+}
+
+fn write_extract(file: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
+    let mut w = csv::Writer::from_path(file).unwrap();
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake, rebuilt) = (dir.path().join("inbox"), dir.path().join("lake"), dir.path().join("rebuilt"));
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+    generate(&GenerateOptions { out: inbox.clone(), people: 3_000, seed: 11, as_of: date(8), reference_dir: reference }).unwrap();
+    std::fs::remove_dir_all(inbox.join("truth")).unwrap();
+
+    let first = run(&inbox, &lake, date(8), false);
+    assert!(reused(&first).is_empty(), "a new lake has nothing to reuse");
+
+    // The same inputs the next night: every silver table and the links are kept.
+    let again = run(&inbox, &lake, date(8), false);
+    assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
+    assert!(again.link.as_ref().unwrap().skipped);
+    assert_eq!(
+        again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
+        first.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
+        "a kept table reports the rows it has"
+    );
+
+    // 9 June: one day's payments arrive (a new payment, and a resend of an old one).
+    let (header, old) = first_row(&inbox.join("si_payments_20200608.csv"));
+    let i = header.iter().position(|h| h == "reference").unwrap();
+    let mut new: Vec<String> = old.iter().map(str::to_string).collect();
+    new[i] = format!("{}-0609", new[i]);
+    write_extract(&inbox.join("si_payments_20200609.csv"), &header, &[csv::StringRecord::from(new), old]);
+    copy_dir(&lake, &rebuilt);
+    let inc = run(&inbox, &lake, date(9), false);
+    let full = run(&inbox, &rebuilt, date(9), true);
+    let kept = reused(&inc);
+    assert!(!kept.contains(&"payments".to_string()), "payments changed: {kept:?}");
+    assert!(kept.contains(&"wages".to_string()) && kept.contains(&"contributions".to_string()) && kept.contains(&"link".to_string()));
+    assert_eq!(kept.len(), inc.conform.len(), "every other silver table and the links kept: {kept:?}");
+    assert!(reused(&full).is_empty(), "--full recomputes everything");
+    assert_eq!(inc.conform.iter().find(|t| t.table == "payments").unwrap().rows_out, first.conform.iter().find(|t| t.table == "payments").unwrap().rows_out + 1);
+    assert_same(&lake, &rebuilt, "after a day's payments");
+
+    // 10 June: the tax authority corrects one wage row: the wages and the
+    // links are recomputed, the BHXH tables are not.
+    let (header, row) = first_row(&inbox.join("tax_wages_20200608.csv"));
+    let i = header.iter().position(|h| h == "taxable_income").unwrap();
+    let mut fixed: Vec<String> = row.iter().map(str::to_string).collect();
+    fixed[i] = (fixed[i].parse::<i64>().unwrap() + 1_000_000).to_string();
+    write_extract(&inbox.join("tax_wages_20200610.csv"), &header, &[csv::StringRecord::from(fixed)]);
+    let inc = run(&inbox, &lake, date(10), false);
+    let full = run(&inbox, &rebuilt, date(10), true);
+    let kept = reused(&inc);
+    assert!(!kept.contains(&"wages".to_string()) && !kept.contains(&"link".to_string()), "{kept:?}");
+    assert!(kept.contains(&"people".to_string()) && kept.contains(&"payments".to_string()), "{kept:?}");
+    assert!(reused(&full).is_empty());
+    assert_same(&lake, &rebuilt, "after a wage correction");
+
+    // A silver table replaced behind the memo's back is not trusted.
+    let people = lake.join("silver/people.parquet");
+    let bytes = std::fs::read(&people).unwrap();
+    std::fs::remove_file(&people).unwrap();
+    std::fs::write(&people, &bytes).unwrap();
+    let f = std::fs::File::options().write(true).open(&people).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+    let after = run(&inbox, &lake, date(10), false);
+    assert!(!reused(&after).contains(&"people".to_string()), "a touched table is conformed again");
+    assert!(reused(&after).contains(&"link".to_string()), "its content fingerprint is the same: the links stand");
+    assert_same(&lake, &rebuilt, "after a touched table");
+
+    // The manifest says what was reused.
+    let runs: Vec<PathBuf> = std::fs::read_dir(lake.join("_runs")).unwrap().flatten().map(|e| e.path()).collect();
+    let newest = runs.iter().max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
+    assert!(manifest["reused"].as_array().unwrap().iter().any(|s| s == "conform/payments"));
+}
