@@ -550,37 +550,12 @@ impl Single {
 /// from the files' metadata.
 fn table_rows(lake: &Lake, table: &str) -> Result<u64> {
     let file = lake.root.join(format!("{table}.parquet"));
-    let files = if file.exists() { vec![file] } else { parquet_files(&lake.root.join(table), None) };
+    let files = if file.exists() { vec![file] } else { crate::lake::files_under(&lake.root.join(table), "parquet") };
     let mut n = 0;
     for f in files {
         n += crate::lake::parquet_rows(&f)?;
     }
     Ok(n)
-}
-
-/// Parquet files under `dir` (recursively), only those modified at or after
-/// `since` when given.
-fn parquet_files(dir: &Path, since: Option<std::time::SystemTime>) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet")
-                && since.is_none_or(|t| e.metadata().and_then(|m| m.modified()).is_ok_and(|m| m >= t))
-            {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// What [`run_single`] reported: the one stage's report.
@@ -597,7 +572,8 @@ pub struct SingleReport {
     /// Rows of the tables the stage read ([`Single::inputs`]; for conform, its
     /// bronze rows).
     pub rows_in: u64,
-    /// Rows of the silver and gold files the stage wrote.
+    /// Rows of the silver and gold files the stage wrote (for export, the
+    /// rows of the lists it wrote).
     pub rows_out: u64,
 }
 
@@ -619,8 +595,18 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
     for table in stage.inputs() {
         r.rows_in += table_rows(&lake, table)?;
     }
-    // Modification times can be coarser than the clock: a second of slack.
-    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    // The stage's outputs: the silver and gold files it created or rewrote.
+    let snapshot = || -> std::collections::HashMap<PathBuf, Option<std::time::SystemTime>> {
+        ["silver", "gold"]
+            .iter()
+            .flat_map(|layer| crate::lake::files_under(&lake.root.join(layer), "parquet"))
+            .map(|f| {
+                let modified = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+                (f, modified)
+            })
+            .collect()
+    };
+    let before = snapshot();
     let t = Instant::now();
     match stage {
         Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden(), None)?),
@@ -639,10 +625,14 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
     if let Some(c) = &r.conform {
         r.rows_in = c.iter().map(|t| t.rows_in).sum();
     }
-    for layer in ["silver", "gold"] {
-        for f in parquet_files(&lake.root.join(layer), Some(since)) {
+    for (f, modified) in snapshot() {
+        if before.get(&f) != Some(&modified) {
             r.rows_out += crate::lake::parquet_rows(&f)?;
         }
+    }
+    if let Some(e) = &r.export {
+        // Export writes lists, not tables: its rows out are the list rows.
+        r.rows_out += e.rows;
     }
     tracing::info!(
         stage = %format!("{stage:?}").to_lowercase(), rows_in = r.rows_in, rows_out = r.rows_out,

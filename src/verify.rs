@@ -28,33 +28,11 @@ pub struct Finding {
     pub problem: String,
 }
 
-fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Scans the lake; an empty result means it passed.
 pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let is_province = |c: &str| reference.is_province(c);
-    for path in files_under(&lake.join("gold"), "parquet") {
+    for path in crate::lake::files_under(&lake.join("gold"), "parquet") {
         let df = read_parquet(&path)?;
         for c in df.columns() {
             let name = c.name().as_str();
@@ -78,7 +56,7 @@ pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Fin
             }
         }
     }
-    for path in files_under(exports, "csv") {
+    for path in crate::lake::files_under(exports, "csv") {
         let Some(folder) = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) else { continue };
         if !reference.is_province(folder) {
             continue;

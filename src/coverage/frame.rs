@@ -22,6 +22,23 @@ pub fn month_of(days: i32) -> Month {
     Month::of_date(from_days(days))
 }
 
+/// Works a window one month at a time: `part` answers for one month, and the
+/// answers are stacked (`None` for an empty window). For rules that compare
+/// one month's rows only, so that a month's join is all that is in memory.
+pub fn by_month(first: Month, last: Month, mut part: impl FnMut(Month) -> Result<DataFrame>) -> Result<Option<DataFrame>> {
+    let mut all: Option<DataFrame> = None;
+    for m in first.through(last) {
+        let df = part(m)?;
+        match all.as_mut() {
+            Some(a) => {
+                a.vstack_mut(&df)?;
+            }
+            None => all = Some(df),
+        }
+    }
+    Ok(all)
+}
+
 /// A silver table, lazily; `None` when it was never written.
 pub fn silver(lake: &Lake, table: &str) -> Result<Option<LazyFrame>> {
     let f = lake.silver_file(table);

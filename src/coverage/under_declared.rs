@@ -39,8 +39,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     // Every rule compares one month's rows, so the window is worked one month
     // at a time (bounded memory, as in `uninsured`).
     let (wages, links) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?);
-    let mut found: Option<DataFrame> = None;
-    for m in first_m.through(last_m) {
+    let found = frame::by_month(first_m, last_m, |m| {
         let decl = contrib
             .clone()
             .filter(
@@ -79,7 +78,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             _ => decl.with_column(lit(NULL).cast(DataType::Int64).alias("taxable_income")),
         };
         let share = c.income_share_percent as i64;
-        let part = decl
+        Ok(decl
             .with_column(
                 when(col("insured_wage").lt(col("min_wage")))
                     .then(lit("below_min_wage"))
@@ -94,14 +93,8 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             )
             .filter(col("rule").is_not_null())
             .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        match found.as_mut() {
-            Some(all) => {
-                all.vstack_mut(&part)?;
-            }
-            None => found = Some(part),
-        }
-    }
+            .unwrap_single())
+    })?;
     let Some(found) = found else { return empty() };
     let df = found.sort(["unit_code", "si_number", "month"], Default::default())?;
     let n = df.height();

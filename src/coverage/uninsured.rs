@@ -57,16 +57,10 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     // worked one month at a time: only one month of wages and declarations is
     // joined at once (the whole window did not fit in 24 GB at 4M people).
     // What a month leaves (its uncovered person × employer rows) is small.
-    let mut states: Option<DataFrame> = None;
-    for m in ctx.asof_m.add(-(c.lookback_months as i32)).through(ctx.asof_m.prev()) {
-        let part = month_states(ctx, wages.clone(), links.clone(), m)?.collect_with_engine(Engine::Streaming)?.unwrap_single();
-        match states.as_mut() {
-            Some(all) => {
-                all.vstack_mut(&part)?;
-            }
-            None => states = Some(part),
-        }
-    }
+    let first = ctx.asof_m.add(-(c.lookback_months as i32));
+    let states = frame::by_month(first, ctx.asof_m.prev(), |m| {
+        Ok(month_states(ctx, wages.clone(), links.clone(), m)?.collect_with_engine(Engine::Streaming)?.unwrap_single())
+    })?;
     let Some(states) = states else { return Ok(Vec::new()) };
     let is = |s: &str| col("state").eq(lit(s));
     let df = states

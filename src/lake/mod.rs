@@ -182,6 +182,30 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// Files named `*.<ext>` under `dir` (recursively, in path order), leaving
+/// out hidden ones (temporaries, private folders).
+pub fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Rows of a Parquet file, from its metadata.
 pub fn parquet_rows(path: &Path) -> Result<u64> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
