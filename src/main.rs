@@ -10,6 +10,12 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// jemalloc, as Polars itself ships with: glibc's malloc kept freed memory
+/// in per-thread arenas (the link stage peaked 21% lower with
+/// MALLOC_ARENA_MAX=2 at 4M people; see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Exit codes, documented in the README for cron and systemd.
 mod exit {
     pub const OK: u8 = 0;

@@ -64,7 +64,13 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
     let (monitor, decl_df) = match decl {
         Some(decl) => {
             let decl = decl.join(reviewed_units, [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Semi));
-            let decl_df = decl.clone().sort(["unit_code", "month"], Default::default()).collect()?;
+            // Streamed: the group-by reads every declaration up to the as-of month
+            // (5 GB held at once at 4M people on the in-memory engine).
+            let decl_df = decl
+                .clone()
+                .sort(["unit_code", "month"], Default::default())
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
             let pre_df = decl_df
                 .clone()
                 .lazy()

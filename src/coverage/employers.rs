@@ -56,7 +56,8 @@ pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
         None => heads.with_columns([lit(NULL).cast(DataType::Int64).alias("employees_in_tax"), lit(NULL).cast(DataType::Int64).alias("wage_fund_3m")]),
     }
     .sort(["tax_code"], Default::default())
-    .collect()?;
+    .collect_with_engine(Engine::Streaming)?
+    .unwrap_single();
     let (code, prov, declared, emp, fund) = (
         strs(&df, "tax_code")?,
         strs(&df, "province_code")?,

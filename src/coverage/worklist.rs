@@ -412,7 +412,8 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
             .filter(col("month").gt_eq(col("since")))
             .group_by([col("row")])
             .agg([col("month").min()])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
         collect_found(&df, &mut found)?;
     }
     // Unregistered employers: any unit of theirs declaring anyone.
@@ -432,7 +433,8 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
             .filter(col("month").gt_eq(col("since")))
             .group_by([col("row")])
             .agg([col("month").min()])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
         collect_found(&df, &mut found)?;
     }
     // Should-have-resumed units: a month since with declarations and nobody out.
@@ -452,7 +454,8 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
             .filter(col("month").gt_eq(col("since")).and(col("declared_out").eq(lit(0i64))).and(col("declared_due").gt(lit(0i64))))
             .group_by([col("row")])
             .agg([col("month").min()])
-            .collect()?;
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
         collect_found(&df, &mut found)?;
     }
     for (i, m) in &found {

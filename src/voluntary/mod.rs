@@ -308,6 +308,22 @@ pub fn exclusion(
     None
 }
 
+/// A one-column frame of keys, for semi-joins.
+fn key_frame(name: &str, keys: Vec<String>) -> Result<LazyFrame> {
+    Ok(DataFrame::new(keys.len(), vec![Column::new(name.into(), keys)])?.lazy())
+}
+
+/// Only the rows of `lf` whose `on` is among `keys`.
+fn only(lf: LazyFrame, on: &str, keys: &LazyFrame) -> LazyFrame {
+    lf.join(keys.clone(), [col(on)], [col(on)], JoinArgs::new(JoinType::Semi))
+}
+
+/// Reads what the stage needs. Only the people it can use are held: the
+/// candidates (household business owners, people who stopped contributing,
+/// free workers, household-HI-only people) and everyone with an enrolment,
+/// with their links and wage facts. Everyone else (the great majority, who
+/// contribute through an employer) is left in the Parquet: at 4 million
+/// people holding them all took 5.3 GB.
 fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     let mut d = Data {
         people: HashMap::new(),
@@ -322,128 +338,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     };
     let to_date = |x: Option<i32>| x.map(frame::from_days);
     let to_month = |x: Option<i32>| x.map(frame::month_of);
-
-    if let Some(lf) = frame::silver(lake, "people")? {
-        let df = lf
-            .select([
-                col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
-                col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
-            ])
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (si, birth, sex, prov, ward) = (strs(&df, "si_number")?, days(&df, "birth_date")?, strs(&df, "sex")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
-        let (hh, pension, contributed, name, cid) = (strs(&df, "household_code")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?, strs(&df, "full_name")?, strs(&df, "citizen_id")?);
-        for i in 0..df.height() {
-            let Some(s) = si[i].clone() else { continue };
-            d.people.insert(s, SiPerson {
-                birth: to_date(birth[i]),
-                female: sex_female(sex[i].as_deref()).or_else(|| cid[i].as_deref().and_then(female_from_cccd)),
-                province: prov[i].clone(),
-                ward: ward[i].clone(),
-                household: hh[i].clone(),
-                pensioner: pension[i].is_some(),
-                contributed: contributed[i].unwrap_or(0),
-                name: name[i].clone(),
-                citizen_id: cid[i].clone(),
-            });
-        }
-    }
-
-    if let Some(lf) = frame::silver(lake, "contributions")? {
-        let df = lf
-            .filter(col("work_status").is_in(frame::str_list(&cfg.pool.due_statuses), false))
-            .group_by([col("si_number")])
-            .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (si, n, last) = (strs(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
-        for i in 0..df.height() {
-            if let (Some(s), Some(l)) = (si[i].clone(), to_month(last[i])) {
-                d.contrib.insert(s, (n[i].unwrap_or(0), l));
-            }
-        }
-    }
-
-    if let Some(lf) = frame::silver(lake, "person_links")? {
-        let df = lf.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
-        for i in 0..df.height() {
-            if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
-                d.refs_of.entry(s.clone()).or_default().push(r.clone());
-                d.link.insert(r, s);
-            }
-        }
-        for v in d.refs_of.values_mut() {
-            v.sort();
-        }
-    }
-
-    let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
-    if let Some(lf) = frame::silver(lake, "employers")? {
-        let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (c, p, w) = (strs(&df, "tax_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
-        for i in 0..df.height() {
-            if let Some(c) = c[i].clone() {
-                places.insert(c, (p[i].clone(), w[i].clone()));
-            }
-        }
-    }
-
-    if let Some(lf) = frame::silver(lake, "wages")? {
-        let lo = frame::to_days(asof_m.add(-(cfg.pool.income_months as i32)).first_day());
-        let hi = frame::to_days(asof_m.prev().first_day());
-        let m = col("month").cast(DataType::Int32);
-        let window = lf.filter(m.clone().gt_eq(lit(lo)).and(m.lt_eq(lit(hi))));
-        let comp = col("contract").is_in(frame::str_list(&cfg.pool.compulsory_contracts), false).fill_null(lit(false));
-        let free = window
-            .clone()
-            .filter(comp.clone().not())
-            .group_by([col("person_ref"), col("month")])
-            .agg([col("taxable_income").sum()])
-            .group_by([col("person_ref")])
-            .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, n, t) = (strs(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
-        for i in 0..free.height() {
-            if let Some(r) = r[i].clone() {
-                d.tax.insert(r, TaxPerson { months: n[i].unwrap_or(0), total: t[i].unwrap_or(0), ..Default::default() });
-            }
-        }
-        let compulsory = window
-            .clone()
-            .filter(comp)
-            .group_by([col("person_ref")])
-            .agg([col("month").max().alias("last")])
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, l) = (strs(&compulsory, "person_ref")?, days(&compulsory, "last")?);
-        for i in 0..compulsory.height() {
-            if let Some(r) = r[i].clone() {
-                d.tax.entry(r).or_default().last_compulsory = to_month(l[i]);
-            }
-        }
-        let info = window
-            .group_by([col("person_ref"), col("employer_tax_code")])
-            .agg([
-                col("taxable_income").sum().cast(DataType::Int64).alias("income"),
-                col("birth_date").drop_nulls().first().alias("birth_date"),
-                col("citizen_id").drop_nulls().first().alias("citizen_id"),
-                col("full_name").first().alias("full_name"),
-            ])
-            .sort(["person_ref", "employer_tax_code"], Default::default())
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, e, inc, b, c, nm) = (strs(&info, "person_ref")?, strs(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, strs(&info, "citizen_id")?, strs(&info, "full_name")?);
-        let mut best: HashMap<String, i64> = HashMap::new();
-        for i in 0..info.height() {
-            let Some(r) = r[i].clone() else { continue };
-            let Some(tp) = d.tax.get_mut(&r) else { continue };
-            tp.birth = tp.birth.or(to_date(b[i]));
-            tp.citizen_id = tp.citizen_id.take().or(c[i].clone());
-            tp.name = tp.name.take().or(nm[i].clone());
-            let x = inc[i].unwrap_or(0);
-            if best.get(&r).is_none_or(|b| x > *b) {
-                best.insert(r.clone(), x);
-                tp.place = e[i].as_ref().and_then(|e| places.get(e).or_else(|| places.get(&e[..e.len().min(10)]))).cloned();
-            }
-        }
-    }
+    let now_from = asof_m.add(1 - cfg.pool.compulsory_now_months as i32);
 
     if let Some(lf) = frame::silver(lake, "households")? {
         let df = lf
@@ -499,6 +394,184 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
                 paid_from: from,
                 paid_through: through,
             });
+        }
+    }
+
+    // Free workers: non-compulsory income in the window.
+    let window = match frame::silver(lake, "wages")? {
+        Some(lf) => {
+            let lo = frame::to_days(asof_m.add(-(cfg.pool.income_months as i32)).first_day());
+            let hi = frame::to_days(asof_m.prev().first_day());
+            let m = col("month").cast(DataType::Int32);
+            Some(lf.filter(m.clone().gt_eq(lit(lo)).and(m.lt_eq(lit(hi)))))
+        }
+        None => None,
+    };
+    let comp = col("contract").is_in(frame::str_list(&cfg.pool.compulsory_contracts), false).fill_null(lit(false));
+    if let Some(window) = &window {
+        let free = window
+            .clone()
+            .filter(comp.clone().not())
+            .group_by([col("person_ref"), col("month")])
+            .agg([col("taxable_income").sum()])
+            .group_by([col("person_ref")])
+            .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let (r, n, t) = (strs(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
+        for i in 0..free.height() {
+            if let Some(r) = r[i].clone() {
+                d.tax.insert(r, TaxPerson { months: n[i].unwrap_or(0), total: t[i].unwrap_or(0), ..Default::default() });
+            }
+        }
+    }
+
+    // Due months and the last due month of every BHXH person (numbers only).
+    let contrib = match frame::silver(lake, "contributions")? {
+        Some(lf) => Some(
+            lf.filter(col("work_status").is_in(frame::str_list(&cfg.pool.due_statuses), false))
+                .group_by([col("si_number")])
+                .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single(),
+        ),
+        None => None,
+    };
+    let links = match frame::silver(lake, "person_links")? {
+        Some(lf) => Some(
+            lf.filter(col("status").eq(lit("matched")))
+                .select([col("person_ref"), col("si_number")])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single(),
+        ),
+        None => None,
+    };
+
+    // The tax-side references the pool starts from, and the BHXH people it
+    // can reach: those who stopped, household-HI-only people, the links of
+    // the references, and (for D08a, conferences and rankings) everyone
+    // enrolled.
+    let mut start_refs: Vec<String> = d.households.iter().map(|h| h.person_ref.clone()).collect();
+    start_refs.extend(d.tax.keys().cloned());
+    let start_refs = key_frame("person_ref", start_refs)?;
+    let mut need: Vec<LazyFrame> = vec![key_frame("si_number", d.enrolments.iter().map(|e| e.si.clone()).collect())?];
+    if let Some(c) = &contrib {
+        let stopped = c.clone().lazy().filter(col("last_due").lt(lit(now_from.first_day()))).select([col("si_number")]);
+        need.push(stopped);
+    }
+    if let Some(l) = &links {
+        need.push(only(l.clone().lazy(), "person_ref", &start_refs).select([col("si_number")]));
+    }
+    let need_si = concat(need, UnionArgs::default())?.unique(None, UniqueKeepStrategy::Any).collect()?.lazy();
+
+    if let Some(c) = contrib {
+        let df = only(c.lazy(), "si_number", &need_si).collect()?;
+        let (si, n, last) = (strs(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
+        for i in 0..df.height() {
+            if let (Some(s), Some(l)) = (si[i].clone(), to_month(last[i])) {
+                d.contrib.insert(s, (n[i].unwrap_or(0), l));
+            }
+        }
+    }
+
+    // Links of the people held: every reference of a candidate's si_number.
+    let mut held_refs = start_refs;
+    if let Some(l) = links {
+        let df = only(l.lazy(), "si_number", &need_si).collect()?;
+        let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
+        for i in 0..df.height() {
+            if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
+                d.refs_of.entry(s.clone()).or_default().push(r.clone());
+                d.link.insert(r, s);
+            }
+        }
+        for v in d.refs_of.values_mut() {
+            v.sort();
+        }
+        held_refs = concat([held_refs, df.lazy().select([col("person_ref")])], UnionArgs::default())?
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()?
+            .lazy();
+    }
+
+    if let Some(lf) = frame::silver(lake, "people")? {
+        let df = only(
+            lf.select([
+                col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
+                col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
+            ]),
+            "si_number",
+            &need_si,
+        )
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+        let (si, birth, sex, prov, ward) = (strs(&df, "si_number")?, days(&df, "birth_date")?, strs(&df, "sex")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
+        let (hh, pension, contributed, name, cid) = (strs(&df, "household_code")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?, strs(&df, "full_name")?, strs(&df, "citizen_id")?);
+        for i in 0..df.height() {
+            let Some(s) = si[i].clone() else { continue };
+            d.people.insert(s, SiPerson {
+                birth: to_date(birth[i]),
+                female: sex_female(sex[i].as_deref()).or_else(|| cid[i].as_deref().and_then(female_from_cccd)),
+                province: prov[i].clone(),
+                ward: ward[i].clone(),
+                household: hh[i].clone(),
+                pensioner: pension[i].is_some(),
+                contributed: contributed[i].unwrap_or(0),
+                name: name[i].clone(),
+                citizen_id: cid[i].clone(),
+            });
+        }
+    }
+
+    let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    if let Some(lf) = frame::silver(lake, "employers")? {
+        let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let (c, p, w) = (strs(&df, "tax_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
+        for i in 0..df.height() {
+            if let Some(c) = c[i].clone() {
+                places.insert(c, (p[i].clone(), w[i].clone()));
+            }
+        }
+    }
+
+    // Wage facts of the references held: last compulsory month, identity and
+    // the place of the payer of most income.
+    if let Some(window) = window {
+        let window = only(window, "person_ref", &held_refs);
+        let compulsory = window
+            .clone()
+            .filter(comp)
+            .group_by([col("person_ref")])
+            .agg([col("month").max().alias("last")])
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let (r, l) = (strs(&compulsory, "person_ref")?, days(&compulsory, "last")?);
+        for i in 0..compulsory.height() {
+            if let Some(r) = r[i].clone() {
+                d.tax.entry(r).or_default().last_compulsory = to_month(l[i]);
+            }
+        }
+        let info = window
+            .group_by([col("person_ref"), col("employer_tax_code")])
+            .agg([
+                col("taxable_income").sum().cast(DataType::Int64).alias("income"),
+                col("birth_date").drop_nulls().first().alias("birth_date"),
+                col("citizen_id").drop_nulls().first().alias("citizen_id"),
+                col("full_name").first().alias("full_name"),
+            ])
+            .sort(["person_ref", "employer_tax_code"], Default::default())
+            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let (r, e, inc, b, c, nm) = (strs(&info, "person_ref")?, strs(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, strs(&info, "citizen_id")?, strs(&info, "full_name")?);
+        let mut best: HashMap<String, i64> = HashMap::new();
+        for i in 0..info.height() {
+            let Some(r) = r[i].clone() else { continue };
+            let Some(tp) = d.tax.get_mut(&r) else { continue };
+            tp.birth = tp.birth.or(to_date(b[i]));
+            tp.citizen_id = tp.citizen_id.take().or(c[i].clone());
+            tp.name = tp.name.take().or(nm[i].clone());
+            let x = inc[i].unwrap_or(0);
+            if best.get(&r).is_none_or(|b| x > *b) {
+                best.insert(r.clone(), x);
+                tp.place = e[i].as_ref().and_then(|e| places.get(e).or_else(|| places.get(&e[..e.len().min(10)]))).cloned();
+            }
         }
     }
 
