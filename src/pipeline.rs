@@ -7,6 +7,7 @@ use crate::coverage::{self, CoverageConfig, CoverageReport};
 use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
 use crate::lake::lock::LakeLock;
+use crate::coverage::frame::MonthCache;
 use crate::lake::memo::{Fingerprint, Memo};
 use crate::lake::remote::{is_remote, Remote};
 use crate::lake::Lake;
@@ -351,11 +352,13 @@ fn stages_in_order(
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     let t = Instant::now();
-    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of)?;
+    let months = coverage_month_inputs(cfg, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, inputs));
+    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, months)?;
     tracing::info!(
         stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
         under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
-        worklist_items = coverage.worklist_items, seconds = t.elapsed().as_secs_f64(), "stage done"
+        worklist_items = coverage.worklist_items, months_reused = coverage.months_reused,
+        months_computed = coverage.months_computed, seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     // After coverage: the inspection list reads the coverage gold tables.
     let assess = assess::run(lake, &reference, cfg.as_of)?;
@@ -380,6 +383,27 @@ fn stages_in_order(
         "stage done"
     );
     Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p), Some(e))))
+}
+
+/// Silver tables the coverage stage's month rules read (besides the link
+/// stage's tables).
+const COVERAGE_MONTH_INPUTS: [&str; 3] = ["wages", "contributions", "units"];
+
+/// The fingerprint of what the coverage stage's month answers depend on:
+/// its rules, the reference tables, the silver tables they read and the
+/// links. `None` when a table's origin is unknown (written outside a run):
+/// then every month is computed and nothing is kept.
+fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>> {
+    let mut f = Fingerprint::new("coverage/months");
+    f.add_file("coverage.toml", &cfg.coverage)?;
+    f.add_dir("reference", &cfg.reference)?;
+    for t in COVERAGE_MONTH_INPUTS {
+        let Some(fp) = conform::table_fingerprint(memo, t) else { return Ok(None) };
+        f.add(t, fp.as_bytes());
+    }
+    let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
+    f.add("link", fp.as_bytes());
+    Ok(Some(f.finish()))
 }
 
 /// Silver tables the link stage reads.
@@ -612,7 +636,7 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden(), None)?),
         Single::Link => r.link = Some(link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?),
         Single::Coverage => {
-            r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of)?)
+            r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of, None)?)
         }
         Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of)?),
         Single::Voluntary => {

@@ -63,6 +63,15 @@ fn assert_same(incremental: &Path, full: &Path, when: &str) {
     }
 }
 
+/// Coverage month answers (uninsured months, under-declared wages): (reused, computed).
+fn months(r: &RunReport) -> (u32, u32) {
+    let c = r.coverage.as_ref().unwrap();
+    (c.months_reused, c.months_computed)
+}
+
+/// Both month rules look back 12 months (pipelines/coverage.toml).
+const WINDOW: u32 = 2 * 12;
+
 fn reused(r: &RunReport) -> Vec<String> {
     let mut v: Vec<String> = r.conform.iter().filter(|t| t.skipped).map(|t| t.table.clone()).collect();
     if r.link.as_ref().is_some_and(|l| l.skipped) {
@@ -98,11 +107,13 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
 
     let first = run(&inbox, &lake, date(8), false);
     assert!(reused(&first).is_empty(), "a new lake has nothing to reuse");
+    assert_eq!(months(&first), (0, WINDOW), "every month computed once");
 
     // The same inputs the next night: every silver table and the links are kept.
     let again = run(&inbox, &lake, date(8), false);
     assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
     assert!(again.link.as_ref().unwrap().skipped);
+    assert_eq!(months(&again), (WINDOW, 0), "every month's answer kept");
     assert_eq!(
         again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
         first.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
@@ -123,6 +134,8 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(kept.contains(&"wages".to_string()) && kept.contains(&"contributions".to_string()) && kept.contains(&"link".to_string()));
     assert_eq!(kept.len(), inc.conform.len(), "every other silver table and the links kept: {kept:?}");
     assert!(reused(&full).is_empty(), "--full recomputes everything");
+    assert_eq!(months(&inc), (WINDOW, 0), "payments feed no month rule");
+    assert_eq!(months(&full), (0, WINDOW), "--full computes every month");
     assert_eq!(inc.conform.iter().find(|t| t.table == "payments").unwrap().rows_out, first.conform.iter().find(|t| t.table == "payments").unwrap().rows_out + 1);
     assert_same(&lake, &rebuilt, "after a day's payments");
 
@@ -138,6 +151,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let kept = reused(&inc);
     assert!(!kept.contains(&"wages".to_string()) && !kept.contains(&"link".to_string()), "{kept:?}");
     assert!(kept.contains(&"people".to_string()) && kept.contains(&"payments".to_string()), "{kept:?}");
+    assert_eq!(months(&inc), (0, WINDOW), "the wages changed: every month again");
     assert!(reused(&full).is_empty());
     assert_same(&lake, &rebuilt, "after a wage correction");
 
@@ -152,6 +166,20 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(!reused(&after).contains(&"people".to_string()), "a touched table is conformed again");
     assert!(reused(&after).contains(&"link".to_string()), "its content fingerprint is the same: the links stand");
     assert_same(&lake, &rebuilt, "after a touched table");
+
+    // 1 July: the window moves on by one month. Only the new month of each
+    // rule is computed; the month that left the window is forgotten.
+    let july = NaiveDate::from_ymd_opt(2020, 7, 1).unwrap();
+    let inc = run(&inbox, &lake, july, false);
+    let full = run(&inbox, &rebuilt, july, true);
+    assert_eq!(months(&inc), (WINDOW - 2, 2), "one new month per rule");
+    assert_eq!(months(&full), (0, WINDOW));
+    for part in ["uninsured", "under_declared"] {
+        let kept = std::fs::read_dir(lake.join("_state/coverage").join(part)).unwrap().count();
+        assert_eq!(kept, 12, "{part}: only the window's months are kept");
+        assert!(!lake.join("_state/coverage").join(part).join("2019-06.parquet").exists());
+    }
+    assert_same(&lake, &rebuilt, "a new month");
 
     // The manifest says what was reused.
     let runs: Vec<PathBuf> = std::fs::read_dir(lake.join("_runs")).unwrap().flatten().map(|e| e.path()).collect();

@@ -1,8 +1,11 @@
 //! Moving columns between Polars frames and plain Rust vectors.
 
+use crate::lake::memo::{Fingerprint, Memo};
 use crate::lake::{self, Lake};
 use crate::month::Month;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -25,10 +28,23 @@ pub fn month_of(days: i32) -> Month {
 /// Works a window one month at a time: `part` answers for one month, and the
 /// answers are stacked (`None` for an empty window). For rules that compare
 /// one month's rows only, so that a month's join is all that is in memory.
-pub fn by_month(first: Month, last: Month, mut part: impl FnMut(Month) -> Result<DataFrame>) -> Result<Option<DataFrame>> {
+///
+/// With a [`MonthCache`], a month whose inputs are unchanged since a run
+/// kept its answer is read back instead of computed: the nightly run after
+/// a day of payments recomputes no month, and when the window moves on only
+/// the new month is computed.
+pub fn by_month(
+    first: Month,
+    last: Month,
+    cache: Option<(&RefCell<MonthCache>, &str)>,
+    mut part: impl FnMut(Month) -> Result<DataFrame>,
+) -> Result<Option<DataFrame>> {
     let mut all: Option<DataFrame> = None;
     for m in first.through(last) {
-        let df = part(m)?;
+        let df = match cache {
+            Some((c, name)) => c.borrow_mut().get_or_compute(name, m, &mut part)?,
+            None => part(m)?,
+        };
         match all.as_mut() {
             Some(a) => {
                 a.vstack_mut(&df)?;
@@ -36,7 +52,71 @@ pub fn by_month(first: Month, last: Month, mut part: impl FnMut(Month) -> Result
             None => all = Some(df),
         }
     }
+    if let Some((c, name)) = cache {
+        c.borrow_mut().keep_only(name, first, last)?;
+    }
     Ok(all)
+}
+
+/// Month answers kept between runs in `<lake>/_state/coverage/<part>/<YYYY-MM>.parquet`,
+/// each remembered in the memo (`coverage/<part>/<YYYY-MM>`) with the
+/// fingerprint of the stage's inputs: the silver tables the month rules
+/// read (by their conform and link fingerprints), the rules, the reference
+/// tables and the code. A month is reused only under the same fingerprint
+/// and with its file untouched (see [`Memo::fresh`]).
+pub struct MonthCache<'a> {
+    memo: &'a mut Memo,
+    root: PathBuf,
+    inputs: String,
+    /// Months reused and computed, for the log.
+    pub reused: u32,
+    pub computed: u32,
+}
+
+impl<'a> MonthCache<'a> {
+    pub fn new(memo: &'a mut Memo, lake_root: &Path, inputs: String) -> MonthCache<'a> {
+        MonthCache { memo, root: lake_root.to_path_buf(), inputs, reused: 0, computed: 0 }
+    }
+
+    fn step(part: &str, m: Month) -> String {
+        format!("coverage/{part}/{}", m.first_day().format("%Y-%m"))
+    }
+
+    fn file(&self, part: &str, m: Month) -> PathBuf {
+        self.root.join("_state").join("coverage").join(part).join(format!("{}.parquet", m.first_day().format("%Y-%m")))
+    }
+
+    fn get_or_compute(&mut self, part: &str, m: Month, compute: &mut impl FnMut(Month) -> Result<DataFrame>) -> Result<DataFrame> {
+        let step = Self::step(part, m);
+        let fingerprint = Fingerprint::new(&step).add("inputs", self.inputs.as_bytes()).finish();
+        let file = self.file(part, m);
+        if self.memo.fresh(&step, &fingerprint).is_some() {
+            let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            self.reused += 1;
+            return Ok(ParquetReader::new(f).finish()?);
+        }
+        let mut df = compute(m)?;
+        lake::write_parquet(&file, &mut df)?;
+        self.memo.record(&step, &fingerprint, &[file], serde_json::Value::Null)?;
+        self.computed += 1;
+        Ok(df)
+    }
+
+    /// Forgets (and deletes) the months of `part` outside `first..=last`.
+    fn keep_only(&mut self, part: &str, first: Month, last: Month) -> Result<()> {
+        let prefix = format!("coverage/{part}/");
+        let keep: Vec<String> = first.through(last).map(|m| Self::step(part, m)).collect();
+        for step in self.memo.steps_with_prefix(&prefix) {
+            if !keep.contains(&step) {
+                let f = self.root.join("_state").join(format!("{step}.parquet"));
+                if f.exists() {
+                    std::fs::remove_file(&f).with_context(|| format!("removing {}", f.display()))?;
+                }
+                self.memo.forget(&step)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A silver table, lazily; `None` when it was never written.

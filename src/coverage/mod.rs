@@ -28,7 +28,8 @@ use crate::person_key::PersonKeyer;
 use crate::reference::{Fund, Payer, Reference};
 use anyhow::Result;
 use chrono::NaiveDate;
-use frame::{ints, strs};
+use frame::{ints, strs, MonthCache};
+use std::cell::RefCell;
 use polars::prelude::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,6 +64,10 @@ pub struct CoverageReport {
     pub history_items: u64,
     pub developed_items: u64,
     pub export_files: u64,
+    /// Month answers (uninsured months, under-declared wages) read back from
+    /// an earlier run, and computed.
+    pub months_reused: u32,
+    pub months_computed: u32,
     pub seconds: f64,
 }
 
@@ -78,6 +83,9 @@ pub(crate) struct Ctx<'a> {
     pub total_rate_bp: u32,
     pub units: Units,
     pub employers: Employers,
+    /// Month answers kept between runs (the nightly run's; none for a
+    /// single stage or a test).
+    pub months: Option<RefCell<MonthCache<'a>>>,
 }
 
 impl Ctx<'_> {
@@ -239,6 +247,7 @@ pub fn run(
     reference: &Reference,
     keyer: &PersonKeyer,
     as_of: NaiveDate,
+    months: Option<MonthCache>,
 ) -> Result<CoverageReport> {
     let start = Instant::now();
     let asof_m = Month::of_date(as_of);
@@ -258,6 +267,7 @@ pub fn run(
         total_rate_bp,
         units: Units::load(lake)?,
         employers: Employers::load(lake)?,
+        months: months.map(RefCell::new),
     };
     let mut report = CoverageReport::default();
 
@@ -308,6 +318,10 @@ pub fn run(
     report.history_items = out.history_items;
     report.developed_items = out.developed_items;
     report.export_files = out.export_files;
+    if let Some(c) = &ctx.months {
+        let c = c.borrow();
+        (report.months_reused, report.months_computed) = (c.reused, c.computed);
+    }
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -39,7 +39,8 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     // Every rule compares one month's rows, so the window is worked one month
     // at a time (bounded memory, as in `uninsured`).
     let (wages, links) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?);
-    let found = frame::by_month(first_m, last_m, |m| {
+    let cache = ctx.months.as_ref().map(|c| (c, "under_declared"));
+    let found = frame::by_month(first_m, last_m, cache, |m| {
         let decl = contrib
             .clone()
             .filter(

@@ -58,7 +58,8 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     // joined at once (the whole window did not fit in 24 GB at 4M people).
     // What a month leaves (its uncovered person × employer rows) is small.
     let first = ctx.asof_m.add(-(c.lookback_months as i32));
-    let states = frame::by_month(first, ctx.asof_m.prev(), |m| {
+    let cache = ctx.months.as_ref().map(|c| (c, "uninsured"));
+    let states = frame::by_month(first, ctx.asof_m.prev(), cache, |m| {
         Ok(month_states(ctx, wages.clone(), links.clone(), m)?.collect_with_engine(Engine::Streaming)?.unwrap_single())
     })?;
     let Some(states) = states else { return Ok(Vec::new()) };
@@ -78,9 +79,24 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
             col("status").min(),
             col("method").min(),
             col("employer_tax_code").min(),
-        ])
-        .sort(["employer_head_tax_code", "person_key"], Default::default())
-        .collect()?;
+        ]);
+    // Pensioners never count. Their months are dropped here rather than in
+    // each month (a month's answer must not depend on the as-of date, so that
+    // it can be kept from night to night): every row of a person key carries
+    // the same si_number, so this drops exactly the pensioners' rows.
+    let df = match frame::silver(ctx.lake, "people")? {
+        Some(people) => df.join(
+            people
+                .filter(col("pension_since").is_not_null().and(col("pension_since").lt_eq(lit(ctx.as_of))))
+                .select([col("si_number")]),
+            [col("si_number")],
+            [col("si_number")],
+            JoinArgs::new(JoinType::Anti),
+        ),
+        None => df,
+    }
+    .sort(["employer_head_tax_code", "person_key"], Default::default())
+    .collect()?;
 
     let (pkey, head, mu, me, lu, le, iu, ie, pref, si, status, method, etc) = (
         strs(&df, "person_key")?,
@@ -155,7 +171,9 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
 }
 
 /// One month `m` of the window: every person × employer head with wages
-/// under a compulsory contract that month that the employer did not declare,
+/// under a compulsory contract that month that the employer did not declare
+/// (pensioners included: the caller drops them, so that the answer does not
+/// depend on the as-of date),
 /// with its state (`uninsured`, or `elsewhere` when another unit declared the
 /// person), the income and the smallest identifiers. The caller aggregates
 /// the months again (the minimum of minimums is the minimum).
@@ -171,20 +189,6 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
             [col("person_ref")],
             JoinArgs::new(JoinType::Left),
         );
-    // Pensioners never count.
-    let w = match frame::silver(ctx.lake, "people")? {
-        Some(people) => w
-            .join(
-                people
-                    .filter(col("pension_since").is_not_null().and(col("pension_since").lt_eq(lit(ctx.as_of))))
-                    .select([col("si_number"), lit(true).alias("pensioner")]),
-                [col("si_number")],
-                [col("si_number")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .filter(col("pensioner").is_null()),
-        None => w,
-    };
     // Due declarations by person, employer head and month.
     let due = due_declarations(ctx)?.map(|d| d.filter(col("month").eq(lit(m.first_day()))));
     let w = match due {

@@ -103,6 +103,11 @@ impl Memo {
         self.save()
     }
 
+    /// The steps recorded under `prefix` (`coverage/uninsured/`, say).
+    pub fn steps_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.entries.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+    }
+
     /// Forgets `step` (its outputs were removed), and saves the memo.
     pub fn forget(&mut self, step: &str) -> Result<()> {
         if self.entries.remove(step).is_some() {
