@@ -6,11 +6,22 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// A private copy of the binary, made once: a rebuild of the shared target
-/// directory while the tests run cannot swap it under them.
+/// directory while the tests run cannot swap it under them. The copies of
+/// earlier test runs (their processes gone) are removed first: a static is
+/// never dropped, so each run leaves its 100 MB copy behind.
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bhxh-cli-test-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for e in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("bhxh-cli-test-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = tmp.join(format!("bhxh-cli-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let bin = dir.join("bhxh");
         std::fs::copy(env!("CARGO_BIN_EXE_bhxh"), &bin).unwrap();

@@ -10,6 +10,8 @@
 use super::config::{BlockRule, LinkConfig};
 use crate::ids::fold_name;
 use rayon::prelude::*;
+use super::interner::Interner;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 
 const NO_DATE: i32 = i32::MIN;
@@ -81,12 +83,15 @@ impl Variant {
     }
 }
 
+/// One person of either side. Most people have one variant, one province
+/// and one or two employers: kept inline, without a heap allocation each
+/// (at 16M people the model must fit with the rest of the stage in 8 GiB).
 #[derive(Clone, Debug, Default)]
 struct Rec {
-    vars: Vec<Variant>,
+    vars: SmallVec<[Variant; 1]>,
     female: i8,
-    provs: Vec<u8>,
-    emps: Vec<u32>,
+    provs: SmallVec<[u8; 4]>,
+    emps: SmallVec<[u32; 2]>,
 }
 
 impl Rec {
@@ -141,49 +146,37 @@ type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 /// Interned names: the stored (NFC) forms and their folded comparison forms.
 #[derive(Default)]
 struct Names {
-    raw_ids: HashMap<String, u32>,
-    raw: Vec<String>,
+    raw: Interner,
     raw_fold: Vec<u32>,
-    fold_ids: HashMap<String, u32>,
-    folded: Vec<String>,
+    folded: Interner,
     family: Vec<u32>,
     given: Vec<u32>,
     /// The folded name without its last word (family and middle names).
     head: Vec<u32>,
-    tokens: HashMap<String, u32>,
+    tokens: Interner,
 }
 
 impl Names {
     fn intern(&mut self, raw: &str) -> u32 {
-        if let Some(&id) = self.raw_ids.get(raw) {
+        if let Some(id) = self.raw.get(raw) {
             return id;
         }
         let folded = fold_name(raw);
-        let fold = match self.fold_ids.get(&folded) {
-            Some(&f) => f,
+        let fold = match self.folded.get(&folded) {
+            Some(f) => f,
             None => {
-                let f = self.folded.len() as u32;
-                let mut words = folded.split(' ');
-                let first = words.next().unwrap_or("").to_string();
-                let last = folded.rsplit(' ').next().unwrap_or("").to_string();
-                let n = self.tokens.len() as u32;
-                let fam = *self.tokens.entry(first).or_insert(n);
-                let n = self.tokens.len() as u32;
-                let giv = *self.tokens.entry(last).or_insert(n);
-                let head = folded.rsplit_once(' ').map_or("", |h| h.0).to_string();
-                let n = self.tokens.len() as u32;
-                let head = *self.tokens.entry(head).or_insert(n);
+                let first = folded.split(' ').next().unwrap_or("");
+                let last = folded.rsplit(' ').next().unwrap_or("");
+                let fam = self.tokens.intern(first);
+                let giv = self.tokens.intern(last);
+                let head = self.tokens.intern(folded.rsplit_once(' ').map_or("", |h| h.0));
                 self.family.push(fam);
                 self.given.push(giv);
                 self.head.push(head);
-                self.fold_ids.insert(folded.clone(), f);
-                self.folded.push(folded);
-                f
+                self.folded.intern(&folded)
             }
         };
-        let id = self.raw.len() as u32;
-        self.raw_ids.insert(raw.to_string(), id);
-        self.raw.push(raw.to_string());
+        let id = self.raw.intern(raw);
         self.raw_fold.push(fold);
         id
     }
@@ -193,13 +186,13 @@ impl Names {
 #[derive(Default)]
 pub struct Model {
     names: Names,
-    emp_ids: HashMap<String, u32>,
-    tax_keys: Vec<String>,
-    tax_ids: HashMap<String, u32>,
+    emp_ids: Interner,
+    /// person_ref of `tax[i]` is string `i`.
+    tax_keys: Interner,
     tax: Vec<Rec>,
     tax_source: Vec<u8>,
-    si_keys: Vec<String>,
-    si_ids: HashMap<String, u32>,
+    /// si_number of `si[i]` is string `i`.
+    si_keys: Interner,
     si: Vec<Rec>,
 }
 
@@ -217,17 +210,15 @@ impl Model {
     }
 
     fn emp(&mut self, head: &str) -> u32 {
-        let n = self.emp_ids.len() as u32;
-        *self.emp_ids.entry(head.to_string()).or_insert(n)
+        self.emp_ids.intern(head)
     }
 
     fn tax_rec(&mut self, person_ref: &str, source: u8) -> usize {
-        let i = match self.tax_ids.get(person_ref) {
-            Some(&i) => i as usize,
+        let i = match self.tax_keys.get(person_ref) {
+            Some(i) => i as usize,
             None => {
                 let i = self.tax.len();
-                self.tax_ids.insert(person_ref.to_string(), i as u32);
-                self.tax_keys.push(person_ref.to_string());
+                self.tax_keys.intern(person_ref);
                 self.tax.push(Rec::new());
                 self.tax_source.push(0);
                 i
@@ -296,15 +287,19 @@ impl Model {
         }
         r.vars.push(v);
         r.provs.extend(province_num(province));
-        self.si_ids.insert(si_number.to_string(), self.si.len() as u32);
-        self.si_keys.push(si_number.to_string());
+        // si_people has one row per si_number (conform's key); a repeat
+        // would be a second record under the same key: the first stands.
+        if self.si_keys.get(si_number).is_some() {
+            return;
+        }
+        self.si_keys.intern(si_number);
         self.si.push(r);
     }
 
     /// A head tax code whose unit declared this BHXH person. Unknown
     /// `si_number`s (a declaration of a person not in si_people) are ignored.
     pub fn add_si_employer(&mut self, si_number: &str, head_tax_code: &str) {
-        let Some(&i) = self.si_ids.get(si_number) else { return };
+        let Some(i) = self.si_keys.get(si_number) else { return };
         let e = self.emp(head_tax_code);
         let r = &mut self.si[i as usize];
         if !r.emps.contains(&e) {
@@ -319,10 +314,10 @@ impl Model {
         self.si.len()
     }
     pub fn tax_key(&self, i: usize) -> &str {
-        &self.tax_keys[i]
+        self.tax_keys.resolve(i as u32)
     }
     pub fn si_key(&self, i: u32) -> &str {
-        &self.si_keys[i as usize]
+        self.si_keys.resolve(i)
     }
     pub fn tax_source(&self, i: usize) -> &'static str {
         match self.tax_source[i] {
@@ -347,7 +342,7 @@ impl Model {
             CCCD_TAG => Some(format!("{:012}", v.cid.0 & !CCCD_TAG)),
             _ => None,
         };
-        (self.names.raw[v.name as usize].clone(), cid, (v.dob != NO_DATE).then_some(v.dob))
+        (self.names.raw.resolve(v.name).to_string(), cid, (v.dob != NO_DATE).then_some(v.dob))
     }
 }
 
@@ -536,10 +531,10 @@ impl Scorer<'_> {
             weight += self.name_exact(sf);
             Level::Exact
         } else {
-            let sfold = &names.folded[sf as usize];
+            let sfold = names.folded.resolve(sf);
             let max = self.w.fuzzy_max_edits;
             let close = t.vars.iter().any(|v| {
-                let tfold = &names.folded[names.raw_fold[v.name as usize] as usize];
+                let tfold = names.folded.resolve(names.raw_fold[v.name as usize]);
                 within_edits(tfold.as_bytes(), sfold.as_bytes(), max)
             });
             if close {
@@ -877,7 +872,7 @@ impl Model {
                         cands.iter().map(|&s| (s, scorer.compare(t, s))).collect();
                     // Best first; ties by si_number for a deterministic order.
                     scored.sort_by(|a, b| {
-                        b.1.weight.total_cmp(&a.1.weight).then_with(|| self.si_keys[a.0 as usize].cmp(&self.si_keys[b.0 as usize]))
+                        b.1.weight.total_cmp(&a.1.weight).then_with(|| self.si_keys.resolve(a.0).cmp(self.si_keys.resolve(b.0)))
                     });
                     (decide(&scored, d), cands.len() as u64, skipped)
                 },
