@@ -112,6 +112,12 @@ pub struct UnitInfo {
 /// Runs the stage for `as_of`: reads silver, writes the gold tables and the
 /// per-province exports.
 pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<AssessReport> {
+    run_in_passes(lake, reference, as_of, ROWS_PER_PASS)
+}
+
+/// [`run`], reading at most about `rows_per_pass` due contribution rows at a
+/// time (a range of units per pass; the outputs do not depend on it).
+pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_per_pass: u64) -> Result<AssessReport> {
     let start = Instant::now();
     let mut report = AssessReport::default();
     let (units_f, contrib_f) = (lake.silver_file("units"), lake.silver_file("contributions"));
@@ -135,60 +141,80 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     let week_ends = crate::month::report_window(as_of);
     let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments, week_ends: &week_ends };
 
-    // Due contributions up to the as-of month, in whatever order silver has.
+    // Due contributions up to the as-of month, in whatever order silver has,
+    // read a range of units at a time: at 16M people the whole year's
+    // (unit, month, wage) rows took 12 GB. Units keep their order, so the
+    // outputs are those of a single pass.
     let as_of_m = Month::of_date(as_of);
-    let contrib = lake::scan_parquet(&[contrib_f])?
+    let due = lake::scan_parquet(&[contrib_f])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
         .filter(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
         )
-        .select([col("unit_code"), col("month"), col("insured_wage")])
-        .collect()
-        .map_err(anyhow::Error::from)
-        .context("reading silver contributions")?;
-    report.contribution_rows = contrib.height() as u64;
-    tracing::debug!(stage = "assess", rows = contrib.height(), seconds = start.elapsed().as_secs_f64(), "silver read");
-    let days = contrib.column("month")?.date()?.physical().rechunk();
-    let wages = contrib.column("insured_wage")?.i64()?.rechunk();
-    let (days, wages) = (
-        days.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null month"))?,
-        wages.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null insured_wage"))?,
-    );
-    let (rows_by_unit, orphans) = group_rows_by_unit(contrib.column("unit_code")?.str()?, &index, units.len())?;
-    report.orphan_contribution_rows = orphans;
+        .select([col("unit_code"), col("month"), col("insured_wage")]);
+    let total = due.clone().select([len().alias("n")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
+    let total = total.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+    report.contribution_rows = total;
+    let passes = (total.div_ceil(rows_per_pass.max(1)) as usize).clamp(1, units.len().max(1));
+    let mut assessed = 0u64;
 
     // Unit by unit: sum the people of each month, then schedule and settle.
     // The current unit's months, kept sorted: day number, sums, rules of the month.
     let mut unit_days: Vec<i32> = Vec::new();
     let mut unit_months: Vec<UnitMonth> = Vec::new();
     let mut unit_rules: Vec<dues::MonthRules> = Vec::new();
-    for (u, unit) in units.iter().enumerate() {
-        let rows = rows_by_unit.rows(u);
-        if rows.is_empty() && payments[u].is_empty() {
-            continue;
+    for pass in 0..passes {
+        let (lo, hi) = (units.len() * pass / passes, units.len() * (pass + 1) / passes);
+        let part = if passes == 1 {
+            due.clone()
+        } else {
+            let codes: Vec<String> = units[lo..hi].iter().map(|u| u.code.clone()).collect();
+            due.clone().filter(col("unit_code").is_in(crate::coverage::frame::str_list(&codes), false))
+        };
+        let contrib = part
+            .collect_with_engine(Engine::Streaming)
+            .map(|q| q.unwrap_single())
+            .map_err(anyhow::Error::from)
+            .context("reading silver contributions")?;
+        tracing::debug!(stage = "assess", pass, rows = contrib.height(), seconds = start.elapsed().as_secs_f64(), "silver read");
+        let days = contrib.column("month")?.date()?.physical().rechunk();
+        let wages = contrib.column("insured_wage")?.i64()?.rechunk();
+        let (days, wages) = (
+            days.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null month"))?,
+            wages.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null insured_wage"))?,
+        );
+        let (rows_by_unit, _) = group_rows_by_unit(contrib.column("unit_code")?.str()?, &index, units.len())?;
+        assessed += rows_by_unit.order.len() as u64;
+        for (u, unit) in units.iter().enumerate().take(hi).skip(lo) {
+            let rows = rows_by_unit.rows(u);
+            if rows.is_empty() && payments[u].is_empty() {
+                continue;
+            }
+            unit_days.clear();
+            unit_months.clear();
+            unit_rules.clear();
+            for &r in rows {
+                let day = days[r as usize];
+                let k = match unit_days.binary_search(&day) {
+                    Ok(k) => k,
+                    Err(k) => {
+                        let m = Month::of_date(date_of(day));
+                        let rules =
+                            book.get(unit.region, m).with_context(|| format!("dues of unit {} for {m}", unit.code))?;
+                        unit_rules.insert(k, rules.clone());
+                        unit_days.insert(k, day);
+                        unit_months.insert(k, UnitMonth::new(m));
+                        k
+                    }
+                };
+                unit_months[k].add_person(wages[r as usize], &unit_rules[k]);
+            }
+            // A unit with payments but no due contributions gets a ledger too: its money is credit.
+            ctx.unit(u as u32, &unit_months, &mut out, &mut report)?;
         }
-        unit_days.clear();
-        unit_months.clear();
-        unit_rules.clear();
-        for &r in rows {
-            let day = days[r as usize];
-            let k = match unit_days.binary_search(&day) {
-                Ok(k) => k,
-                Err(k) => {
-                    let m = Month::of_date(date_of(day));
-                    let rules =
-                        book.get(unit.region, m).with_context(|| format!("dues of unit {} for {m}", unit.code))?;
-                    unit_rules.insert(k, rules.clone());
-                    unit_days.insert(k, day);
-                    unit_months.insert(k, UnitMonth::new(m));
-                    k
-                }
-            };
-            unit_months[k].add_person(wages[r as usize], &unit_rules[k]);
-        }
-        // A unit with payments but no due contributions gets a ledger too: its money is credit.
-        ctx.unit(u as u32, &unit_months, &mut out, &mut report)?;
     }
+    // Rows of unit codes absent from silver units were in no pass's units.
+    report.orphan_contribution_rows = total - assessed;
     if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
         tracing::warn!(
             stage = "assess",
@@ -205,6 +231,11 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Asses
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
+
+/// Due contribution rows read per pass of the unit loop (unit, month, wage:
+/// about 40 bytes each, so about 1.5 GB at a time); more rows are read a
+/// range of units at a time. An engineering bound, not a business rule.
+const ROWS_PER_PASS: u64 = 40_000_000;
 
 /// Row numbers grouped by unit index (a counting sort: no string sort).
 struct RowsByUnit {

@@ -66,7 +66,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     let is = |s: &str| col("state").eq(lit(s));
     let df = states
         .lazy()
-        .group_by([col("person_key"), col("employer_head_tax_code")])
+        .group_by([col("pid"), col("employer_head_tax_code")])
         .agg([
             is("uninsured").cast(DataType::Int64).sum().alias("months_uninsured"),
             is("elsewhere").cast(DataType::Int64).sum().alias("months_elsewhere"),
@@ -95,11 +95,10 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         ),
         None => df,
     }
-    .sort(["employer_head_tax_code", "person_key"], Default::default())
-    .collect()?;
+    .collect_with_engine(Engine::Streaming)?
+    .unwrap_single();
 
-    let (pkey, head, mu, me, lu, le, iu, ie, pref, si, status, method, etc) = (
-        strs(&df, "person_key")?,
+    let (head, mu, me, lu, le, iu, ie, pref, si, status, method, etc) = (
         strs(&df, "employer_head_tax_code")?,
         ints(&df, "months_uninsured")?,
         ints(&df, "months_elsewhere")?,
@@ -115,9 +114,16 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     );
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
-        let (Some(key), Some(head)) = (pkey[i].clone(), head[i].clone()) else { continue };
+        let Some(head) = head[i].clone() else { continue };
         let (mu, me) = (mu[i].unwrap_or(0), me[i].unwrap_or(0));
         let status = status[i].as_deref().unwrap_or("unmatched");
+        // The person key as the link stage gives it: of the si_number when
+        // matched, else of the tax-side reference.
+        let key = match (status, si[i].as_deref(), pref[i].as_deref()) {
+            ("matched", Some(s), _) => ctx.keyer.si(s),
+            (_, _, Some(r)) => ctx.keyer.tax(r),
+            _ => continue,
+        };
         let (reason, months, last, income) = if mu > 0 {
             // An ambiguous person has no confirmed BHXH record either (match_method says so).
             let reason = if status == "matched" { "not_declared_by_employer" } else { "no_si_record" };
@@ -152,6 +158,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
             officer: None,
         });
     }
+    rows.sort_by(|a, b| a.employer_head.cmp(&b.employer_head).then_with(|| a.person_key.cmp(&b.person_key)));
     // No unit and no registry record of the employer: the person's own
     // province (si_people), so the row still has a partition.
     let need: Vec<String> = rows.iter().filter(|r| r.province.is_none()).filter_map(|r| r.si_number.clone()).collect();
@@ -184,7 +191,7 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
         .filter(col("contract").is_in(str_list(&c.compulsory_contracts), false))
         .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
         .join(
-            links.select([col("person_ref"), col("status"), col("si_number"), col("person_key"), col("method")]),
+            links.select([col("person_ref"), col("status"), col("si_number"), col("method")]),
             [col("person_ref")],
             [col("person_ref")],
             JoinArgs::new(JoinType::Left),
@@ -235,12 +242,21 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
     // Every wage person_ref has a link row; a missing one (silver changed
     // under the stage) is skipped rather than published without a key.
     Ok(w
-        .filter(col("person_key").is_not_null())
+        .filter(col("status").is_not_null())
+        // The person: the linked si_number when matched, else the tax-side
+        // reference (what person_key is a keyed hash of; the 64-character
+        // key itself is computed for the listed rows only).
+        .with_column(
+            when(col("status").eq(lit("matched")))
+                .then(concat_str([lit("si:"), col("si_number")], "", false))
+                .otherwise(concat_str([lit("ref:"), col("person_ref")], "", false))
+                .alias("pid"),
+        )
         .with_columns([
             col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).alias("covered"),
             col("any_due").fill_null(lit(false)).alias("any_due"),
         ])
-        .group_by([col("person_key"), col("employer_head_tax_code"), col("month")])
+        .group_by([col("pid"), col("employer_head_tax_code"), col("month")])
         .agg([
             col("covered").any(true),
             col("any_due").any(true),

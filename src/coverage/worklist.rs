@@ -439,7 +439,7 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
     }
     // Should-have-resumed units: a month since with declarations and nobody out.
     let r: Vec<usize> = pending.iter().copied().filter(|&i| rows[i].kind == Kind::ShouldHaveResumed.as_str()).collect();
-    if let (false, Some(um)) = (r.is_empty(), super::covid::unit_months(ctx)?) {
+    if !r.is_empty() {
         let q = DataFrame::new(
             r.len(),
             vec![
@@ -448,15 +448,17 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
                 date_column("since", r.iter().map(|&i| listing(i)).collect())?,
             ],
         )?;
-        let df = q
-            .lazy()
-            .join(um, [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
-            .filter(col("month").gt_eq(col("since")).and(col("declared_out").eq(lit(0i64))).and(col("declared_due").gt(lit(0i64))))
-            .group_by([col("row")])
-            .agg([col("month").min()])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        collect_found(&df, &mut found)?;
+        if let Some(um) = super::covid::unit_months(ctx, q.clone().lazy())? {
+            let df = q
+                .lazy()
+                .join(um, [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
+                .filter(col("month").gt_eq(col("since")).and(col("declared_out").eq(lit(0i64))).and(col("declared_due").gt(lit(0i64))))
+                .group_by([col("row")])
+                .agg([col("month").min()])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
+            collect_found(&df, &mut found)?;
+        }
     }
     for (i, m) in &found {
         rows[*i].developed_on = Some(ctx.as_of);
@@ -555,10 +557,21 @@ fn identities(ctx: &Ctx, refs: &[&str]) -> Result<HashMap<String, Identity>> {
     let mut out = HashMap::new();
     let Some(wages) = frame::silver(ctx.lake, "wages")? else { return Ok(out) };
     let q = DataFrame::new(refs.len(), vec![Column::new("person_ref".into(), refs.iter().map(|s| s.to_string()).collect::<Vec<_>>())])?;
-    let df = wages
+    // The listed people's wage rows, streamed out of the whole table (read
+    // whole on the in-memory engine, the wage columns took 13 GB at 16M
+    // people); then the latest month's identity, ties in name order so that
+    // the choice does not depend on the order rows arrive in.
+    let rows = wages
         .select([col("person_ref"), col("full_name"), col("citizen_id"), col("person_tax_code"), col("birth_date"), col("month")])
         .join(q.lazy(), [col("person_ref")], [col("person_ref")], JoinArgs::new(JoinType::Semi))
-        .sort(["person_ref", "month"], SortMultipleOptions::default().with_order_descending_multi([false, true]))
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let df = rows
+        .lazy()
+        .sort(
+            ["person_ref", "month", "full_name", "citizen_id", "person_tax_code", "birth_date"],
+            SortMultipleOptions::default().with_order_descending_multi([false, true, false, false, false, false]).with_nulls_last(true),
+        )
         .group_by_stable([col("person_ref")])
         .agg([col("full_name").first(), col("citizen_id").first(), col("person_tax_code").first(), col("birth_date").first()])
         .collect()?;
