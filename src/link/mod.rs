@@ -155,19 +155,29 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
         }
     }
     if let Some(wages) = scan(lake, "wages")? {
-        // One pass over the wage rows: the distinct (person, way shown, employer).
-        let rows = wages
-            .select([
-                col("person_ref"),
-                col("citizen_id"),
-                col("full_name"),
-                col("birth_date").cast(DataType::Int32),
-                col("employer_tax_code"),
-                col("employer_head_tax_code"),
-            ])
-            .unique(None, UniqueKeepStrategy::Any);
+        // The distinct ways each person was shown, then (a second query, so
+        // that the two are never in memory together: at 16M people the
+        // combined rows were the stage's peak) the distinct employers.
+        let df = wages
+            .clone()
+            .select([col("person_ref"), col("citizen_id"), col("full_name"), col("birth_date").cast(DataType::Int32)])
+            .unique(None, UniqueKeepStrategy::Any)
+            .sort(["person_ref", "citizen_id", "full_name", "birth_date"], SortMultipleOptions::default().with_nulls_last(true))
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let (pref, cid, name, dob) =
+            (df.column("person_ref")?.str()?, df.column("citizen_id")?.str()?, df.column("full_name")?.str()?, df.column("birth_date")?.i32()?);
+        for i in 0..df.height() {
+            let (Some(p), Some(n)) = (pref.get(i), name.get(i)) else { continue };
+            m.add_tax_variant(p, model::FROM_WAGES, cid.get(i), n, dob.get(i));
+        }
+        drop(df);
         // Employers' provinces: a branch's own when the registry has the
         // branch, else its head office's.
+        let rows = wages
+            .filter(col("full_name").is_not_null())
+            .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code")])
+            .unique(None, UniqueKeepStrategy::Any);
         let emp_prov = |key: &str| {
             scan(lake, "employers").map(|e| {
                 e.map(|e| e.select([col("tax_code").alias(key), col("province_code").alias(format!("{key}_province"))]))
@@ -183,24 +193,15 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             rows.with_column(lit(NULL).cast(DataType::String).alias("province_code"))
         };
         let df = rows
-            .select([col("person_ref"), col("citizen_id"), col("full_name"), col("birth_date"), col("employer_head_tax_code"), col("province_code")])
-            .sort(
-                ["person_ref", "citizen_id", "full_name", "birth_date", "employer_head_tax_code", "province_code"],
-                SortMultipleOptions::default().with_nulls_last(true),
-            )
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (pref, cid, name, dob, head, prov) = (
-            df.column("person_ref")?.str()?,
-            df.column("citizen_id")?.str()?,
-            df.column("full_name")?.str()?,
-            df.column("birth_date")?.i32()?,
-            df.column("employer_head_tax_code")?.str()?,
-            df.column("province_code")?.str()?,
-        );
+            .select([col("person_ref"), col("employer_head_tax_code"), col("province_code")])
+            .filter(col("employer_head_tax_code").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let (pref, head, prov) = (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
         for i in 0..df.height() {
-            let (Some(p), Some(n)) = (pref.get(i), name.get(i)) else { continue };
-            m.add_tax_variant(p, model::FROM_WAGES, cid.get(i), n, dob.get(i));
-            if let Some(h) = head.get(i) {
+            if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {
                 m.add_tax_employer(p, h, prov.get(i));
             }
         }
