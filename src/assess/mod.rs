@@ -146,17 +146,24 @@ pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_
     // (unit, month, wage) rows took 12 GB. Units keep their order, so the
     // outputs are those of a single pass.
     let as_of_m = Month::of_date(as_of);
+    // The number of passes from the file's row count (all statuses and
+    // months: an upper bound, read from the Parquet footer).
+    let passes = (lake::parquet_rows(&contrib_f)?.div_ceil(rows_per_pass.max(1)) as usize).clamp(1, units.len().max(1));
     let due = lake::scan_parquet(&[contrib_f])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
         .filter(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
         )
         .select([col("unit_code"), col("month"), col("insured_wage")]);
-    let total = due.clone().select([len().alias("n")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-    let total = total.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
-    report.contribution_rows = total;
-    let passes = (total.div_ceil(rows_per_pass.max(1)) as usize).clamp(1, units.len().max(1));
-    let mut assessed = 0u64;
+    // One pass reads every due row, orphans included; passes over ranges of
+    // units leave the orphans out, so their rows are counted apart.
+    let counted = if passes == 1 {
+        None
+    } else {
+        let n = due.clone().select([len().alias("n")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
+        Some(n.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))
+    };
+    let (mut read, mut assessed) = (0u64, 0u64);
 
     // Unit by unit: sum the people of each month, then schedule and settle.
     // The current unit's months, kept sorted: day number, sums, rules of the month.
@@ -184,6 +191,7 @@ pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_
             wages.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null insured_wage"))?,
         );
         let (rows_by_unit, _) = group_rows_by_unit(contrib.column("unit_code")?.str()?, &index, units.len())?;
+        read += contrib.height() as u64;
         assessed += rows_by_unit.order.len() as u64;
         for (u, unit) in units.iter().enumerate().take(hi).skip(lo) {
             let rows = rows_by_unit.rows(u);
@@ -214,7 +222,8 @@ pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_
         }
     }
     // Rows of unit codes absent from silver units were in no pass's units.
-    report.orphan_contribution_rows = total - assessed;
+    report.contribution_rows = counted.unwrap_or(read);
+    report.orphan_contribution_rows = report.contribution_rows - assessed;
     if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
         tracing::warn!(
             stage = "assess",

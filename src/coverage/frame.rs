@@ -82,18 +82,18 @@ impl<'a> MonthCache<'a> {
         format!("coverage/{part}/{}", m.first_day().format("%Y-%m"))
     }
 
-    fn file(&self, part: &str, m: Month) -> PathBuf {
-        self.root.join("_state").join("coverage").join(part).join(format!("{}.parquet", m.first_day().format("%Y-%m")))
+    /// `<lake>/_state/<step>.parquet`.
+    fn file(&self, step: &str) -> PathBuf {
+        self.root.join("_state").join(format!("{step}.parquet"))
     }
 
     fn get_or_compute(&mut self, part: &str, m: Month, compute: &mut impl FnMut(Month) -> Result<DataFrame>) -> Result<DataFrame> {
         let step = Self::step(part, m);
         let fingerprint = Fingerprint::new(&step).add("inputs", self.inputs.as_bytes()).finish();
-        let file = self.file(part, m);
+        let file = self.file(&step);
         if self.memo.fresh(&step, &fingerprint).is_some() {
-            let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
             self.reused += 1;
-            return Ok(ParquetReader::new(f).finish()?);
+            return lake::read_parquet(&file);
         }
         let mut df = compute(m)?;
         lake::write_parquet(&file, &mut df)?;
@@ -108,7 +108,7 @@ impl<'a> MonthCache<'a> {
         let keep: Vec<String> = first.through(last).map(|m| Self::step(part, m)).collect();
         for step in self.memo.steps_with_prefix(&prefix) {
             if !keep.contains(&step) {
-                let f = self.root.join("_state").join(format!("{step}.parquet"));
+                let f = self.file(&step);
                 if f.exists() {
                     std::fs::remove_file(&f).with_context(|| format!("removing {}", f.display()))?;
                 }
