@@ -95,7 +95,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             .filter(col("rule").is_not_null())
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single())
-    })?;
+    }, frame::stack)?;
     let Some(found) = found else { return empty() };
     let df = found.sort(["unit_code", "si_number", "month"], Default::default())?;
     let n = df.height();

@@ -59,27 +59,19 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     // What a month leaves (its uncovered person × employer rows) is small.
     let first = ctx.asof_m.add(-(c.lookback_months as i32));
     let cache = ctx.months.as_ref().map(|c| (c, "uninsured"));
-    let states = frame::by_month(first, ctx.asof_m.prev(), cache, |m| {
-        Ok(month_states(ctx, wages.clone(), links.clone(), m)?.collect_with_engine(Engine::Streaming)?.unwrap_single())
-    })?;
-    let Some(states) = states else { return Ok(Vec::new()) };
-    let is = |s: &str| col("state").eq(lit(s));
-    let df = states
-        .lazy()
-        .group_by([col("pid"), col("employer_head_tax_code")])
-        .agg([
-            is("uninsured").cast(DataType::Int64).sum().alias("months_uninsured"),
-            is("elsewhere").cast(DataType::Int64).sum().alias("months_elsewhere"),
-            col("month").filter(is("uninsured")).max().alias("last_uninsured"),
-            col("month").filter(is("elsewhere")).max().alias("last_elsewhere"),
-            col("taxable_income").filter(is("uninsured")).sum().alias("income_uninsured"),
-            col("taxable_income").filter(is("elsewhere")).sum().alias("income_elsewhere"),
-            col("person_ref").min(),
-            col("si_number").min(),
-            col("status").min(),
-            col("method").min(),
-            col("employer_tax_code").min(),
-        ]);
+    // Each month's answer is summed into the person × employer totals as it
+    // comes (every figure is a sum, maximum or minimum, so the totals of the
+    // totals are the totals): the window's month rows are never all held
+    // (stacked, they took 7 GB at 16M people).
+    let totals = frame::by_month(
+        first,
+        ctx.asof_m.prev(),
+        cache,
+        |m| Ok(totals_of(month_states(ctx, wages.clone(), links.clone(), m)?).collect_with_engine(Engine::Streaming)?.unwrap_single()),
+        |a, b| Ok(merge_totals(a.lazy(), b.lazy())?.collect()?),
+    )?;
+    let Some(totals) = totals else { return Ok(Vec::new()) };
+    let df = totals.lazy();
     // Pensioners never count. Their months are dropped here rather than in
     // each month (a month's answer must not depend on the as-of date, so that
     // it can be kept from night to night): every row of a person key carries
@@ -175,6 +167,41 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         }
     }
     Ok(rows)
+}
+
+/// A month's rows (with their `state`) as person × employer totals.
+fn totals_of(lf: LazyFrame) -> LazyFrame {
+    let is = |s: &str| col("state").eq(lit(s));
+    lf.group_by([col("pid"), col("employer_head_tax_code")]).agg([
+        is("uninsured").cast(DataType::Int64).sum().alias("months_uninsured"),
+        is("elsewhere").cast(DataType::Int64).sum().alias("months_elsewhere"),
+        col("month").filter(is("uninsured")).max().alias("last_uninsured"),
+        col("month").filter(is("elsewhere")).max().alias("last_elsewhere"),
+        col("taxable_income").filter(is("uninsured")).sum().alias("income_uninsured"),
+        col("taxable_income").filter(is("elsewhere")).sum().alias("income_elsewhere"),
+        col("person_ref").min(),
+        col("si_number").min(),
+        col("status").min(),
+        col("method").min(),
+        col("employer_tax_code").min(),
+    ])
+}
+
+/// Two sets of person × employer totals as one.
+fn merge_totals(a: LazyFrame, b: LazyFrame) -> Result<LazyFrame> {
+    Ok(concat([a, b], UnionArgs::default())?.group_by([col("pid"), col("employer_head_tax_code")]).agg([
+        col("months_uninsured").sum(),
+        col("months_elsewhere").sum(),
+        col("last_uninsured").max(),
+        col("last_elsewhere").max(),
+        col("income_uninsured").sum(),
+        col("income_elsewhere").sum(),
+        col("person_ref").min(),
+        col("si_number").min(),
+        col("status").min(),
+        col("method").min(),
+        col("employer_tax_code").min(),
+    ]))
 }
 
 /// One month `m` of the window: every person × employer head with wages
