@@ -277,8 +277,14 @@ fn execute(cli: &Cli) -> Result<u8> {
                     print_assessed(report.link.as_ref(), report.coverage.as_ref(), report.voluntary.as_ref());
                     if let Some(p) = &report.publish {
                         println!(
-                            "publish: report week {} ({} weeks of the year), collected that week {} VND; {} rows written, {} kept  ({:.1} s)",
-                            p.report_week, p.weeks, p.collected_report_week, p.rows_written, p.rows_kept, p.seconds
+                            "publish: report week {} ({} weeks of the year), collected that week {} VND; {} rows written, {} kept{}  ({:.1} s)",
+                            p.report_week,
+                            p.weeks,
+                            p.collected_report_week,
+                            p.rows_written,
+                            p.rows_kept,
+                            if p.reused { " (every week already published: none computed)" } else { "" },
+                            p.seconds
                         );
                     }
                     if let Some(e) = &report.export {

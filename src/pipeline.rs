@@ -372,10 +372,10 @@ fn stages_in_order(
         stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
         d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, seconds = v.seconds, "stage done"
     );
-    let p = publish::run(lake, &reference, cfg.as_of)?;
+    let p = publish::run(lake, &reference, cfg.as_of, !cfg.full)?;
     tracing::info!(
         stage = "publish", report_week = %p.report_week, weeks = p.weeks, rows_written = p.rows_written,
-        rows_kept = p.rows_kept, collected_report_week = p.collected_report_week, seconds = p.seconds, "stage done"
+        rows_kept = p.rows_kept, collected_report_week = p.collected_report_week, reused = p.reused, seconds = p.seconds, "stage done"
     );
     let e = export::run(lake, &reference, cfg.as_of)?;
     tracing::info!(
@@ -642,7 +642,7 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         Single::Voluntary => {
             r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of)?)
         }
-        Single::Publish => r.publish = Some(publish::run(&lake, &reference, cfg.as_of)?),
+        Single::Publish => r.publish = Some(publish::run(&lake, &reference, cfg.as_of, false)?),
         Single::Export => r.export = Some(export::run(&lake, &reference, cfg.as_of)?),
     }
     r.seconds = t.elapsed().as_secs_f64();

@@ -136,6 +136,10 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(reused(&full).is_empty(), "--full recomputes everything");
     assert_eq!(months(&inc), (WINDOW, 0), "payments feed no month rule");
     assert_eq!(months(&full), (0, WINDOW), "--full computes every month");
+    // Tuesday: Monday's run published every week of the window.
+    assert!(!first.publish.as_ref().unwrap().reused, "the report day's run computes its weeks");
+    assert!(inc.publish.as_ref().unwrap().reused, "a mid-week night keeps every published week");
+    assert!(!full.publish.as_ref().unwrap().reused, "--full computes the weeks all the same");
     assert_eq!(inc.conform.iter().find(|t| t.table == "payments").unwrap().rows_out, first.conform.iter().find(|t| t.table == "payments").unwrap().rows_out + 1);
     assert_same(&lake, &rebuilt, "after a day's payments");
 
@@ -173,6 +177,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let inc = run(&inbox, &lake, july, false);
     let full = run(&inbox, &rebuilt, july, true);
     assert_eq!(months(&inc), (WINDOW - 2, 2), "one new month per rule");
+    assert!(!inc.publish.as_ref().unwrap().reused, "weeks 24 to 26 are new");
     assert_eq!(months(&full), (0, WINDOW));
     for part in ["uninsured", "under_declared"] {
         let kept = std::fs::read_dir(lake.join("_state/coverage").join(part)).unwrap().count();

@@ -96,6 +96,9 @@ pub struct PublishReport {
     /// Rows of province_weekly kept from earlier runs.
     pub rows_kept: usize,
     pub collected_report_week: i64,
+    /// Every week of the window was published already and this run was not
+    /// the report day's: nothing was computed (see [`run`]).
+    pub reused: bool,
     pub seconds: f64,
 }
 
@@ -178,8 +181,11 @@ pub fn straight_line(baseline: i64, target: i64, elapsed: i64, total: i64) -> i6
     baseline + (2 * num + den).div_euclid(2 * den) as i64
 }
 
-/// Runs the stage for `as_of`.
-pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<PublishReport> {
+/// Runs the stage for `as_of`. With `reuse`, a run that would only keep
+/// what is published (not the report day's, and every week of the window
+/// already there for every region: the nightly run from Tuesday to Sunday)
+/// computes nothing; `bhxh run --full` computes every week all the same.
+pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate, reuse: bool) -> Result<PublishReport> {
     let start = Instant::now();
     let sundays = report_window(as_of);
     let year = sundays.last().map_or(as_of.year(), |s| s.year());
@@ -187,6 +193,13 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Publi
     let units = unit_provinces(lake)?;
     let ctx = Ctx { lake, reference, as_of, sundays, baseline, units };
     let k = ctx.sundays.len();
+    if reuse {
+        if let Some(mut report) = nothing_to_add(&ctx)? {
+            write_plan_vs_target(lake)?;
+            report.seconds = start.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+    }
 
     // Sums at the 2020-province level, then rolled up.
     let mut sums: HashMap<String, Vec<Figures>> = HashMap::new();
@@ -621,6 +634,57 @@ fn read_published(lake: &Lake, level: Level) -> Result<Option<DataFrame>> {
     Ok(Some(df.select(names.iter().copied()).unwrap_or(df)))
 }
 
+/// Whether the run at `ctx.as_of` would only keep what is published: it is
+/// not the report day's run (which replaces the report week), and every
+/// level's table, of this version's schema, has a row for every region and
+/// week of the window. Then the report of the run, read from
+/// `province_weekly`; else `None` (the weeks must be computed).
+fn nothing_to_add(ctx: &Ctx) -> Result<Option<PublishReport>> {
+    if ctx.sundays.is_empty() || report_day(ctx) {
+        return Ok(None);
+    }
+    let weeks: Vec<String> = ctx.sundays.iter().map(|s| iso_week(*s)).collect();
+    let report_week = weeks.last().cloned().unwrap_or_default();
+    let mut report = PublishReport { report_week: report_week.clone(), weeks: weeks.len(), reused: true, ..Default::default() };
+    for level in LEVELS {
+        let Some(old) = read_published(ctx.lake, level)? else { return Ok(None) };
+        if table_of(level).check(&old).is_err() {
+            return Ok(None);
+        }
+        let have: HashSet<(String, String)> = strs(&old, key_column(level))?
+            .into_iter()
+            .zip(strs(&old, "week")?)
+            .filter_map(|(r, w)| Some((r?, w?)))
+            .collect();
+        for region in ctx.regions(level) {
+            for w in &weeks {
+                if !have.contains(&(region.clone(), w.clone())) {
+                    return Ok(None);
+                }
+            }
+        }
+        if level == Level::Province {
+            // Every published row is kept, as the computing run counts them.
+            report.rows_kept = old.height();
+            report.collected_report_week = old
+                .lazy()
+                .filter(col("week").eq(lit(report_week.clone())))
+                .select([col("collected_week").sum()])
+                .collect()?
+                .column("collected_week")?
+                .i64()?
+                .get(0)
+                .unwrap_or(0);
+        }
+    }
+    Ok(Some(report))
+}
+
+/// The report day's run: the Monday after the report week's Sunday.
+fn report_day(ctx: &Ctx) -> bool {
+    ctx.sundays.last().is_some_and(|s| *s + chrono::Duration::days(1) == ctx.as_of)
+}
+
 /// Merges the run's rows into the published table: the report week is
 /// replaced, earlier weeks are added where the table has no row for the
 /// region and week, every other published row is kept. Returns (rows written,
@@ -632,7 +696,7 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
     let report = ctx.sundays.last().map(|s| iso_week(*s)).unwrap_or_default();
     // Only the report day's run (a Monday: the nightly run or a backfill)
     // replaces the report week; a run later in the week fills it if missing.
-    let replace = ctx.sundays.last().is_some_and(|s| *s + chrono::Duration::days(1) == ctx.as_of);
+    let replace = report_day(ctx);
     let merged = match read_published(ctx.lake, level)? {
         Some(old) if t.check(&old).is_ok() => {
             let old = if replace { old.lazy().filter(col("week").neq(lit(report.clone()))) } else { old.lazy() };
