@@ -22,6 +22,7 @@ use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
+use rayon::prelude::*;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 use std::path::Path;
 use std::time::Instant;
@@ -157,28 +158,32 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
     let lists = lists()?;
     let have = gold::partitions(&lake.root, PROVINCE_WEEKLY)?;
     let last = report_sunday(as_of);
-    let mut report = ExportReport::default();
-    for p in &reference.provinces {
-        let pdir = dir.join(&p.code);
-        std::fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
-        let weeks = if have.contains(&p.code) {
-            gold::read_partition(&lake.root, PROVINCE_WEEKLY, &p.code)?
-                .lazy()
-                .filter(col("week_end").lt_eq(lit(last)))
-                .sort(["week_end"], SortMultipleOptions::default())
-                .tail(REPORT_WEEKS as IdxSize)
-                .collect()?
-        } else {
-            DataFrame::empty()
-        };
-        let rows = weekly_rows(&weeks)?;
-        let header: Vec<&str> = WEEKLY_REPORT_COLUMNS.iter().map(|c| c.1).collect();
-        write_csv(&pdir.join(WEEKLY_REPORT_FILE), &header, &rows)?;
-        html::write(&pdir.join(HTML_FILE), p, as_of, &weeks)?;
-        report.rows += write_workbook(&pdir, &p.code, as_of, &lists)?;
-        report.provinces += 1;
-        report.workbooks += 1;
-    }
+    // Provinces are independent: they are written side by side (one per
+    // core), each workbook streamed to disk as its rows are written.
+    let rows = reference
+        .provinces
+        .par_iter()
+        .map(|p| -> Result<u64> {
+            let pdir = dir.join(&p.code);
+            std::fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
+            let weeks = if have.contains(&p.code) {
+                gold::read_partition(&lake.root, PROVINCE_WEEKLY, &p.code)?
+                    .lazy()
+                    .filter(col("week_end").lt_eq(lit(last)))
+                    .sort(["week_end"], SortMultipleOptions::default())
+                    .tail(REPORT_WEEKS as IdxSize)
+                    .collect()?
+            } else {
+                DataFrame::empty()
+            };
+            let rows = weekly_rows(&weeks)?;
+            let header: Vec<&str> = WEEKLY_REPORT_COLUMNS.iter().map(|c| c.1).collect();
+            write_csv(&pdir.join(WEEKLY_REPORT_FILE), &header, &rows)?;
+            html::write(&pdir.join(HTML_FILE), p, as_of, &weeks)?;
+            write_workbook(&pdir, &p.code, as_of, &lists)
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    let mut report = ExportReport { rows: rows.iter().sum(), provinces: rows.len(), workbooks: rows.len(), ..Default::default() };
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -251,7 +256,10 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
         if head != want {
             bail!("{}: header {head:?} differs from the declared columns {want:?}", path.display());
         }
-        let ws = wb.add_worksheet();
+        // Constant memory: each row goes to a temporary file once the next
+        // begins (strings inline), so a province of 600,000 rows does not
+        // hold its sheets in memory (rows are written in order, as it needs).
+        let ws = wb.add_worksheet_with_constant_memory();
         ws.set_name(list.sheet)?;
         for (c, (h, cell)) in list.columns.iter().enumerate() {
             let c = u16::try_from(c).context("too many columns")?;
