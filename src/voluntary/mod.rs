@@ -308,6 +308,12 @@ pub fn exclusion(
     None
 }
 
+/// Logs how long a part of the stage took (debug level) and starts the next.
+fn lap(what: &str, t: &mut Instant) {
+    tracing::debug!(stage = "voluntary", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
+    *t = Instant::now();
+}
+
 /// A one-column frame of keys, for semi-joins.
 fn key_frame(name: &str, keys: Vec<String>) -> Result<LazyFrame> {
     Ok(DataFrame::new(keys.len(), vec![Column::new(name.into(), keys)])?.lazy())
@@ -338,6 +344,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     };
     let to_date = |x: Option<i32>| x.map(frame::from_days);
     let to_month = |x: Option<i32>| x.map(frame::month_of);
+    let mut t = Instant::now();
     let now_from = asof_m.add(1 - cfg.pool.compulsory_now_months as i32);
 
     if let Some(lf) = frame::silver(lake, "households")? {
@@ -365,6 +372,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             });
         }
     }
+    lap("households", &mut t);
 
     if let Some(lf) = frame::silver(lake, "enrolments")? {
         let df = lf
@@ -396,6 +404,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             });
         }
     }
+    lap("enrolments", &mut t);
 
     // Free workers: non-compulsory income in the window.
     let window = match frame::silver(lake, "wages")? {
@@ -424,6 +433,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             }
         }
     }
+    lap("free workers", &mut t);
 
     // Due months and the last due month of every BHXH person (numbers only).
     let contrib = match frame::silver(lake, "contributions")? {
@@ -445,6 +455,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         ),
         None => None,
     };
+    lap("due months and links", &mut t);
 
     // The tax-side references the pool starts from, and the BHXH people it
     // can reach: those who stopped, household-HI-only people, the links of
@@ -462,6 +473,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         need.push(only(l.clone().lazy(), "person_ref", &start_refs).select([col("si_number")]));
     }
     let need_si = concat(need, UnionArgs::default())?.unique(None, UniqueKeepStrategy::Any).collect()?.lazy();
+    lap("people needed", &mut t);
 
     if let Some(c) = contrib {
         let df = only(c.lazy(), "si_number", &need_si).collect()?;
@@ -492,6 +504,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .collect()?
             .lazy();
     }
+    lap("due months and links held", &mut t);
 
     if let Some(lf) = frame::silver(lake, "people")? {
         let df = only(
@@ -521,6 +534,8 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             });
         }
     }
+
+    lap("people", &mut t);
 
     let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
     if let Some(lf) = frame::silver(lake, "employers")? {
@@ -574,6 +589,8 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             }
         }
     }
+
+    lap("wage facts", &mut t);
 
     if let Some(lf) = frame::silver(lake, "agents")? {
         let df = lf.select([col("agent_code"), col("province_code"), col("ward_code"), col("active")]).sort(["agent_code"], Default::default()).collect()?;
@@ -1012,13 +1029,17 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     let asof_m = Month::of_date(as_of);
     let mut report = VoluntaryReport::default();
     let d = load(lake, cfg, asof_m)?;
+    let mut t = Instant::now();
     let mut history = load_history(lake)?;
     record_outcomes(&mut history, &d, as_of);
     let model = choose_model(cfg, &history, as_of, &mut report);
+    lap("history and model", &mut t);
     let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
+    lap("pool", &mut t);
     let ix = score_and_assign(&mut pool, &model, cfg, &d, &mut report);
     record_listings(&mut history, &pool, &d, as_of, &mut report);
     publish_prospects(lake, &pool, &d, &history, as_of)?;
+    lap("prospects", &mut t);
     let due = d08a_list(&d, cfg, reference, asof_m, &mut report);
     publish_d08a(lake, &due, asof_m, &mut report)?;
     publish_agent_results(lake, cfg, &d, &ix, &pool, &due, &history, as_of)?;
@@ -1026,7 +1047,9 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     publish_conferences(lake, &d, &ix, &first, asof_m, &mut report)?;
     publish_rankings(lake, &d, &ix, &first, as_of)?;
     write_history(lake, &history)?;
+    lap("d08a, agents, conferences, rankings, history", &mut t);
     write_exports(lake, reference, &d, &pool, &due, as_of, &mut report)?;
+    lap("exports", &mut t);
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
