@@ -5,10 +5,11 @@
 //! taxable income that month from the unit's employer — head office and
 //! branches, through the person's link (`below_income_share`).
 
-use super::frame::{self, date_column, days, ints, month_of, str_list, strs};
+use super::frame::{self, date_column, str_list};
 use super::Ctx;
 use anyhow::Result;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     let empty = || -> Result<DataFrame> {
@@ -93,27 +94,43 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
                     .alias("rule"),
             )
             .filter(col("rule").is_not_null())
+            // What the table needs, in one chunk: the months are stacked, and
+            // a month's rows in the engine's many small chunks took several
+            // times their size.
+            .select([
+                col("province_code"),
+                col("unit_code"),
+                col("si_number"),
+                col("month"),
+                col("insured_wage").cast(DataType::Int64),
+                col("taxable_income").cast(DataType::Int64),
+                col("min_wage").cast(DataType::Int64),
+                col("rule"),
+            ])
             .collect_with_engine(Engine::Streaming)?
-            .unwrap_single())
+            .unwrap_single()
+            .rechunk_mut_par()
+            .clone())
     }, frame::stack)?;
     let Some(found) = found else { return empty() };
+    tracing::debug!(stage = "coverage", rows = found.height(), "under-declared months done");
     let df = found.sort(["unit_code", "si_number", "month"], Default::default())?;
-    let n = df.height();
-    let si = strs(&df, "si_number")?;
-    let keys: Vec<Option<String>> = si.iter().map(|s| s.as_deref().map(|s| ctx.keyer.si(s))).collect();
-    let months: Vec<Option<chrono::NaiveDate>> = days(&df, "month")?.into_iter().map(|d| d.map(|d| month_of(d).first_day())).collect();
-    Ok(DataFrame::new(
-        n,
-        vec![
-            date_column("as_of", vec![Some(ctx.as_of); n])?,
-            Column::new("province_code".into(), strs(&df, "province_code")?),
-            Column::new("unit_code".into(), strs(&df, "unit_code")?),
-            Column::new("person_key".into(), keys),
-            date_column("month", months)?,
-            Column::new("insured_wage".into(), ints(&df, "insured_wage")?),
-            Column::new("taxable_income".into(), ints(&df, "taxable_income")?),
-            Column::new("min_wage".into(), ints(&df, "min_wage")?),
-            Column::new("rule".into(), strs(&df, "rule")?),
-        ],
-    )?)
+    drop(found);
+    let si: Vec<Option<&str>> = df.column("si_number")?.str()?.iter().collect();
+    let keys: Vec<Option<String>> = si.par_iter().map(|s| s.map(|s| ctx.keyer.si(s))).collect();
+    let keys = Column::new("person_key".into(), keys);
+    Ok(df
+        .lazy()
+        .select([
+            lit(ctx.as_of).alias("as_of"),
+            col("province_code"),
+            col("unit_code"),
+            lit(keys.take_materialized_series()).alias("person_key"),
+            col("month"),
+            col("insured_wage"),
+            col("taxable_income"),
+            col("min_wage"),
+            col("rule"),
+        ])
+        .collect()?)
 }
