@@ -435,27 +435,12 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     }
     lap("free workers", &mut t);
 
-    // Due months and the last due month of every BHXH person (numbers only).
-    let contrib = match frame::silver(lake, "contributions")? {
-        Some(lf) => Some(
-            lf.filter(col("work_status").is_in(frame::str_list(&cfg.pool.due_statuses), false))
-                .group_by([col("si_number")])
-                .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
-                .collect_with_engine(Engine::Streaming)?
-                .unwrap_single(),
-        ),
-        None => None,
-    };
-    let links = match frame::silver(lake, "person_links")? {
-        Some(lf) => Some(
-            lf.filter(col("status").eq(lit("matched")))
-                .select([col("person_ref"), col("si_number")])
-                .collect_with_engine(Engine::Streaming)?
-                .unwrap_single(),
-        ),
-        None => None,
-    };
-    lap("due months and links", &mut t);
+    // Due declarations and matched links, read lazily: each is filtered to
+    // the people the stage holds before it is collected (at 16M people the
+    // whole of either is 13 to 16 million rows).
+    let due = frame::silver(lake, "contributions")?
+        .map(|lf| lf.filter(col("work_status").is_in(frame::str_list(&cfg.pool.due_statuses), false)).select([col("si_number"), col("month")]));
+    let links = frame::silver(lake, "person_links")?.map(|lf| lf.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]));
 
     // The tax-side references the pool starts from, and the BHXH people it
     // can reach: those who stopped, household-HI-only people, the links of
@@ -465,19 +450,35 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     start_refs.extend(d.tax.keys().cloned());
     let start_refs = key_frame("person_ref", start_refs)?;
     let mut need: Vec<LazyFrame> = vec![key_frame("si_number", d.enrolments.iter().map(|e| e.si.clone()).collect())?];
-    if let Some(c) = &contrib {
-        let stopped = c.clone().lazy().filter(col("last_due").lt(lit(now_from.first_day()))).select([col("si_number")]);
+    if let Some(due) = &due {
+        // Stopped: no due month since `now_from`.
+        let stopped = due
+            .clone()
+            .group_by([col("si_number")])
+            .agg([col("month").max().alias("last_due")])
+            .filter(col("last_due").lt(lit(now_from.first_day())))
+            .select([col("si_number")]);
         need.push(stopped);
     }
     if let Some(l) = &links {
-        need.push(only(l.clone().lazy(), "person_ref", &start_refs).select([col("si_number")]));
+        need.push(only(l.clone(), "person_ref", &start_refs).select([col("si_number")]));
     }
-    let need_si = concat(need, UnionArgs::default())?.unique(None, UniqueKeepStrategy::Any).collect()?.lazy();
+    let need_si = concat(need, UnionArgs::default())?
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single()
+        .lazy();
     lap("people needed", &mut t);
 
-    if let Some(c) = contrib {
-        let df = only(c.lazy(), "si_number", &need_si).collect()?;
+    // Due months and the last due month of the people held (numbers only).
+    if let Some(due) = due {
+        let df = only(due, "si_number", &need_si)
+            .group_by([col("si_number")])
+            .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
         let (si, n, last) = (strs(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
+        d.contrib.reserve(df.height());
         for i in 0..df.height() {
             if let (Some(s), Some(l)) = (si[i].clone(), to_month(last[i])) {
                 d.contrib.insert(s, (n[i].unwrap_or(0), l));
@@ -488,8 +489,9 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // Links of the people held: every reference of a candidate's si_number.
     let mut held_refs = start_refs;
     if let Some(l) = links {
-        let df = only(l.lazy(), "si_number", &need_si).collect()?;
+        let df = only(l, "si_number", &need_si).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
+        d.link.reserve(df.height());
         for i in 0..df.height() {
             if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
                 d.refs_of.entry(s.clone()).or_default().push(r.clone());
@@ -505,37 +507,6 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .lazy();
     }
     lap("due months and links held", &mut t);
-
-    if let Some(lf) = frame::silver(lake, "people")? {
-        let df = only(
-            lf.select([
-                col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
-                col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
-            ]),
-            "si_number",
-            &need_si,
-        )
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-        let (si, birth, sex, prov, ward) = (strs(&df, "si_number")?, days(&df, "birth_date")?, strs(&df, "sex")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
-        let (hh, pension, contributed, name, cid) = (strs(&df, "household_code")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?, strs(&df, "full_name")?, strs(&df, "citizen_id")?);
-        for i in 0..df.height() {
-            let Some(s) = si[i].clone() else { continue };
-            d.people.insert(s, SiPerson {
-                birth: to_date(birth[i]),
-                female: sex_female(sex[i].as_deref()).or_else(|| cid[i].as_deref().and_then(female_from_cccd)),
-                province: prov[i].clone(),
-                ward: ward[i].clone(),
-                household: hh[i].clone(),
-                pensioner: pension[i].is_some(),
-                contributed: contributed[i].unwrap_or(0),
-                name: name[i].clone(),
-                citizen_id: cid[i].clone(),
-            });
-        }
-    }
-
-    lap("people", &mut t);
 
     let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
     if let Some(lf) = frame::silver(lake, "employers")? {
@@ -575,22 +546,62 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .sort(["person_ref", "employer_tax_code"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, e, inc, b, c, nm) = (strs(&info, "person_ref")?, strs(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, strs(&info, "citizen_id")?, strs(&info, "full_name")?);
-        let mut best: HashMap<String, i64> = HashMap::new();
+        // Sorted by reference: the payer of most income is found in each
+        // reference's run of rows (the first of equals).
+        let mut best: Option<(&str, i64)> = None;
         for i in 0..info.height() {
-            let Some(r) = r[i].clone() else { continue };
-            let Some(tp) = d.tax.get_mut(&r) else { continue };
+            let Some(r) = r[i].as_deref() else { continue };
+            let Some(tp) = d.tax.get_mut(r) else { continue };
             tp.birth = tp.birth.or(to_date(b[i]));
             tp.citizen_id = tp.citizen_id.take().or(c[i].clone());
             tp.name = tp.name.take().or(nm[i].clone());
             let x = inc[i].unwrap_or(0);
-            if best.get(&r).is_none_or(|b| x > *b) {
-                best.insert(r.clone(), x);
+            if best.is_none_or(|(br, bx)| br != r || x > bx) {
+                best = Some((r, x));
                 tp.place = e[i].as_ref().and_then(|e| places.get(e).or_else(|| places.get(&e[..e.len().min(10)]))).cloned();
             }
         }
     }
 
     lap("wage facts", &mut t);
+
+    // The people held, read after the wage facts so that the two are not
+    // in memory at their largest together.
+    if let Some(lf) = frame::silver(lake, "people")? {
+        let df = only(
+            lf.select([
+                col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
+                col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
+            ]),
+            "si_number",
+            &need_si,
+        )
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+        // Read in place, column by column (not copied into vectors first: at
+        // 16M people that doubled the memory of this step).
+        let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
+        let (si, sex, prov, ward, hh, name, cid) =
+            (text("si_number")?, text("sex")?, text("province_code")?, text("ward_code")?, text("household_code")?, text("full_name")?, text("citizen_id")?);
+        let (birth, pension, contributed) = (days(&df, "birth_date")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?);
+        let owned = |c: &StringChunked, i: usize| c.get(i).map(str::to_string);
+        d.people.reserve(df.height());
+        for i in 0..df.height() {
+            let Some(s) = si.get(i) else { continue };
+            d.people.insert(s.to_string(), SiPerson {
+                birth: to_date(birth[i]),
+                female: sex_female(sex.get(i)).or_else(|| cid.get(i).and_then(female_from_cccd)),
+                province: owned(&prov, i),
+                ward: owned(&ward, i),
+                household: owned(&hh, i),
+                pensioner: pension[i].is_some(),
+                contributed: contributed[i].unwrap_or(0),
+                name: owned(&name, i),
+                citizen_id: owned(&cid, i),
+            });
+        }
+    }
+    lap("people", &mut t);
 
     if let Some(lf) = frame::silver(lake, "agents")? {
         let df = lf.select([col("agent_code"), col("province_code"), col("ward_code"), col("active")]).sort(["agent_code"], Default::default()).collect()?;
@@ -1028,13 +1039,15 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     let start = Instant::now();
     let asof_m = Month::of_date(as_of);
     let mut report = VoluntaryReport::default();
-    let d = load(lake, cfg, asof_m)?;
+    let mut d = load(lake, cfg, asof_m)?;
     let mut t = Instant::now();
     let mut history = load_history(lake)?;
     record_outcomes(&mut history, &d, as_of);
     let model = choose_model(cfg, &history, as_of, &mut report);
     lap("history and model", &mut t);
     let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
+    // What only the pool is built from, freed before the rest of the stage.
+    (d.tax, d.link, d.refs_of, d.contrib, d.households) = Default::default();
     lap("pool", &mut t);
     let ix = score_and_assign(&mut pool, &model, cfg, &d, &mut report);
     record_listings(&mut history, &pool, &d, as_of, &mut report);
@@ -1483,17 +1496,30 @@ fn write_exports(
     report: &mut VoluntaryReport,
 ) -> Result<()> {
     let dir = crate::coverage::export_dir(lake, as_of);
-    let mut d08a_rows: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
+    // Rows are made one province at a time, as its files are written (all
+    // provinces' rows at once took 1.7 GB at 16M people).
+    let mut d08a_of: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order: Vec<usize> = (0..due.len()).collect();
     order.sort_by(|a, b| (&due[*a].agent_code, &due[*a].e.si).cmp(&(&due[*b].agent_code, &due[*b].e.si)));
+    for i in order {
+        if let Some(prov) = due[i].province.as_deref() {
+            d08a_of.entry(prov).or_default().push(i);
+        }
+    }
+    let mut prospects_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut porder: Vec<usize> = (0..pool.len()).collect();
+    porder.sort_by(|a, b| (pool[*a].agent.map(|i| &d.agents[i].code), pool[*a].rank, &pool[*a].key).cmp(&(pool[*b].agent.map(|i| &d.agents[i].code), pool[*b].rank, &pool[*b].key)));
+    for i in porder {
+        if let Some(prov) = pool[i].province.as_deref() {
+            prospects_of.entry(prov).or_default().push(i);
+        }
+    }
     let opt = |x: Option<i64>| x.map(|v| v.to_string()).unwrap_or_default();
     let l = Month::of_date(as_of).next();
-    for i in order {
-        let r = &due[i];
-        let Some(prov) = r.province.as_deref() else { continue };
+    let d08a_row = |r: &DueRow| {
         let person = d.people.get(&r.e.si);
-        d08a_rows.entry(prov).or_default().push(vec![
-            prov.to_string(),
+        vec![
+            r.province.clone().unwrap_or_default(),
             l.to_string(),
             r.agent_code.clone().unwrap_or_default(),
             r.e.si.clone(),
@@ -1510,16 +1536,11 @@ fn write_exports(
             r.period.1.to_string(),
             opt(r.amount),
             if r.e.paid_through == l { "renew" } else { "lapsed" }.to_string(),
-        ]);
-    }
-    let mut prospect_rows: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
-    let mut porder: Vec<usize> = (0..pool.len()).collect();
-    porder.sort_by(|a, b| (pool[*a].agent.map(|i| &d.agents[i].code), pool[*a].rank, &pool[*a].key).cmp(&(pool[*b].agent.map(|i| &d.agents[i].code), pool[*b].rank, &pool[*b].key)));
-    for i in porder {
-        let p = &pool[i];
-        let Some(prov) = p.province.as_deref() else { continue };
-        prospect_rows.entry(prov).or_default().push(vec![
-            prov.to_string(),
+        ]
+    };
+    let prospect_row = |p: &Prospect| {
+        vec![
+            p.province.clone().unwrap_or_default(),
             p.agent.map(|a| d.agents[a].code.clone()).unwrap_or_default(),
             if p.agent.is_some() { p.rank.to_string() } else { String::new() },
             p.name.clone().unwrap_or_default(),
@@ -1530,14 +1551,16 @@ fn write_exports(
             p.source.to_string(),
             p.score.to_string(),
             p.reasons.clone(),
-        ]);
-    }
+        ]
+    };
     let d08a_header: Vec<&str> = D08A_EXPORT_COLUMNS.iter().map(|c| c.0).collect();
     let prospect_header: Vec<&str> = PROSPECT_EXPORT_COLUMNS.iter().map(|c| c.0).collect();
     for p in &reference.provinces {
         let pdir = dir.join(&p.code);
-        write_csv(&pdir.join("d08a_due.csv"), &d08a_header, d08a_rows.get(p.code.as_str()).map_or(&[][..], |v| &v[..]))?;
-        write_csv(&pdir.join("voluntary_prospects.csv"), &prospect_header, prospect_rows.get(p.code.as_str()).map_or(&[][..], |v| &v[..]))?;
+        let rows: Vec<Vec<String>> = d08a_of.get(p.code.as_str()).into_iter().flatten().map(|&i| d08a_row(&due[i])).collect();
+        write_csv(&pdir.join("d08a_due.csv"), &d08a_header, &rows)?;
+        let rows: Vec<Vec<String>> = prospects_of.get(p.code.as_str()).into_iter().flatten().map(|&i| prospect_row(&pool[i])).collect();
+        write_csv(&pdir.join("voluntary_prospects.csv"), &prospect_header, &rows)?;
         report.export_files += 2;
     }
     Ok(())
