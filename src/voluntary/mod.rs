@@ -1041,14 +1041,18 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     let mut report = VoluntaryReport::default();
     let mut d = load(lake, cfg, asof_m)?;
     let mut t = Instant::now();
+    let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
+    // What only the pool is built from, freed before the rest of the stage
+    // (the links once the outcomes are recorded); the history is read after
+    // the pool is built, so that the two are not in memory together with
+    // everything the pool is built from.
+    (d.tax, d.refs_of, d.contrib, d.households) = Default::default();
+    lap("pool", &mut t);
     let mut history = load_history(lake)?;
     record_outcomes(&mut history, &d, as_of);
+    d.link = Default::default();
     let model = choose_model(cfg, &history, as_of, &mut report);
     lap("history and model", &mut t);
-    let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
-    // What only the pool is built from, freed before the rest of the stage.
-    (d.tax, d.link, d.refs_of, d.contrib, d.households) = Default::default();
-    lap("pool", &mut t);
     let ix = score_and_assign(&mut pool, &model, cfg, &d, &mut report);
     record_listings(&mut history, &pool, &d, as_of, &mut report);
     publish_prospects(lake, &pool, &d, &history, as_of)?;
