@@ -446,9 +446,9 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // can reach: those who stopped, household-HI-only people, the links of
     // the references, and (for D08a, conferences and rankings) everyone
     // enrolled.
-    let mut start_refs: Vec<String> = d.households.iter().map(|h| h.person_ref.clone()).collect();
-    start_refs.extend(d.tax.keys().cloned());
-    let start_refs = key_frame("person_ref", start_refs)?;
+    let mut start_list: Vec<String> = d.households.iter().map(|h| h.person_ref.clone()).collect();
+    start_list.extend(d.tax.keys().cloned());
+    let start_refs = key_frame("person_ref", start_list.clone())?;
     let mut need: Vec<LazyFrame> = vec![key_frame("si_number", d.enrolments.iter().map(|e| e.si.clone()).collect())?];
     if let Some(due) = &due {
         // Stopped: no due month since `now_from`.
@@ -486,8 +486,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         }
     }
 
-    // Links of the people held: every reference of a candidate's si_number.
-    let mut held_refs = start_refs;
+    // Links of the people held: every reference of their si_numbers.
     if let Some(l) = links {
         let df = only(l, "si_number", &need_si).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
@@ -501,11 +500,22 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         for v in d.refs_of.values_mut() {
             v.sort();
         }
-        held_refs = concat([held_refs, df.lazy().select([col("person_ref")])], UnionArgs::default())?
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect()?
-            .lazy();
     }
+    // The references whose wage facts the pool reads: those it starts from
+    // and every reference of a candidate's si_number (who stopped, who is
+    // household-HI only, who a starting reference links to). The people held
+    // only because they are enrolled are not candidates: their wage facts
+    // were most of the step's memory at 16M people.
+    let held_refs = {
+        let mut cand_si: HashSet<&str> = start_list.iter().filter_map(|r| d.link.get(r).map(String::as_str)).collect();
+        cand_si.extend(d.contrib.iter().filter(|(_, (_, last))| *last < now_from).map(|(s, _)| s.as_str()));
+        cand_si.extend(d.enrolments.iter().filter(|e| e.scheme == Scheme::HouseholdHi).map(|e| e.si.as_str()));
+        let mut refs = start_list;
+        refs.extend(cand_si.into_iter().filter_map(|s| d.refs_of.get(s)).flatten().cloned());
+        refs.sort_unstable();
+        refs.dedup();
+        key_frame("person_ref", refs)?
+    };
     lap("due months and links held", &mut t);
 
     let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
@@ -625,6 +635,10 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             }
         }
     }
+    tracing::debug!(
+        stage = "voluntary", people = d.people.len(), references = d.tax.len(), links = d.link.len(), due = d.contrib.len(),
+        households = d.households.len(), enrolments = d.enrolments.len(), "held"
+    );
     Ok(d)
 }
 
