@@ -82,21 +82,22 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
         let share = c.income_share_percent as i64;
         Ok(decl
             .with_column(
+                // The rule as a number until the months are stacked: a string
+                // this long is kept in a buffer that each of the engine's
+                // small chunks holds whole (3 GB over the window at 16M people).
                 when(col("insured_wage").lt(col("min_wage")))
-                    .then(lit("below_min_wage"))
+                    .then(lit(BELOW_MIN_WAGE))
                     .when(
                         col("taxable_income")
                             .is_not_null()
                             .and((col("insured_wage") * lit(100i64)).lt(col("taxable_income") * lit(share))),
                     )
-                    .then(lit("below_income_share"))
-                    .otherwise(lit(NULL).cast(DataType::String))
+                    .then(lit(BELOW_INCOME_SHARE))
+                    .otherwise(lit(NULL).cast(DataType::Int32))
                     .alias("rule"),
             )
             .filter(col("rule").is_not_null())
-            // What the table needs, in one chunk: the months are stacked, and
-            // a month's rows in the engine's many small chunks took several
-            // times their size.
+            // What the table needs, in one chunk.
             .select([
                 col("province_code"),
                 col("unit_code"),
@@ -130,7 +131,11 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             col("insured_wage"),
             col("taxable_income"),
             col("min_wage"),
-            col("rule"),
+            when(col("rule").eq(lit(BELOW_MIN_WAGE))).then(lit("below_min_wage")).otherwise(lit("below_income_share")).alias("rule"),
         ])
         .collect()?)
 }
+
+/// The rules, as numbered in the month answers.
+const BELOW_MIN_WAGE: i32 = 1;
+const BELOW_INCOME_SHARE: i32 = 2;
