@@ -120,10 +120,10 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     let si: Vec<Option<&str>> = df.column("si_number")?.str()?.iter().collect();
     let keys: Vec<Option<String>> = si.par_iter().map(|s| s.map(|s| ctx.keyer.si(s))).collect();
     let keys = Column::new("person_key".into(), keys);
-    Ok(df
+    let n = df.height();
+    let mut out = df
         .lazy()
         .select([
-            lit(ctx.as_of).alias("as_of"),
             col("province_code"),
             col("unit_code"),
             lit(keys.take_materialized_series()).alias("person_key"),
@@ -133,7 +133,10 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             col("min_wage"),
             when(col("rule").eq(lit(BELOW_MIN_WAGE))).then(lit("below_min_wage")).otherwise(lit("below_income_share")).alias("rule"),
         ])
-        .collect()?)
+        .collect()?;
+    // A column rather than a literal: a literal date over no rows is of no type.
+    out.insert_column(0, date_column("as_of", vec![Some(ctx.as_of); n])?)?;
+    Ok(out)
 }
 
 /// The rules, as numbered in the month answers.
