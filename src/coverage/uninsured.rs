@@ -56,7 +56,6 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     // A month's state depends on that month's rows alone, so the window is
     // worked one month at a time: only one month of wages and declarations is
     // joined at once (the whole window did not fit in 24 GB at 4M people).
-    // What a month leaves (its uncovered person × employer rows) is small.
     let first = ctx.asof_m.add(-(c.lookback_months as i32));
     let cache = ctx.months.as_ref().map(|c| (c, "uninsured"));
     // Each month's answer is summed into the person × employer totals as it

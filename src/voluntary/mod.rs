@@ -1004,11 +1004,11 @@ fn write_history(lake: &Lake, h: &BTreeMap<String, History>) -> Result<()> {
     let v: Vec<(&String, &History)> = h.iter().collect();
     let mut cols = vec![
         Column::new("person_key".into(), v.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()),
-        Column::new("si_number".into(), v.iter().map(|(_, r)| r.si.clone()).collect::<Vec<_>>()),
-        Column::new("person_ref".into(), v.iter().map(|(_, r)| r.person_ref.clone()).collect::<Vec<_>>()),
-        Column::new("province_code".into(), v.iter().map(|(_, r)| r.province.clone()).collect::<Vec<_>>()),
-        Column::new("agent_code".into(), v.iter().map(|(_, r)| r.agent.clone()).collect::<Vec<_>>()),
-        Column::new("source".into(), v.iter().map(|(_, r)| r.source.clone()).collect::<Vec<_>>()),
+        Column::new("si_number".into(), v.iter().map(|(_, r)| r.si.as_deref()).collect::<Vec<_>>()),
+        Column::new("person_ref".into(), v.iter().map(|(_, r)| r.person_ref.as_deref()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), v.iter().map(|(_, r)| r.province.as_deref()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), v.iter().map(|(_, r)| r.agent.as_deref()).collect::<Vec<_>>()),
+        Column::new("source".into(), v.iter().map(|(_, r)| r.source.as_str()).collect::<Vec<_>>()),
         date_column("first_listed", v.iter().map(|(_, r)| Some(r.first_listed)).collect())?,
         date_column("last_listed", v.iter().map(|(_, r)| Some(r.last_listed)).collect())?,
         Column::new("score_first".into(), v.iter().map(|(_, r)| r.score_first).collect::<Vec<_>>()),
@@ -1193,18 +1193,20 @@ fn record_listings(history: &mut BTreeMap<String, History>, pool: &[Prospect], d
     report.enrolled_after_listing = history.values().filter(|h| h.enrolled_seen.is_some()).count() as u64;
 }
 
+/// The columns borrow the prospects' strings (copies of 2.4 M prospects'
+/// strings were a gigabyte at 16M people).
 fn publish_prospects(lake: &Lake, pool: &[Prospect], d: &Data, history: &BTreeMap<String, History>, as_of: NaiveDate) -> Result<()> {
     let first_listed: HashMap<&str, NaiveDate> = history.iter().map(|(k, h)| (k.as_str(), h.first_listed)).collect();
 
     publish(lake, &tables::VOLUNTARY_PROSPECTS, DataFrame::new(pool.len(), vec![
         date_column("as_of", vec![Some(as_of); pool.len()])?,
-        Column::new("province_code".into(), pool.iter().map(|p| p.province.clone()).collect::<Vec<_>>()),
-        Column::new("ward_code".into(), pool.iter().map(|p| p.ward.clone()).collect::<Vec<_>>()),
-        Column::new("person_key".into(), pool.iter().map(|p| p.key.clone()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), pool.iter().map(|p| p.province.as_deref()).collect::<Vec<_>>()),
+        Column::new("ward_code".into(), pool.iter().map(|p| p.ward.as_deref()).collect::<Vec<_>>()),
+        Column::new("person_key".into(), pool.iter().map(|p| p.key.as_str()).collect::<Vec<_>>()),
         Column::new("source".into(), pool.iter().map(|p| p.source).collect::<Vec<_>>()),
         Column::new("score".into(), pool.iter().map(|p| p.score).collect::<Vec<_>>()),
-        Column::new("reasons".into(), pool.iter().map(|p| p.reasons.clone()).collect::<Vec<_>>()),
-        Column::new("agent_code".into(), pool.iter().map(|p| p.agent.map(|a| d.agents[a].code.clone())).collect::<Vec<_>>()),
+        Column::new("reasons".into(), pool.iter().map(|p| p.reasons.as_str()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), pool.iter().map(|p| p.agent.map(|a| d.agents[a].code.as_str())).collect::<Vec<_>>()),
         Column::new("agent_rank".into(), pool.iter().map(|p| p.agent.map(|_| p.rank)).collect::<Vec<_>>()),
         Column::new("assigned_by".into(), pool.iter().map(|p| p.assigned_by).collect::<Vec<_>>()),
         Column::new("age".into(), pool.iter().map(|p| p.age).collect::<Vec<_>>()),
@@ -1274,11 +1276,11 @@ fn publish_d08a(lake: &Lake, due: &[DueRow], asof_m: Month, report: &mut Volunta
     let n = due.len();
     publish(lake, &tables::D08A_DUE, DataFrame::new(n, vec![
         date_column("month", vec![Some(l.first_day()); n])?,
-        Column::new("province_code".into(), due.iter().map(|r| r.province.clone()).collect::<Vec<_>>()),
-        Column::new("agent_code".into(), due.iter().map(|r| r.agent_code.clone()).collect::<Vec<_>>()),
-        Column::new("si_number".into(), due.iter().map(|r| r.e.si.clone()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), due.iter().map(|r| r.province.as_deref()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), due.iter().map(|r| r.agent_code.as_deref()).collect::<Vec<_>>()),
+        Column::new("si_number".into(), due.iter().map(|r| r.e.si.as_str()).collect::<Vec<_>>()),
         Column::new("scheme".into(), due.iter().map(|r| scheme_code(r.e.scheme)).collect::<Vec<_>>()),
-        Column::new("household_code".into(), due.iter().map(|r| r.e.household.clone()).collect::<Vec<_>>()),
+        Column::new("household_code".into(), due.iter().map(|r| r.e.household.as_deref()).collect::<Vec<_>>()),
         Column::new("member_order".into(), due.iter().map(|r| r.e.member_order).collect::<Vec<_>>()),
         Column::new("support_group".into(), due.iter().map(|r| r.e.support.map(support_code)).collect::<Vec<_>>()),
         Column::new("income_basis".into(), due.iter().map(|r| r.e.income_basis).collect::<Vec<_>>()),
