@@ -136,10 +136,16 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(reused(&full).is_empty(), "--full recomputes everything");
     assert_eq!(months(&inc), (WINDOW, 0), "payments feed no month rule");
     assert_eq!(months(&full), (0, WINDOW), "--full computes every month");
-    // Tuesday: Monday's run published every week of the window.
-    assert!(!first.publish.as_ref().unwrap().reused, "the report day's run computes its weeks");
+    // Tuesday: Monday's runs published every week of the window.
+    assert!(!again.publish.as_ref().unwrap().reused, "the report day's run computes its weeks, even all published");
     assert!(inc.publish.as_ref().unwrap().reused, "a mid-week night keeps every published week");
     assert!(!full.publish.as_ref().unwrap().reused, "--full computes the weeks all the same");
+    let (p, q) = (inc.publish.as_ref().unwrap(), full.publish.as_ref().unwrap());
+    assert_eq!(
+        (p.rows_written, p.rows_kept, p.collected_report_week),
+        (q.rows_written, q.rows_kept, q.collected_report_week),
+        "reused or computed, the run reports what is published"
+    );
     assert_eq!(inc.conform.iter().find(|t| t.table == "payments").unwrap().rows_out, first.conform.iter().find(|t| t.table == "payments").unwrap().rows_out + 1);
     assert_same(&lake, &rebuilt, "after a day's payments");
 
@@ -191,4 +197,16 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let newest = runs.iter().max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap()).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
     assert!(manifest["reused"].as_array().unwrap().iter().any(|s| s == "conform/payments"));
+
+    // A mid-week night with one region missing at one level computes the
+    // weeks again and fills the region back (the rest is kept as published).
+    let again = run(&inbox, &lake, july, false);
+    assert!(again.publish.as_ref().unwrap().reused, "nothing is missing");
+    let merged = lake.join("gold/province_weekly_2025");
+    let gone = std::fs::read_dir(&merged).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).min().unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
+    let filled = run(&inbox, &lake, july, false);
+    assert!(!filled.publish.as_ref().unwrap().reused, "a missing region is computed");
+    assert!(gone.exists(), "{} is written again", gone.display());
+    assert!(run(&inbox, &lake, july, false).publish.as_ref().unwrap().reused);
 }

@@ -251,13 +251,12 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate, reuse: bool) ->
                 rows.push(Row { region: region.clone(), week: w, figures: figs[w], baseline: figs[k], targets: t });
             }
         }
-        if level == Level::Province {
-            report.collected_report_week = rows.iter().filter(|r| r.week + 1 == k).map(|r| r.figures[F_COLLECTED]).sum();
-        }
         let df = weekly_frame(&ctx, level, &rows)?;
-        let (written, kept) = merge_and_write(&ctx, level, df)?;
+        let (written, kept, collected) = merge_and_write(&ctx, level, df)?;
         if level == Level::Province {
-            (report.rows_written, report.rows_kept) = (written, kept);
+            // What is published for the report week (a run after Monday keeps
+            // Monday's row, whatever it computed): the same on every path.
+            (report.rows_written, report.rows_kept, report.collected_report_week) = (written, kept, collected);
         }
     }
     write_plan_vs_target(lake)?;
@@ -666,15 +665,7 @@ fn nothing_to_add(ctx: &Ctx) -> Result<Option<PublishReport>> {
         if level == Level::Province {
             // Every published row is kept, as the computing run counts them.
             report.rows_kept = old.height();
-            report.collected_report_week = old
-                .lazy()
-                .filter(col("week").eq(lit(report_week.clone())))
-                .select([col("collected_week").sum()])
-                .collect()?
-                .column("collected_week")?
-                .i64()?
-                .get(0)
-                .unwrap_or(0);
+            report.collected_report_week = collected_in(&old, &report_week)?;
         }
     }
     Ok(Some(report))
@@ -689,7 +680,7 @@ fn report_day(ctx: &Ctx) -> bool {
 /// replaced, earlier weeks are added where the table has no row for the
 /// region and week, every other published row is kept. Returns (rows written,
 /// rows kept).
-fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, usize)> {
+fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, usize, i64)> {
     let t = table_of(level);
     t.check(&new)?;
     let key = key_column(level);
@@ -724,6 +715,7 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
     };
     let (df, written, kept) = merged;
     let df = df.sort([key, "week"], SortMultipleOptions::default())?;
+    let collected = collected_in(&df, &report)?;
     if level == Level::National {
         let mut df = df;
         let dir = gold::table_dir(&ctx.lake.root, t.name);
@@ -731,7 +723,21 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
     } else {
         gold::write_partitioned_by(&ctx.lake.root, t.name, df, t.key)?;
     }
-    Ok((written, kept))
+    Ok((written, kept, collected))
+}
+
+/// `collected_week` of `week`, summed over the table's regions.
+fn collected_in(df: &DataFrame, week: &str) -> Result<i64> {
+    Ok(df
+        .clone()
+        .lazy()
+        .filter(col("week").eq(lit(week.to_string())))
+        .select([col("collected_week").sum()])
+        .collect()?
+        .column("collected_week")?
+        .i64()?
+        .get(0)
+        .unwrap_or(0))
 }
 
 /// `plan_vs_target`, in long form from the published `province_weekly`.
