@@ -82,7 +82,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
         let share = c.income_share_percent as i64;
         Ok(decl
             .with_column(
-                // The rule as a number until the months are stacked: a string
+                // The rule as a number until the rows are stacked and sorted: a string
                 // this long is kept in a buffer that each of the engine's
                 // small chunks holds whole (3 GB over the window at 16M people).
                 when(col("insured_wage").lt(col("min_wage")))

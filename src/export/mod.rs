@@ -159,7 +159,8 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
     let have = gold::partitions(&lake.root, PROVINCE_WEEKLY)?;
     let last = report_sunday(as_of);
     // Provinces are independent: they are written side by side (one per
-    // core), each workbook streamed to disk as its rows are written.
+    // core of the rayon pool), each sheet streamed to a temporary file as its
+    // rows are written (a province's lists are still read whole from CSV).
     let rows = reference
         .provinces
         .par_iter()

@@ -176,7 +176,9 @@ struct Agent {
     active: bool,
 }
 
-/// Everything the stage reads, in memory.
+/// Everything the stage reads, in memory. `tax`, `refs_of`, `contrib` and
+/// `households` are emptied once the pool is built, and `link` once the
+/// outcomes are recorded (see [`run`]): read them before, never after.
 struct Data {
     people: HashMap<String, SiPerson>,
     /// si_number → (due months declared in the extracts, last due month).
