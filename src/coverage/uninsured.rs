@@ -178,12 +178,10 @@ fn totals_of(lf: LazyFrame) -> LazyFrame {
         col("month").filter(is("elsewhere")).max().alias("last_elsewhere"),
         col("taxable_income").filter(is("uninsured")).sum().alias("income_uninsured"),
         col("taxable_income").filter(is("elsewhere")).sum().alias("income_elsewhere"),
-        col("person_ref").min(),
-        col("si_number").min(),
-        col("status").min(),
-        col("method").min(),
-        col("employer_tax_code").min(),
-    ])
+    ]
+    .into_iter()
+    .chain(smallest_identifiers())
+    .collect::<Vec<_>>())
 }
 
 /// Two sets of person × employer totals as one.
@@ -195,12 +193,16 @@ fn merge_totals(a: LazyFrame, b: LazyFrame) -> Result<LazyFrame> {
         col("last_elsewhere").max(),
         col("income_uninsured").sum(),
         col("income_elsewhere").sum(),
-        col("person_ref").min(),
-        col("si_number").min(),
-        col("status").min(),
-        col("method").min(),
-        col("employer_tax_code").min(),
-    ]))
+    ]
+    .into_iter()
+    .chain(smallest_identifiers())
+    .collect::<Vec<_>>()))
+}
+
+/// The smallest identifiers of a group (the minimum of minimums is the
+/// minimum, so months and their totals aggregate alike).
+fn smallest_identifiers() -> [Expr; 5] {
+    ["person_ref", "si_number", "status", "method", "employer_tax_code"].map(|c| col(c).min())
 }
 
 /// One month `m` of the window: every person × employer head with wages
@@ -287,12 +289,10 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
             col("covered").any(true),
             col("any_due").any(true),
             col("taxable_income").sum(),
-            col("person_ref").min(),
-            col("si_number").min(),
-            col("status").min(),
-            col("method").min(),
-            col("employer_tax_code").min(),
-        ])
+        ]
+        .into_iter()
+        .chain(smallest_identifiers())
+        .collect::<Vec<_>>())
         .with_column(
             when(col("covered"))
                 .then(lit("covered"))
