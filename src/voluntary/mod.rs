@@ -506,8 +506,8 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // The references whose wage facts the pool reads: those it starts from
     // and every reference of a candidate's si_number (who stopped, who is
     // household-HI only, who a starting reference links to). The people held
-    // only because they are enrolled are not candidates: their wage facts
-    // were most of the step's memory at 16M people.
+    // only because they are enrolled are not candidates, and the pool never
+    // reads their wage facts.
     let held_refs = {
         let mut cand_si: HashSet<&str> = start_list.iter().filter_map(|r| d.link.get(r).map(String::as_str)).collect();
         cand_si.extend(d.contrib.iter().filter(|(_, (_, last))| *last < now_from).map(|(s, _)| s.as_str()));
@@ -590,8 +590,8 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         )
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single();
-        // Read in place, column by column (not copied into vectors first: at
-        // 16M people that doubled the memory of this step).
+        // Read in place, column by column (copying every column into vectors
+        // first would hold each string twice while the map is built).
         let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
         let (si, sex, prov, ward, hh, name, cid) =
             (text("si_number")?, text("sex")?, text("province_code")?, text("ward_code")?, text("household_code")?, text("full_name")?, text("citizen_id")?);
