@@ -17,7 +17,7 @@ pub mod tables;
 
 pub use score::ScoringConfig;
 
-use crate::coverage::frame::{self, date_column, days, floats, ints, strs};
+use crate::coverage::frame::{self, date_column, days, floats, ints};
 use crate::lake::{self, gold::GoldTable, Lake};
 use crate::month::Month;
 use crate::person_key::PersonKeyer;
@@ -28,6 +28,21 @@ use polars::prelude::*;
 use score::{Model, FEATURES};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
+
+/// Codes, references and names held in the stage's maps. Up to 24 bytes are
+/// kept inline, so the millions of si_numbers, references, place codes and
+/// most names cost no allocation of their own (at 16M people the stage's
+/// peak fell from 9.4 to 8.0 GiB when `String`s were replaced by these).
+type Text = compact_str::CompactString;
+
+/// A prospect's features, in the order of [`FEATURES`].
+type Features = [f64; FEATURES.len()];
+
+/// A column as optional [`Text`]s.
+fn texts(df: &DataFrame, name: &str) -> Result<Vec<Option<Text>>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|v| v.map(Text::from)).collect())
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct VoluntaryReport {
@@ -133,13 +148,13 @@ const SOURCES: [(u8, &str); 4] = [
 struct SiPerson {
     birth: Option<NaiveDate>,
     female: Option<bool>,
-    province: Option<String>,
-    ward: Option<String>,
-    household: Option<String>,
+    province: Option<Text>,
+    ward: Option<Text>,
+    household: Option<Text>,
     pensioner: bool,
     contributed: i64,
-    name: Option<String>,
-    citizen_id: Option<String>,
+    name: Option<Text>,
+    citizen_id: Option<Text>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -148,18 +163,18 @@ struct TaxPerson {
     total: i64,
     last_compulsory: Option<Month>,
     birth: Option<NaiveDate>,
-    citizen_id: Option<String>,
-    name: Option<String>,
+    citizen_id: Option<Text>,
+    name: Option<Text>,
     /// (province, ward) of the payer of most income.
-    place: Option<(Option<String>, Option<String>)>,
+    place: Option<(Option<Text>, Option<Text>)>,
 }
 
 #[derive(Clone, Debug)]
 struct Enrolment {
-    si: String,
+    si: Text,
     scheme: Scheme,
-    agent: Option<String>,
-    household: Option<String>,
+    agent: Option<Text>,
+    household: Option<Text>,
     member_order: Option<i64>,
     income_basis: Option<i64>,
     support: Option<SupportGroup>,
@@ -170,9 +185,9 @@ struct Enrolment {
 
 #[derive(Clone, Debug)]
 struct Agent {
-    code: String,
-    province: String,
-    ward: Option<String>,
+    code: Text,
+    province: Text,
+    ward: Option<Text>,
     active: bool,
 }
 
@@ -180,33 +195,33 @@ struct Agent {
 /// `households` are emptied once the pool is built, and `link` once the
 /// outcomes are recorded (see [`run`]): read them before, never after.
 struct Data {
-    people: HashMap<String, SiPerson>,
+    people: HashMap<Text, SiPerson>,
     /// si_number → (due months declared in the extracts, last due month).
-    contrib: HashMap<String, (i64, Month)>,
+    contrib: HashMap<Text, (i64, Month)>,
     /// person_ref → matched si_number.
-    link: HashMap<String, String>,
+    link: HashMap<Text, Text>,
     /// si_number → its matched person_refs.
-    refs_of: HashMap<String, Vec<String>>,
-    tax: HashMap<String, TaxPerson>,
+    refs_of: HashMap<Text, Vec<Text>>,
+    tax: HashMap<Text, TaxPerson>,
     /// Household businesses: (person_ref, status, revenue, birth, female, province, ward, name, citizen_id).
     households: Vec<HouseholdBiz>,
     enrolments: Vec<Enrolment>,
     agents: Vec<Agent>,
     /// (province, ward, held_on, invited, attended, registered)
-    conferences: Vec<(String, Option<String>, NaiveDate, i64, i64, i64)>,
+    conferences: Vec<(Text, Option<Text>, NaiveDate, i64, i64, i64)>,
 }
 
 #[derive(Clone, Debug)]
 struct HouseholdBiz {
-    person_ref: String,
+    person_ref: Text,
     active: bool,
     revenue: Option<i64>,
     birth: Option<NaiveDate>,
     female: Option<bool>,
-    province: Option<String>,
-    ward: Option<String>,
-    name: Option<String>,
-    citizen_id: Option<String>,
+    province: Option<Text>,
+    ward: Option<Text>,
+    name: Option<Text>,
+    citizen_id: Option<Text>,
 }
 
 fn parse_scheme(s: &str) -> Option<Scheme> {
@@ -317,7 +332,8 @@ fn lap(what: &str, t: &mut Instant) {
 }
 
 /// A one-column frame of keys, for semi-joins.
-fn key_frame(name: &str, keys: Vec<String>) -> Result<LazyFrame> {
+fn key_frame<S: AsRef<str>>(name: &str, keys: &[S]) -> Result<LazyFrame> {
+    let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
     Ok(DataFrame::new(keys.len(), vec![Column::new(name.into(), keys)])?.lazy())
 }
 
@@ -355,15 +371,15 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .sort(["tax_code"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (tc, st, rev, b, sex, p, w, nm, cid) = (
-            strs(&df, "tax_code")?, strs(&df, "status")?, ints(&df, "monthly_revenue")?, days(&df, "birth_date")?, strs(&df, "sex")?,
-            strs(&df, "province_code")?, strs(&df, "ward_code")?, strs(&df, "owner_name")?, strs(&df, "citizen_id")?,
+            texts(&df, "tax_code")?, texts(&df, "status")?, ints(&df, "monthly_revenue")?, days(&df, "birth_date")?, texts(&df, "sex")?,
+            texts(&df, "province_code")?, texts(&df, "ward_code")?, texts(&df, "owner_name")?, texts(&df, "citizen_id")?,
         );
         for i in 0..df.height() {
             let Some(t) = tc[i].as_deref() else { continue };
             d.households.push(HouseholdBiz {
-                person_ref: crate::link::household_person_ref(t),
+                person_ref: crate::link::household_person_ref(t).into(),
                 // A household business without a status counts as active.
-                active: st[i].as_ref().is_none_or(|s| cfg.pool.household_statuses.contains(s)),
+                active: st[i].as_ref().is_none_or(|s| cfg.pool.household_statuses.iter().any(|h| h == s)),
                 revenue: rev[i],
                 birth: to_date(b[i]),
                 female: sex_female(sex[i].as_deref()).or_else(|| cid[i].as_deref().and_then(female_from_cccd)),
@@ -384,8 +400,8 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             ])
             .sort(["si_number", "scheme", "paid_from"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (si, sc, ag, hh, mo, ib) = (strs(&df, "si_number")?, strs(&df, "scheme")?, strs(&df, "agent_code")?, strs(&df, "household_code")?, ints(&df, "member_order")?, ints(&df, "income_basis")?);
-        let (sg, pm, pf, pt) = (strs(&df, "support_group")?, ints(&df, "payment_months")?, days(&df, "paid_from")?, days(&df, "paid_through")?);
+        let (si, sc, ag, hh, mo, ib) = (texts(&df, "si_number")?, texts(&df, "scheme")?, texts(&df, "agent_code")?, texts(&df, "household_code")?, ints(&df, "member_order")?, ints(&df, "income_basis")?);
+        let (sg, pm, pf, pt) = (texts(&df, "support_group")?, ints(&df, "payment_months")?, days(&df, "paid_from")?, days(&df, "paid_through")?);
         for i in 0..df.height() {
             let (Some(s), Some(scheme), Some(from), Some(through)) =
                 (si[i].clone(), sc[i].as_deref().and_then(parse_scheme), to_month(pf[i]), to_month(pt[i]))
@@ -428,7 +444,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .group_by([col("person_ref")])
             .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, n, t) = (strs(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
+        let (r, n, t) = (texts(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
         for i in 0..free.height() {
             if let Some(r) = r[i].clone() {
                 d.tax.insert(r, TaxPerson { months: n[i].unwrap_or(0), total: t[i].unwrap_or(0), ..Default::default() });
@@ -448,10 +464,10 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // can reach: those who stopped, household-HI-only people, the links of
     // the references, and (for D08a, conferences and rankings) everyone
     // enrolled.
-    let mut start_list: Vec<String> = d.households.iter().map(|h| h.person_ref.clone()).collect();
+    let mut start_list: Vec<Text> = d.households.iter().map(|h| h.person_ref.clone()).collect();
     start_list.extend(d.tax.keys().cloned());
-    let start_refs = key_frame("person_ref", start_list.clone())?;
-    let mut need: Vec<LazyFrame> = vec![key_frame("si_number", d.enrolments.iter().map(|e| e.si.clone()).collect())?];
+    let start_refs = key_frame("person_ref", &start_list)?;
+    let mut need: Vec<LazyFrame> = vec![key_frame("si_number", &d.enrolments.iter().map(|e| e.si.as_str()).collect::<Vec<_>>())?];
     if let Some(due) = &due {
         // Stopped: no due month since `now_from`.
         let stopped = due
@@ -479,7 +495,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
-        let (si, n, last) = (strs(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
+        let (si, n, last) = (texts(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
         d.contrib.reserve(df.height());
         for i in 0..df.height() {
             if let (Some(s), Some(l)) = (si[i].clone(), to_month(last[i])) {
@@ -491,7 +507,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // Links of the people held: every reference of their si_numbers.
     if let Some(l) = links {
         let df = only(l, "si_number", &need_si).collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, s) = (strs(&df, "person_ref")?, strs(&df, "si_number")?);
+        let (r, s) = (texts(&df, "person_ref")?, texts(&df, "si_number")?);
         d.link.reserve(df.height());
         for i in 0..df.height() {
             if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
@@ -509,21 +525,21 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // only because they are enrolled are not candidates, and the pool never
     // reads their wage facts.
     let held_refs = {
-        let mut cand_si: HashSet<&str> = start_list.iter().filter_map(|r| d.link.get(r).map(String::as_str)).collect();
+        let mut cand_si: HashSet<&str> = start_list.iter().filter_map(|r| d.link.get(r).map(Text::as_str)).collect();
         cand_si.extend(d.contrib.iter().filter(|(_, (_, last))| *last < now_from).map(|(s, _)| s.as_str()));
         cand_si.extend(d.enrolments.iter().filter(|e| e.scheme == Scheme::HouseholdHi).map(|e| e.si.as_str()));
         let mut refs = start_list;
         refs.extend(cand_si.into_iter().filter_map(|s| d.refs_of.get(s)).flatten().cloned());
         refs.sort_unstable();
         refs.dedup();
-        key_frame("person_ref", refs)?
+        key_frame("person_ref", &refs)?
     };
     lap("due months and links held", &mut t);
 
-    let mut places: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    let mut places: HashMap<Text, (Option<Text>, Option<Text>)> = HashMap::new();
     if let Some(lf) = frame::silver(lake, "employers")? {
         let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (c, p, w) = (strs(&df, "tax_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?);
+        let (c, p, w) = (texts(&df, "tax_code")?, texts(&df, "province_code")?, texts(&df, "ward_code")?);
         for i in 0..df.height() {
             if let Some(c) = c[i].clone() {
                 places.insert(c, (p[i].clone(), w[i].clone()));
@@ -541,7 +557,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             .group_by([col("person_ref")])
             .agg([col("month").max().alias("last")])
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, l) = (strs(&compulsory, "person_ref")?, days(&compulsory, "last")?);
+        let (r, l) = (texts(&compulsory, "person_ref")?, days(&compulsory, "last")?);
         for i in 0..compulsory.height() {
             if let Some(r) = r[i].clone() {
                 d.tax.entry(r).or_default().last_compulsory = to_month(l[i]);
@@ -557,7 +573,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             ])
             .sort(["person_ref", "employer_tax_code"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (r, e, inc, b, c, nm) = (strs(&info, "person_ref")?, strs(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, strs(&info, "citizen_id")?, strs(&info, "full_name")?);
+        let (r, e, inc, b, c, nm) = (texts(&info, "person_ref")?, texts(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, texts(&info, "citizen_id")?, texts(&info, "full_name")?);
         // Sorted by reference: the payer of most income is found in each
         // reference's run of rows (the first of equals).
         let mut best: Option<(&str, i64)> = None;
@@ -570,7 +586,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
             let x = inc[i].unwrap_or(0);
             if best.is_none_or(|(br, bx)| br != r || x > bx) {
                 best = Some((r, x));
-                tp.place = e[i].as_ref().and_then(|e| places.get(e).or_else(|| places.get(&e[..e.len().min(10)]))).cloned();
+                tp.place = e[i].as_ref().and_then(|e| places.get(e.as_str()).or_else(|| places.get(&e[..e.len().min(10)]))).cloned();
             }
         }
     }
@@ -596,11 +612,11 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         let (si, sex, prov, ward, hh, name, cid) =
             (text("si_number")?, text("sex")?, text("province_code")?, text("ward_code")?, text("household_code")?, text("full_name")?, text("citizen_id")?);
         let (birth, pension, contributed) = (days(&df, "birth_date")?, days(&df, "pension_since")?, ints(&df, "contributed_months")?);
-        let owned = |c: &StringChunked, i: usize| c.get(i).map(str::to_string);
+        let owned = |c: &StringChunked, i: usize| c.get(i).map(Text::from);
         d.people.reserve(df.height());
         for i in 0..df.height() {
             let Some(s) = si.get(i) else { continue };
-            d.people.insert(s.to_string(), SiPerson {
+            d.people.insert(Text::from(s), SiPerson {
                 birth: to_date(birth[i]),
                 female: sex_female(sex.get(i)).or_else(|| cid.get(i).and_then(female_from_cccd)),
                 province: owned(&prov, i),
@@ -617,7 +633,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
 
     if let Some(lf) = frame::silver(lake, "agents")? {
         let df = lf.select([col("agent_code"), col("province_code"), col("ward_code"), col("active")]).sort(["agent_code"], Default::default()).collect()?;
-        let (c, p, w, a) = (strs(&df, "agent_code")?, strs(&df, "province_code")?, strs(&df, "ward_code")?, frame::bools(&df, "active")?);
+        let (c, p, w, a) = (texts(&df, "agent_code")?, texts(&df, "province_code")?, texts(&df, "ward_code")?, frame::bools(&df, "active")?);
         for i in 0..df.height() {
             if let (Some(code), Some(prov)) = (c[i].clone(), p[i].clone()) {
                 // No `active` value: the agent is taken as active.
@@ -630,7 +646,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
         let df = lf
             .select([col("province_code"), col("ward_code"), col("held_on"), col("invited"), col("attended"), col("registered")])
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
-        let (p, w, h, inv, att, reg) = (strs(&df, "province_code")?, strs(&df, "ward_code")?, days(&df, "held_on")?, ints(&df, "invited")?, ints(&df, "attended")?, ints(&df, "registered")?);
+        let (p, w, h, inv, att, reg) = (texts(&df, "province_code")?, texts(&df, "ward_code")?, days(&df, "held_on")?, ints(&df, "invited")?, ints(&df, "attended")?, ints(&df, "registered")?);
         for i in 0..df.height() {
             if let (Some(p), Some(h)) = (p[i].clone(), to_date(h[i])) {
                 d.conferences.push((p, w[i].clone(), h, inv[i].unwrap_or(0), att[i].unwrap_or(0), reg[i].unwrap_or(0)));
@@ -648,37 +664,37 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
 
 #[derive(Clone, Debug, Default)]
 struct Cand {
-    si: Option<String>,
-    refs: Vec<String>,
+    si: Option<Text>,
+    refs: Vec<Text>,
     sources: u8,
     revenue: Option<i64>,
     birth: Option<NaiveDate>,
     female: Option<bool>,
-    province: Option<String>,
-    ward: Option<String>,
-    name: Option<String>,
-    citizen_id: Option<String>,
+    province: Option<Text>,
+    ward: Option<Text>,
+    name: Option<Text>,
+    citizen_id: Option<Text>,
 }
 
 /// A scored prospect.
 #[derive(Clone, Debug)]
 struct Prospect {
     key: String,
-    si: Option<String>,
-    person_ref: Option<String>,
+    si: Option<Text>,
+    person_ref: Option<Text>,
     source: &'static str,
-    province: Option<String>,
-    ward: Option<String>,
+    province: Option<Text>,
+    ward: Option<Text>,
     age: Option<i64>,
-    x: Vec<f64>,
+    x: Features,
     score: i64,
     reasons: String,
     agent: Option<usize>,
     assigned_by: &'static str,
     rank: i64,
-    name: Option<String>,
+    name: Option<Text>,
     birth: Option<NaiveDate>,
-    citizen_id: Option<String>,
+    citizen_id: Option<Text>,
 }
 
 fn feature(x: &mut [f64], name: &str, v: f64) {
@@ -687,14 +703,14 @@ fn feature(x: &mut [f64], name: &str, v: f64) {
 }
 
 /// Household BHYT standing per household code: (latest paid_through, its payment_months).
-fn household_standing(d: &Data) -> HashMap<String, (Month, i64)> {
-    let mut out: HashMap<String, (Month, i64)> = HashMap::new();
+fn household_standing(d: &Data) -> HashMap<&str, (Month, i64)> {
+    let mut out: HashMap<&str, (Month, i64)> = HashMap::new();
     for e in &d.enrolments {
         if e.scheme != Scheme::HouseholdHi {
             continue;
         }
         if let Some(h) = &e.household {
-            let cur = out.entry(h.clone()).or_insert((e.paid_through, e.payment_months));
+            let cur = out.entry(h.as_str()).or_insert((e.paid_through, e.payment_months));
             if e.paid_through > cur.0 {
                 *cur = (e.paid_through, e.payment_months);
             }
@@ -714,10 +730,10 @@ fn build_pool(
     let asof_m = Month::of_date(as_of);
     let now_from = asof_m.add(1 - cfg.pool.compulsory_now_months as i32);
     let wage_from = asof_m.add(-(cfg.pool.compulsory_wage_months as i32));
-    let mut cands: BTreeMap<String, Cand> = BTreeMap::new();
-    let key_of = |si: Option<&String>, r: Option<&String>| match (si, r) {
-        (Some(s), _) => format!("si:{s}"),
-        (None, Some(r)) => format!("ref:{r}"),
+    let mut cands: BTreeMap<Text, Cand> = BTreeMap::new();
+    let key_of = |si: Option<&Text>, r: Option<&Text>| match (si, r) {
+        (Some(s), _) => compact_str::format_compact!("si:{s}"),
+        (None, Some(r)) => compact_str::format_compact!("ref:{r}"),
         _ => unreachable!("a candidate has a si_number or a person_ref"),
     };
     for h in d.households.iter().filter(|h| h.active) {
@@ -778,7 +794,10 @@ fn build_pool(
     }
     let f = &cfg.features;
     let mut excluded: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut out = Vec::new();
+    // Sized for every candidate at once rather than grown by doubling, which
+    // copies the prospects (2.4M of about 450 bytes at 16M people) while the
+    // old buffer is still held; the pool is the stage's peak.
+    let mut out = Vec::with_capacity(cands.len());
     for (_, mut c) in cands {
         // Everything the person's si_number links to.
         let person = c.si.as_ref().and_then(|s| d.people.get(s));
@@ -835,7 +854,7 @@ fn build_pool(
             continue;
         }
         let (_, source) = SOURCES.iter().copied().find(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
-        let mut x = vec![0.0; FEATURES.len()];
+        let mut x: Features = [0.0; FEATURES.len()];
         let months = taxes.iter().map(|t| t.months).max().unwrap_or(0);
         let total: i64 = taxes.iter().map(|t| t.total).sum();
         if months > 0 {
@@ -958,16 +977,16 @@ impl<'a> AgentIndex<'a> {
 
 #[derive(Clone, Debug)]
 struct History {
-    si: Option<String>,
-    person_ref: Option<String>,
-    province: Option<String>,
-    agent: Option<String>,
-    source: String,
+    si: Option<Text>,
+    person_ref: Option<Text>,
+    province: Option<Text>,
+    agent: Option<Text>,
+    source: Text,
     first_listed: NaiveDate,
     last_listed: NaiveDate,
     score_first: i64,
     enrolled_seen: Option<NaiveDate>,
-    x: Vec<f64>,
+    x: Features,
 }
 
 fn load_history(lake: &Lake) -> Result<BTreeMap<String, History>> {
@@ -977,7 +996,7 @@ fn load_history(lake: &Lake) -> Result<BTreeMap<String, History>> {
         return Ok(out);
     }
     let df = lake::read_parquet(&path)?;
-    let (key, si, r, p, a, s) = (strs(&df, "person_key")?, strs(&df, "si_number")?, strs(&df, "person_ref")?, strs(&df, "province_code")?, strs(&df, "agent_code")?, strs(&df, "source")?);
+    let (key, si, r, p, a, s) = (texts(&df, "person_key")?, texts(&df, "si_number")?, texts(&df, "person_ref")?, texts(&df, "province_code")?, texts(&df, "agent_code")?, texts(&df, "source")?);
     let (first, last, sc, en) = (days(&df, "first_listed")?, days(&df, "last_listed")?, ints(&df, "score_first")?, days(&df, "enrolled_seen")?);
     let mut fx: Vec<Vec<Option<f64>>> = Vec::new();
     for f in FEATURES {
@@ -986,7 +1005,7 @@ fn load_history(lake: &Lake) -> Result<BTreeMap<String, History>> {
     }
     for i in 0..df.height() {
         let (Some(k), Some(first), Some(last)) = (key[i].clone(), first[i], last[i]) else { continue };
-        out.insert(k, History {
+        out.insert(k.to_string(), History {
             si: si[i].clone(),
             person_ref: r[i].clone(),
             province: p[i].clone(),
@@ -996,7 +1015,7 @@ fn load_history(lake: &Lake) -> Result<BTreeMap<String, History>> {
             last_listed: frame::from_days(last),
             score_first: sc[i].unwrap_or(0),
             enrolled_seen: en[i].map(frame::from_days),
-            x: fx.iter().map(|c| c[i].unwrap_or(0.0)).collect(),
+            x: std::array::from_fn(|j| fx[j][i].unwrap_or(0.0)),
         });
     }
     Ok(out)
@@ -1017,7 +1036,7 @@ fn write_history(lake: &Lake, h: &BTreeMap<String, History>) -> Result<()> {
         date_column("enrolled_seen", v.iter().map(|(_, r)| r.enrolled_seen).collect())?,
     ];
     for (j, f) in FEATURES.iter().enumerate() {
-        cols.push(Column::new(format!("f_{f}").into(), v.iter().map(|(_, r)| r.x.get(j).copied().unwrap_or(0.0)).collect::<Vec<_>>()));
+        cols.push(Column::new(format!("f_{f}").into(), v.iter().map(|(_, r)| r.x[j]).collect::<Vec<_>>()));
     }
     let mut df = DataFrame::new(v.len(), cols)?;
     lake::write_parquet(&lake.silver_file("prospect_history"), &mut df)
@@ -1039,9 +1058,9 @@ fn ranks(values: &[i64]) -> Vec<i64> {
 /// A participant on the D08a-TS list of month L, with the agent who collects.
 struct DueRow<'a> {
     e: &'a Enrolment,
-    province: Option<String>,
+    province: Option<Text>,
     agent: Option<usize>,
-    agent_code: Option<String>,
+    agent_code: Option<Text>,
     how: &'static str,
     amount: Option<i64>,
     /// The next payment period: first and last month.
@@ -1118,7 +1137,7 @@ fn choose_model(cfg: &ScoringConfig, history: &BTreeMap<String, History>, as_of:
     if cfg.fit.enabled {
         let cutoff = as_of - chrono::Duration::days(cfg.fit.min_age_days);
         let rows: Vec<(Vec<f64>, bool)> =
-            history.values().filter(|h| h.first_listed <= cutoff).map(|h| (h.x.clone(), h.enrolled_seen.is_some())).collect();
+            history.values().filter(|h| h.first_listed <= cutoff).map(|h| (h.x.to_vec(), h.enrolled_seen.is_some())).collect();
         let pos = rows.iter().filter(|r| r.1).count();
         if pos >= cfg.fit.min_outcomes && rows.len() - pos >= cfg.fit.min_outcomes {
             model = score::fit(&rows, &cfg.fit);
@@ -1181,12 +1200,12 @@ fn record_listings(history: &mut BTreeMap<String, History>, pool: &[Prospect], d
                     person_ref: p.person_ref.clone(),
                     province: p.province.clone(),
                     agent,
-                    source: p.source.to_string(),
+                    source: p.source.into(),
                     first_listed: as_of,
                     last_listed: as_of,
                     score_first: p.score,
                     enrolled_seen: None,
-                    x: p.x.clone(),
+                    x: p.x,
                 });
             }
         }
@@ -1222,9 +1241,9 @@ fn publish_prospects(lake: &Lake, pool: &[Prospect], d: &Data, history: &BTreeMa
 /// scheme that is due, its collecting agent and its amount.
 fn d08a_list<'a>(d: &'a Data, cfg: &ScoringConfig, reference: &Reference, asof_m: Month, report: &mut VoluntaryReport) -> Vec<DueRow<'a>> {
     let l = asof_m.next();
-    let mut latest: BTreeMap<(String, &'static str), &Enrolment> = BTreeMap::new();
+    let mut latest: BTreeMap<(&str, &'static str), &Enrolment> = BTreeMap::new();
     for e in &d.enrolments {
-        let k = (e.si.clone(), scheme_code(e.scheme));
+        let k = (e.si.as_str(), scheme_code(e.scheme));
         match latest.get(&k) {
             Some(cur) if (cur.paid_through, cur.paid_from) >= (e.paid_through, e.paid_from) => {}
             _ => {
@@ -1347,9 +1366,9 @@ fn publish_agent_results(
     let r_of = |a: &Agent, k: usize| res.get(a.code.as_str()).map_or(0, |r| r[k]);
     publish(lake, &tables::AGENT_TARGETS, DataFrame::new(na, vec![
         date_column("as_of", vec![Some(as_of); na])?,
-        Column::new("province_code".into(), d.agents.iter().map(|a| a.province.clone()).collect::<Vec<_>>()),
-        Column::new("agent_code".into(), d.agents.iter().map(|a| a.code.clone()).collect::<Vec<_>>()),
-        Column::new("ward_code".into(), d.agents.iter().map(|a| a.ward.clone()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), d.agents.iter().map(|a| a.province.as_str()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), d.agents.iter().map(|a| a.code.as_str()).collect::<Vec<_>>()),
+        Column::new("ward_code".into(), d.agents.iter().map(|a| a.ward.as_deref()).collect::<Vec<_>>()),
         Column::new("active".into(), d.agents.iter().map(|a| a.active).collect::<Vec<_>>()),
         Column::new("prospects".into(), prospects_of.iter().map(|n| *n as i64).collect::<Vec<_>>()),
         Column::new("weekly_target".into(), prospects_of.iter().map(|n| ceil_pct(*n, pct.weekly_percent)).collect::<Vec<_>>()),
@@ -1364,7 +1383,7 @@ fn publish_agent_results(
         Column::new("d08a_amount".into(), d08a_of.iter().map(|x| x.1).collect::<Vec<_>>()),
     ])?)?;
     let wk: Vec<(&(&str, String), &(i64, i64))> = weekly.iter().filter(|((a, _), _)| ix.by_code.contains_key(a)).collect();
-    let prov_of = |a: &str| ix.by_code.get(a).map(|i| d.agents[*i].province.clone());
+    let prov_of = |a: &str| ix.by_code.get(a).map(|i| d.agents[*i].province.as_str());
     let target_of = |a: &str| ix.by_code.get(a).map_or(0, |i| ceil_pct(prospects_of[*i], pct.weekly_percent));
     publish(lake, &tables::AGENT_WEEKLY_RESULTS, DataFrame::new(wk.len(), vec![
         date_column("as_of", vec![Some(as_of); wk.len()])?,
@@ -1412,7 +1431,7 @@ fn publish_conferences(
             }
         }
     }
-    let mut conf: BTreeMap<(String, Month, Option<String>), ([i64; 4], HashSet<String>)> = BTreeMap::new();
+    let mut conf: BTreeMap<(Text, Month, Option<Text>), ([i64; 4], HashSet<Text>)> = BTreeMap::new();
     for (p, w, held, inv, att, reg) in &d.conferences {
         let m = Month::of_date(*held);
         if m > asof_m {
@@ -1430,14 +1449,14 @@ fn publish_conferences(
         report.conferences += 1;
     }
     let conf: Vec<_> = conf.into_iter().collect();
-    let enrolled_of = |p: &str, m: Month, wards: &HashSet<String>, reg: i64| -> i64 {
+    let enrolled_of = |p: &str, m: Month, wards: &HashSet<Text>, reg: i64| -> i64 {
         let n: i64 = wards.iter().map(|w| (0..3).map(|k| new_vol_ward.get(&(p, w.as_str(), m.add(k))).copied().unwrap_or(0)).sum::<i64>()).sum();
         n.min(reg)
     };
     publish(lake, &tables::CONFERENCE_RESULTS, DataFrame::new(conf.len(), vec![
-        Column::new("province_code".into(), conf.iter().map(|((p, _, _), _)| p.clone()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), conf.iter().map(|((p, _, _), _)| p.as_str()).collect::<Vec<_>>()),
         date_column("month", conf.iter().map(|((_, m, _), _)| Some(m.first_day())).collect())?,
-        Column::new("agent_code".into(), conf.iter().map(|((_, _, a), _)| a.clone()).collect::<Vec<_>>()),
+        Column::new("agent_code".into(), conf.iter().map(|((_, _, a), _)| a.as_deref()).collect::<Vec<_>>()),
         Column::new("conferences".into(), conf.iter().map(|(_, (c, _))| c[0]).collect::<Vec<_>>()),
         Column::new("invited".into(), conf.iter().map(|(_, (c, _))| c[1]).collect::<Vec<_>>()),
         Column::new("attended".into(), conf.iter().map(|(_, (c, _))| c[2]).collect::<Vec<_>>()),
@@ -1458,7 +1477,7 @@ fn publish_rankings(lake: &Lake, d: &Data, ix: &AgentIndex, first: &BTreeMap<(&s
     ];
     for (table, by_agent) in [(&tables::AGENT_RANKINGS, true), (&tables::COMMUNE_RANKINGS, false)] {
         // (period, province, agent or ward) → (voluntary, household)
-        let mut counts: BTreeMap<(&str, Month, String, String), (i64, i64)> = BTreeMap::new();
+        let mut counts: BTreeMap<(&str, Month, Text, Text), (i64, i64)> = BTreeMap::new();
         for e in first.values() {
             for (name, from) in rank_periods {
                 if e.paid_from < from || e.paid_from > asof_m {
@@ -1480,7 +1499,7 @@ fn publish_rankings(lake: &Lake, d: &Data, ix: &AgentIndex, first: &BTreeMap<(&s
         }
         let rows: Vec<_> = counts.into_iter().collect();
         let mut rank = vec![0i64; rows.len()];
-        let mut groups: BTreeMap<(&str, &String), Vec<usize>> = BTreeMap::new();
+        let mut groups: BTreeMap<(&str, &Text), Vec<usize>> = BTreeMap::new();
         for (i, ((p, _, prov, _), _)) in rows.iter().enumerate() {
             groups.entry((p, prov)).or_default().push(i);
         }
@@ -1493,10 +1512,10 @@ fn publish_rankings(lake: &Lake, d: &Data, ix: &AgentIndex, first: &BTreeMap<(&s
         let n = rows.len();
         publish(lake, table, DataFrame::new(n, vec![
             date_column("as_of", vec![Some(as_of); n])?,
-            Column::new("province_code".into(), rows.iter().map(|((_, _, p, _), _)| p.clone()).collect::<Vec<_>>()),
+            Column::new("province_code".into(), rows.iter().map(|((_, _, p, _), _)| p.as_str()).collect::<Vec<_>>()),
             Column::new("period".into(), rows.iter().map(|((p, _, _, _), _)| *p).collect::<Vec<_>>()),
             date_column("period_start", rows.iter().map(|((_, m, _, _), _)| Some(m.first_day())).collect())?,
-            Column::new(if by_agent { "agent_code" } else { "ward_code" }.into(), rows.iter().map(|((_, _, _, id), _)| id.clone()).collect::<Vec<_>>()),
+            Column::new(if by_agent { "agent_code" } else { "ward_code" }.into(), rows.iter().map(|((_, _, _, id), _)| id.as_str()).collect::<Vec<_>>()),
             Column::new("new_voluntary".into(), rows.iter().map(|(_, c)| c.0).collect::<Vec<_>>()),
             Column::new("new_household".into(), rows.iter().map(|(_, c)| c.1).collect::<Vec<_>>()),
             Column::new("developed".into(), rows.iter().map(|(_, c)| c.0 + c.1).collect::<Vec<_>>()),
@@ -1538,17 +1557,18 @@ fn write_exports(
     }
     let opt = |x: Option<i64>| x.map(|v| v.to_string()).unwrap_or_default();
     let l = Month::of_date(as_of).next();
+    let text = |x: Option<&str>| x.unwrap_or_default().to_string();
     let d08a_row = |r: &DueRow| {
         let person = d.people.get(&r.e.si);
         vec![
-            r.province.clone().unwrap_or_default(),
+            text(r.province.as_deref()),
             l.to_string(),
-            r.agent_code.clone().unwrap_or_default(),
-            r.e.si.clone(),
-            person.and_then(|p| p.name.clone()).unwrap_or_default(),
+            text(r.agent_code.as_deref()),
+            r.e.si.to_string(),
+            text(person.and_then(|p| p.name.as_deref())),
             person.and_then(|p| p.birth).map(|b| b.to_string()).unwrap_or_default(),
             scheme_code(r.e.scheme).to_string(),
-            r.e.household.clone().unwrap_or_default(),
+            text(r.e.household.as_deref()),
             opt(r.e.member_order),
             opt(r.e.income_basis),
             r.e.support.map(support_code).unwrap_or_default().to_string(),
@@ -1562,14 +1582,14 @@ fn write_exports(
     };
     let prospect_row = |p: &Prospect| {
         vec![
-            p.province.clone().unwrap_or_default(),
-            p.agent.map(|a| d.agents[a].code.clone()).unwrap_or_default(),
+            text(p.province.as_deref()),
+            text(p.agent.map(|a| d.agents[a].code.as_str())),
             if p.agent.is_some() { p.rank.to_string() } else { String::new() },
-            p.name.clone().unwrap_or_default(),
+            text(p.name.as_deref()),
             p.birth.map(|b| b.to_string()).unwrap_or_default(),
-            p.si.clone().unwrap_or_default(),
-            p.citizen_id.clone().unwrap_or_default(),
-            p.ward.clone().unwrap_or_default(),
+            text(p.si.as_deref()),
+            text(p.citizen_id.as_deref()),
+            text(p.ward.as_deref()),
             p.source.to_string(),
             p.score.to_string(),
             p.reasons.clone(),
