@@ -352,7 +352,7 @@ fn stages_in_order(
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     let t = Instant::now();
-    let months = coverage_month_inputs(cfg, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, inputs));
+    let months = coverage_month_inputs(cfg, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "coverage", inputs));
     let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, months)?;
     tracing::info!(
         stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
@@ -367,10 +367,12 @@ fn stages_in_order(
         paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
         candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
     );
-    let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of)?;
+    let frames = voluntary_inputs(cfg, lake, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "voluntary", inputs));
+    let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames)?;
     tracing::info!(
         stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
-        d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, seconds = v.seconds, "stage done"
+        d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, frames_reused = v.frames_reused,
+        frames_computed = v.frames_computed, seconds = v.seconds, "stage done"
     );
     let p = publish::run(lake, &reference, cfg.as_of, !cfg.full)?;
     tracing::info!(
@@ -400,6 +402,29 @@ fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>>
     for t in COVERAGE_MONTH_INPUTS {
         let Some(fp) = conform::table_fingerprint(memo, t) else { return Ok(None) };
         f.add(t, fp.as_bytes());
+    }
+    let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
+    f.add("link", fp.as_bytes());
+    Ok(Some(f.finish()))
+}
+
+/// Silver tables the voluntary stage reads through its month cache (besides
+/// the link stage's `person_links`).
+const VOLUNTARY_CACHED_INPUTS: [&str; 6] = ["wages", "contributions", "households", "enrolments", "employers", "people"];
+
+/// The fingerprint of what the voluntary stage's kept frames depend on: its
+/// rules and the silver tables and links it reads (a table that is absent
+/// counts as such). `None` when a table's origin is unknown: then nothing is
+/// kept.
+fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo) -> Result<Option<String>> {
+    let mut f = Fingerprint::new("voluntary/frames");
+    f.add_file("scoring.toml", &cfg.scoring)?;
+    for t in VOLUNTARY_CACHED_INPUTS {
+        match (conform::table_fingerprint(memo, t), lake.silver_file(t).exists()) {
+            (Some(fp), true) => f.add(t, fp.as_bytes()),
+            (_, false) => f.add(t, b"\0absent"),
+            (None, true) => return Ok(None),
+        };
     }
     let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
     f.add("link", fp.as_bytes());
@@ -640,7 +665,7 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         }
         Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of)?),
         Single::Voluntary => {
-            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of)?)
+            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of, None)?)
         }
         Single::Publish => r.publish = Some(publish::run(&lake, &reference, cfg.as_of, false)?),
         Single::Export => r.export = Some(export::run(&lake, &reference, cfg.as_of)?),

@@ -72,6 +72,16 @@ fn months(r: &RunReport) -> (u32, u32) {
 /// Both month rules look back 12 months (pipelines/coverage.toml).
 const WINDOW: u32 = 2 * 12;
 
+/// The voluntary stage's frames kept for the as-of month: (reused, computed).
+fn frames(r: &RunReport) -> (u32, u32) {
+    let v = r.voluntary.as_ref().unwrap();
+    (v.frames_reused, v.frames_computed)
+}
+
+/// Free workers, people needed, due months, links, last compulsory month,
+/// wage facts, people held (src/voluntary/mod.rs, `load`).
+const FRAMES: u32 = 7;
+
 fn reused(r: &RunReport) -> Vec<String> {
     let mut v: Vec<String> = r.conform.iter().filter(|t| t.skipped).map(|t| t.table.clone()).collect();
     if r.link.as_ref().is_some_and(|l| l.skipped) {
@@ -108,12 +118,14 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let first = run(&inbox, &lake, date(8), false);
     assert!(reused(&first).is_empty(), "a new lake has nothing to reuse");
     assert_eq!(months(&first), (0, WINDOW), "every month computed once");
+    assert_eq!(frames(&first), (0, FRAMES));
 
     // The same inputs the next night: every silver table and the links are kept.
     let again = run(&inbox, &lake, date(8), false);
     assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
     assert!(again.link.as_ref().unwrap().skipped);
     assert_eq!(months(&again), (WINDOW, 0), "every month's answer kept");
+    assert_eq!(frames(&again), (FRAMES, 0), "voluntary's frames kept");
     assert_eq!(
         again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
         first.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
@@ -136,6 +148,8 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(reused(&full).is_empty(), "--full recomputes everything");
     assert_eq!(months(&inc), (WINDOW, 0), "payments feed no month rule");
     assert_eq!(months(&full), (0, WINDOW), "--full computes every month");
+    assert_eq!(frames(&inc), (FRAMES, 0), "the same month, and payments feed no frame");
+    assert_eq!(frames(&full), (0, FRAMES), "--full computes every frame");
     // Tuesday: Monday's runs published every week of the window.
     assert!(!again.publish.as_ref().unwrap().reused, "the report day's run computes its weeks, even all published");
     assert!(inc.publish.as_ref().unwrap().reused, "a mid-week night keeps every published week");
@@ -162,6 +176,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(!kept.contains(&"wages".to_string()) && !kept.contains(&"link".to_string()), "{kept:?}");
     assert!(kept.contains(&"people".to_string()) && kept.contains(&"payments".to_string()), "{kept:?}");
     assert_eq!(months(&inc), (0, WINDOW), "the wages changed: every month again");
+    assert_eq!(frames(&inc), (0, FRAMES), "the wages changed: every frame again");
     assert!(reused(&full).is_empty());
     assert_same(&lake, &rebuilt, "after a wage correction");
 
@@ -185,11 +200,18 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(months(&inc), (WINDOW - 2, 2), "one new month per rule");
     assert!(!inc.publish.as_ref().unwrap().reused, "weeks 24 to 26 are new");
     assert_eq!(months(&full), (0, WINDOW));
+    assert_eq!(frames(&inc), (0, FRAMES), "a new month: every frame computed");
+    let files = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(lake.join("_state").join(dir)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
     for part in ["uninsured", "under_declared"] {
-        let kept = std::fs::read_dir(lake.join("_state/coverage").join(part)).unwrap().count();
-        assert_eq!(kept, 12, "{part}: only the window's months are kept");
+        assert_eq!(files(&format!("coverage/{part}")).len(), 12, "{part}: only the window's months are kept");
         assert!(!lake.join("_state/coverage").join(part).join("2019-06.parquet").exists());
+        assert_eq!(files(&format!("coverage/{part}-window")), ["2020-06.parquet"], "{part}: only the latest window's fold is kept");
     }
+    assert_eq!(files("voluntary/wage_facts"), ["2020-07.parquet"], "only the as-of month's frames are kept");
     assert_same(&lake, &rebuilt, "a new month");
 
     // The manifest says what was reused.

@@ -35,7 +35,9 @@ pub fn month_of(days: i32) -> Month {
 /// With a [`MonthCache`], a month whose inputs are unchanged since a run
 /// kept its answer is read back instead of computed: the nightly run after
 /// a day of payments recomputes no month, and when the window moves on only
-/// the new month is computed.
+/// the new month is computed. The fold of the whole window is kept too (as
+/// `<part>-window`, for its last month and its first): a night whose window
+/// and inputs are unchanged reads that one answer and no month.
 pub fn by_month(
     first: Month,
     last: Month,
@@ -43,6 +45,17 @@ pub fn by_month(
     mut part: impl FnMut(Month) -> Result<DataFrame>,
     mut combine: impl FnMut(DataFrame, DataFrame) -> Result<DataFrame>,
 ) -> Result<Option<DataFrame>> {
+    let window = cache.map(|(_, name)| format!("{name}-window"));
+    let from = first.to_string();
+    if let (Some((c, name)), Some(window)) = (cache, &window) {
+        let mut c = c.borrow_mut();
+        if let Some(df) = c.reuse(window, last, &from)? {
+            // Every month of the window is kept (in the fold).
+            c.reused += first.through(last).count() as u32;
+            c.keep_only(name, first, last)?;
+            return Ok(Some(df));
+        }
+    }
     let mut all: Option<DataFrame> = None;
     for m in first.through(last) {
         let df = match cache {
@@ -54,8 +67,13 @@ pub fn by_month(
             None => df,
         });
     }
-    if let Some((c, name)) = cache {
-        c.borrow_mut().keep_only(name, first, last)?;
+    if let (Some((c, name)), Some(window)) = (cache, &window) {
+        let mut c = c.borrow_mut();
+        c.keep_only(name, first, last)?;
+        if let Some(df) = all.as_mut() {
+            c.keep(window, last, &from, df)?;
+        }
+        c.keep_only(window, last, last)?;
     }
     Ok(all)
 }
@@ -66,28 +84,43 @@ pub fn stack(mut a: DataFrame, b: DataFrame) -> Result<DataFrame> {
     Ok(a)
 }
 
-/// Month answers kept between runs in `<lake>/_state/coverage/<part>/<YYYY-MM>.parquet`,
-/// each remembered in the memo (`coverage/<part>/<YYYY-MM>`) with the
-/// fingerprint of the stage's inputs: the silver tables the month rules
-/// read (by their conform and link fingerprints), the rules, the reference
-/// tables and the code. A month is reused only under the same fingerprint
-/// and with its file untouched (see [`Memo::fresh`]).
+/// Month answers kept between runs in `<lake>/_state/<stage>/<part>/<YYYY-MM>.parquet`,
+/// each remembered in the memo (`<stage>/<part>/<YYYY-MM>`) with the
+/// fingerprint of the stage's inputs: the silver tables the rules read (by
+/// their conform and link fingerprints, which carry the code's), the rules
+/// and the reference tables. A month is reused only under the same
+/// fingerprint and with its file untouched (see [`Memo::fresh`]).
+///
+/// Coverage keeps one answer per month of its window; voluntary keeps the
+/// frames it reads for the month of the as-of date (see [`Self::frame`]).
 pub struct MonthCache<'a> {
     memo: &'a mut Memo,
     root: PathBuf,
+    stage: &'static str,
     inputs: String,
-    /// Months reused and computed, for the log.
+    /// Months (or frames) reused and computed, for the log: a month inside
+    /// a reused window fold counts as reused.
     pub reused: u32,
     pub computed: u32,
 }
 
 impl<'a> MonthCache<'a> {
-    pub fn new(memo: &'a mut Memo, lake_root: &Path, inputs: String) -> MonthCache<'a> {
-        MonthCache { memo, root: lake_root.to_path_buf(), inputs, reused: 0, computed: 0 }
+    pub fn new(memo: &'a mut Memo, lake_root: &Path, stage: &'static str, inputs: String) -> MonthCache<'a> {
+        MonthCache { memo, root: lake_root.to_path_buf(), stage, inputs, reused: 0, computed: 0 }
     }
 
-    fn step(part: &str, m: Month) -> String {
-        format!("coverage/{part}/{}", m.first_day().format("%Y-%m"))
+    fn step(&self, part: &str, m: Month) -> String {
+        format!("{}/{part}/{}", self.stage, m.first_day().format("%Y-%m"))
+    }
+
+    /// The frame `part` of month `m`: read back when kept under the same
+    /// inputs, else computed and kept, and every other month's `part` is
+    /// forgotten (only the latest month is kept).
+    pub fn frame(&mut self, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
+        let mut compute = Some(compute);
+        let df = self.get_or_compute(part, m, &mut |_| compute.take().expect("computed once")())?;
+        self.keep_only(part, m, m)?;
+        Ok(df)
     }
 
     /// `<lake>/_state/<step>.parquet`.
@@ -96,24 +129,52 @@ impl<'a> MonthCache<'a> {
     }
 
     fn get_or_compute(&mut self, part: &str, m: Month, compute: &mut impl FnMut(Month) -> Result<DataFrame>) -> Result<DataFrame> {
-        let step = Self::step(part, m);
-        let fingerprint = Fingerprint::new(&step).add("inputs", self.inputs.as_bytes()).finish();
-        let file = self.file(&step);
-        if self.memo.fresh(&step, &fingerprint).is_some() {
+        if let Some(df) = self.reuse(part, m, "")? {
             self.reused += 1;
-            return lake::read_parquet(&file);
+            return Ok(df);
         }
         let mut df = compute(m)?;
-        lake::write_parquet(&file, &mut df)?;
-        self.memo.record(&step, &fingerprint, &[file], serde_json::Value::Null)?;
+        self.keep(part, m, "", &mut df)?;
         self.computed += 1;
         Ok(df)
     }
 
+    /// The fingerprint of `step`: the inputs, and `extra` when not empty.
+    fn fingerprint(&self, step: &str, extra: &str) -> String {
+        let mut f = Fingerprint::new(step);
+        f.add("inputs", self.inputs.as_bytes());
+        if !extra.is_empty() {
+            f.add("extra", extra.as_bytes());
+        }
+        f.finish()
+    }
+
+    /// `part` of month `m` as kept under the same inputs (and `extra`), if it is.
+    fn reuse(&mut self, part: &str, m: Month, extra: &str) -> Result<Option<DataFrame>> {
+        let step = self.step(part, m);
+        if self.memo.fresh(&step, &self.fingerprint(&step, extra)).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(lake::read_parquet(&self.file(&step))?))
+    }
+
+    /// Keeps `df` as `part` of month `m` under the inputs (and `extra`).
+    fn keep(&mut self, part: &str, m: Month, extra: &str, df: &mut DataFrame) -> Result<()> {
+        let step = self.step(part, m);
+        let file = self.file(&step);
+        // A fold of month answers can come out with its columns in
+        // differently sized chunks, which the Parquet writer refuses.
+        df.align_chunks_par();
+        lake::write_parquet(&file, df)?;
+        let fingerprint = self.fingerprint(&step, extra);
+        self.memo.record(&step, &fingerprint, &[file], serde_json::Value::Null)?;
+        Ok(())
+    }
+
     /// Forgets (and deletes) the months of `part` outside `first..=last`.
     fn keep_only(&mut self, part: &str, first: Month, last: Month) -> Result<()> {
-        let prefix = format!("coverage/{part}/");
-        let keep: Vec<String> = first.through(last).map(|m| Self::step(part, m)).collect();
+        let prefix = format!("{}/{part}/", self.stage);
+        let keep: Vec<String> = first.through(last).map(|m| self.step(part, m)).collect();
         for step in self.memo.steps_with_prefix(&prefix) {
             if !keep.contains(&step) {
                 let f = self.file(&step);

@@ -17,7 +17,7 @@ pub mod tables;
 
 pub use score::ScoringConfig;
 
-use crate::coverage::frame::{self, date_column, days, floats, ints};
+use crate::coverage::frame::{self, date_column, days, floats, ints, MonthCache};
 use crate::lake::{self, gold::GoldTable, Lake};
 use crate::month::Month;
 use crate::person_key::PersonKeyer;
@@ -64,6 +64,9 @@ pub struct VoluntaryReport {
     pub d08a_incomplete: u64,
     pub conferences: u64,
     pub export_files: u64,
+    /// Frames read back from the month cache, and computed (see [`run`]).
+    pub frames_reused: u32,
+    pub frames_computed: u32,
     pub seconds: f64,
 }
 
@@ -342,13 +345,26 @@ fn only(lf: LazyFrame, on: &str, keys: &LazyFrame) -> LazyFrame {
     lf.join(keys.clone(), [col(on)], [col(on)], JoinArgs::new(JoinType::Semi))
 }
 
+/// A frame `load` reads: through the cache when there is one (kept for the
+/// as-of month under the fingerprint of the stage's inputs), else computed.
+fn kept(cache: &mut Option<MonthCache>, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
+    match cache {
+        Some(c) => c.frame(part, m, compute),
+        None => compute(),
+    }
+}
+
 /// Reads what the stage needs. Only the people it can use are held: the
 /// candidates (household business owners, people who stopped contributing,
 /// free workers, household-HI-only people) and everyone with an enrolment,
 /// with their links and wage facts. Everyone else (the great majority, who
 /// contribute through an employer) is left in the Parquet: at 4 million
 /// people holding them all took 5.3 GB.
-fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
+///
+/// What depends only on the silver tables and the as-of month (the scans of
+/// wages, contributions, links and people, most of the stage's time) is read
+/// through `cache`: the next night in the same month reads it back.
+fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<MonthCache>) -> Result<Data> {
     let mut d = Data {
         people: HashMap::new(),
         contrib: HashMap::new(),
@@ -436,14 +452,17 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     };
     let comp = col("contract").is_in(frame::str_list(&cfg.pool.compulsory_contracts), false).fill_null(lit(false));
     if let Some(window) = &window {
-        let free = window
-            .clone()
-            .filter(comp.clone().not())
-            .group_by([col("person_ref"), col("month")])
-            .agg([col("taxable_income").sum()])
-            .group_by([col("person_ref")])
-            .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let free = kept(cache, "free_workers", asof_m, || {
+            Ok(window
+                .clone()
+                .filter(comp.clone().not())
+                .group_by([col("person_ref"), col("month")])
+                .agg([col("taxable_income").sum()])
+                .group_by([col("person_ref")])
+                .agg([len().cast(DataType::Int64).alias("months"), col("taxable_income").sum().cast(DataType::Int64).alias("total")])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single())
+        })?;
         let (r, n, t) = (texts(&free, "person_ref")?, ints(&free, "months")?, ints(&free, "total")?);
         for i in 0..free.height() {
             if let Some(r) = r[i].clone() {
@@ -481,20 +500,21 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     if let Some(l) = &links {
         need.push(only(l.clone(), "person_ref", &start_refs).select([col("si_number")]));
     }
-    let need_si = concat(need, UnionArgs::default())?
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single()
-        .lazy();
+    let need_si = kept(cache, "people_needed", asof_m, || {
+        Ok(concat(need, UnionArgs::default())?.unique(None, UniqueKeepStrategy::Any).collect_with_engine(Engine::Streaming)?.unwrap_single())
+    })?
+    .lazy();
     lap("people needed", &mut t);
 
     // Due months and the last due month of the people held (numbers only).
     if let Some(due) = due {
-        let df = only(due, "si_number", &need_si)
-            .group_by([col("si_number")])
-            .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
+        let df = kept(cache, "due_months", asof_m, || {
+            Ok(only(due, "si_number", &need_si)
+                .group_by([col("si_number")])
+                .agg([len().cast(DataType::Int64).alias("due_months"), col("month").max().alias("last_due")])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single())
+        })?;
         let (si, n, last) = (texts(&df, "si_number")?, ints(&df, "due_months")?, days(&df, "last_due")?);
         d.contrib.reserve(df.height());
         for i in 0..df.height() {
@@ -506,7 +526,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
 
     // Links of the people held: every reference of their si_numbers.
     if let Some(l) = links {
-        let df = only(l, "si_number", &need_si).collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let df = kept(cache, "links_held", asof_m, || Ok(only(l, "si_number", &need_si).collect_with_engine(Engine::Streaming)?.unwrap_single()))?;
         let (r, s) = (texts(&df, "person_ref")?, texts(&df, "si_number")?);
         d.link.reserve(df.height());
         for i in 0..df.height() {
@@ -551,28 +571,28 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // the place of the payer of most income.
     if let Some(window) = window {
         let window = only(window, "person_ref", &held_refs);
-        let compulsory = window
-            .clone()
-            .filter(comp)
-            .group_by([col("person_ref")])
-            .agg([col("month").max().alias("last")])
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let compulsory = kept(cache, "last_compulsory", asof_m, || {
+            Ok(window.clone().filter(comp).group_by([col("person_ref")]).agg([col("month").max().alias("last")]).collect_with_engine(Engine::Streaming)?.unwrap_single())
+        })?;
         let (r, l) = (texts(&compulsory, "person_ref")?, days(&compulsory, "last")?);
         for i in 0..compulsory.height() {
             if let Some(r) = r[i].clone() {
                 d.tax.entry(r).or_default().last_compulsory = to_month(l[i]);
             }
         }
-        let info = window
-            .group_by([col("person_ref"), col("employer_tax_code")])
-            .agg([
-                col("taxable_income").sum().cast(DataType::Int64).alias("income"),
-                col("birth_date").drop_nulls().first().alias("birth_date"),
-                col("citizen_id").drop_nulls().first().alias("citizen_id"),
-                col("full_name").first().alias("full_name"),
-            ])
-            .sort(["person_ref", "employer_tax_code"], Default::default())
-            .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let info = kept(cache, "wage_facts", asof_m, || {
+            Ok(window
+                .group_by([col("person_ref"), col("employer_tax_code")])
+                .agg([
+                    col("taxable_income").sum().cast(DataType::Int64).alias("income"),
+                    col("birth_date").drop_nulls().first().alias("birth_date"),
+                    col("citizen_id").drop_nulls().first().alias("citizen_id"),
+                    col("full_name").first().alias("full_name"),
+                ])
+                .sort(["person_ref", "employer_tax_code"], Default::default())
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single())
+        })?;
         let (r, e, inc, b, c, nm) = (texts(&info, "person_ref")?, texts(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, texts(&info, "citizen_id")?, texts(&info, "full_name")?);
         // Sorted by reference: the payer of most income is found in each
         // reference's run of rows (the first of equals).
@@ -596,16 +616,18 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month) -> Result<Data> {
     // The people held, read after the wage facts so that the two are not
     // in memory at their largest together.
     if let Some(lf) = frame::silver(lake, "people")? {
-        let df = only(
-            lf.select([
-                col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
-                col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
-            ]),
-            "si_number",
-            &need_si,
-        )
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
+        let df = kept(cache, "people_held", asof_m, || {
+            Ok(only(
+                lf.select([
+                    col("si_number"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
+                    col("household_code"), col("pension_since"), col("contributed_months"), col("full_name"), col("citizen_id"),
+                ]),
+                "si_number",
+                &need_si,
+            )
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single())
+        })?;
         // Read in place, column by column (copying every column into vectors
         // first would hold each string twice while the map is built).
         let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
@@ -1070,11 +1092,16 @@ struct DueRow<'a> {
 /// Runs the voluntary stage: outcomes of earlier listings, the model, the
 /// scored and assigned pool, D08a-TS, agents' targets and results,
 /// conferences, rankings, then the exports.
-pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &PersonKeyer, as_of: NaiveDate) -> Result<VoluntaryReport> {
+/// With a `cache` (the nightly run), the frames it reads are kept for the
+/// as-of month (see [`load`]); `bhxh stage voluntary` reads everything.
+pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &PersonKeyer, as_of: NaiveDate, mut cache: Option<MonthCache>) -> Result<VoluntaryReport> {
     let start = Instant::now();
     let asof_m = Month::of_date(as_of);
     let mut report = VoluntaryReport::default();
-    let mut d = load(lake, cfg, asof_m)?;
+    let mut d = load(lake, cfg, asof_m, &mut cache)?;
+    if let Some(c) = cache.take() {
+        (report.frames_reused, report.frames_computed) = (c.reused, c.computed);
+    }
     let mut t = Instant::now();
     let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
     // What only the pool is built from, freed before the rest of the stage
