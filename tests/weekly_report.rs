@@ -389,3 +389,41 @@ fn publish_alone_refuses_debt_cut_for_another_date() {
     assert_eq!(r.publish.unwrap().report_week, "2020-W24");
     assert_eq!(int(&row(&l.lake, PROVINCE_WEEKLY, "01", "2020-W24"), "debt"), Some(19_800_000 + 3_520_000 - 300_000));
 }
+
+#[test]
+fn a_list_that_differs_from_its_declaration_stops_export_at_the_first_province() {
+    let l = lake_after_two_runs();
+    let dir = bhxh::assess::export::exports_dir(&l.lake, d("2020-06-08"));
+    let list = &export::lists().unwrap()[1];
+    // Two provinces' copies of one list have their last column renamed;
+    // every workbook is removed.
+    for code in ["08", "01"] {
+        let path = dir.join(code).join(list.file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (head, rest) = text.split_once('\n').unwrap();
+        let head = head.rsplit_once(',').unwrap().0;
+        std::fs::write(&path, format!("{head},Cột lạ\n{rest}")).unwrap();
+    }
+    for p in std::fs::read_dir(&dir).unwrap() {
+        let p = p.unwrap().path();
+        let code = p.file_name().unwrap().to_str().unwrap().to_string();
+        let _ = std::fs::remove_file(p.join(export::workbook_name(&code, d("2020-06-08"))));
+    }
+    let err = pipeline::run_single(&cfg(&l.inbox, &l.lake, "2020-06-08"), pipeline::Single::Export).unwrap_err();
+    let msg = format!("{err:#}");
+    // Provinces are written in parallel: the error is still the first province's, by code.
+    assert!(msg.contains("province 01") && msg.contains(&dir.join("01").join(list.file).display().to_string()), "{msg}");
+    assert!(msg.contains("differs from the declared columns") && !msg.contains("province 08"), "{msg}");
+    // The other provinces were written all the same.
+    assert!(dir.join("04").join(export::workbook_name("04", d("2020-06-08"))).exists());
+    assert!(!dir.join("08").join(export::workbook_name("08", d("2020-06-08"))).exists());
+
+    // A list whose rows are not as wide as its header is reported with its path.
+    std::fs::write(dir.join("01").join(list.file), std::fs::read(dir.join("04").join(list.file)).unwrap()).unwrap();
+    let header: Vec<&str> = list.columns.iter().map(|c| c.0).collect();
+    std::fs::write(dir.join("02").join(list.file), format!("{}\nx,y\n", header.join(","))).unwrap();
+    let err = pipeline::run_single(&cfg(&l.inbox, &l.lake, "2020-06-08"), pipeline::Single::Export).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("province 02") && msg.contains(&dir.join("02").join(list.file).display().to_string()), "{msg}");
+    assert!(msg.contains("fields"), "the CSV reader's own words: {msg}");
+}

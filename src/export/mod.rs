@@ -161,7 +161,9 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
     // Provinces are independent: they are written side by side (one per
     // core of the rayon pool), each sheet streamed to a temporary file as its
     // rows are written (a province's lists are still read whole from CSV).
-    let rows = reference
+    // Every province is attempted; a failure is reported for the first
+    // failing province in code order, whichever thread met it first.
+    let results: Vec<Result<u64>> = reference
         .provinces
         .par_iter()
         .map(|p| -> Result<u64> {
@@ -181,9 +183,10 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
             let header: Vec<&str> = WEEKLY_REPORT_COLUMNS.iter().map(|c| c.1).collect();
             write_csv(&pdir.join(WEEKLY_REPORT_FILE), &header, &rows)?;
             html::write(&pdir.join(HTML_FILE), p, as_of, &weeks)?;
-            write_workbook(&pdir, &p.code, as_of, &lists)
+            write_workbook(&pdir, &p.code, as_of, &lists).with_context(|| format!("province {}", p.code))
         })
-        .collect::<Result<Vec<u64>>>()?;
+        .collect();
+    let rows = results.into_iter().collect::<Result<Vec<u64>>>()?;
     let mut report = ExportReport { rows: rows.iter().sum(), provinces: rows.len(), workbooks: rows.len(), ..Default::default() };
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
@@ -234,6 +237,9 @@ const MAX_ROWS: usize = 1_048_575;
 /// Builds the province's workbook from its lists' CSV files; returns the rows written.
 fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List]) -> Result<u64> {
     let mut wb = Workbook::new();
+    // The sheets' temporary files go beside the workbook, on the lake's disk
+    // (the system's temporary folder may be memory).
+    wb.set_tempdir(pdir)?;
     // Dated by the data, not the clock: the same lake gives the same bytes.
     let created = ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)?;
     wb.set_properties(&DocProperties::new().set_creation_datetime(&created).set_title(format!("BHXH {province} {as_of}")));
@@ -328,10 +334,11 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut r = csv::Reader::from_reader(text.as_bytes());
-    let head = r.headers()?.iter().map(str::to_string).collect();
+    let bad = || format!("reading {}", path.display());
+    let head = r.headers().with_context(bad)?.iter().map(str::to_string).collect();
     let mut out = Vec::new();
     for rec in r.records() {
-        out.push(rec?.iter().map(str::to_string).collect());
+        out.push(rec.with_context(bad)?.iter().map(str::to_string).collect());
     }
     Ok((head, out))
 }
