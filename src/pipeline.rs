@@ -358,7 +358,7 @@ fn stages_in_order(
         stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
         under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
         worklist_items = coverage.worklist_items, months_reused = coverage.months_reused,
-        months_computed = coverage.months_computed, seconds = t.elapsed().as_secs_f64(), "stage done"
+        months_computed = coverage.months_computed, windows_reused = coverage.windows_reused, seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     // After coverage: the inspection list reads the coverage gold tables.
     let assess = assess::run(lake, &reference, cfg.as_of)?;
@@ -408,9 +408,10 @@ fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>>
     Ok(Some(f.finish()))
 }
 
-/// Silver tables the voluntary stage reads through its month cache (besides
-/// the link stage's `person_links`).
-const VOLUNTARY_CACHED_INPUTS: [&str; 6] = ["wages", "contributions", "households", "enrolments", "employers", "people"];
+/// Silver tables the voluntary stage's kept frames are computed from
+/// (besides the link stage's `person_links`). The employers' places are read
+/// afresh every night and are not among them.
+const VOLUNTARY_CACHED_INPUTS: [&str; 5] = ["wages", "contributions", "households", "enrolments", "people"];
 
 /// The fingerprint of what the voluntary stage's kept frames depend on: its
 /// rules and the silver tables and links it reads (a table that is absent

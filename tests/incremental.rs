@@ -63,10 +63,11 @@ fn assert_same(incremental: &Path, full: &Path, when: &str) {
     }
 }
 
-/// Coverage month answers (uninsured months, under-declared wages): (reused, computed).
-fn months(r: &RunReport) -> (u32, u32) {
+/// Coverage month answers (uninsured months, under-declared wages): (read
+/// back, computed, window folds read back whole).
+fn months(r: &RunReport) -> (u32, u32, u32) {
     let c = r.coverage.as_ref().unwrap();
-    (c.months_reused, c.months_computed)
+    (c.months_reused, c.months_computed, c.windows_reused)
 }
 
 /// Both month rules look back 12 months (pipelines/coverage.toml).
@@ -117,14 +118,14 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
 
     let first = run(&inbox, &lake, date(8), false);
     assert!(reused(&first).is_empty(), "a new lake has nothing to reuse");
-    assert_eq!(months(&first), (0, WINDOW), "every month computed once");
+    assert_eq!(months(&first), (0, WINDOW, 0), "every month computed once");
     assert_eq!(frames(&first), (0, FRAMES));
 
     // The same inputs the next night: every silver table and the links are kept.
     let again = run(&inbox, &lake, date(8), false);
     assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
     assert!(again.link.as_ref().unwrap().skipped);
-    assert_eq!(months(&again), (WINDOW, 0), "every month's answer kept");
+    assert_eq!(months(&again), (0, 0, 2), "both rules' window folds read back: no month read or computed");
     assert_eq!(frames(&again), (FRAMES, 0), "voluntary's frames kept");
     assert_eq!(
         again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
@@ -146,8 +147,8 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(kept.contains(&"wages".to_string()) && kept.contains(&"contributions".to_string()) && kept.contains(&"link".to_string()));
     assert_eq!(kept.len(), inc.conform.len(), "every other silver table and the links kept: {kept:?}");
     assert!(reused(&full).is_empty(), "--full recomputes everything");
-    assert_eq!(months(&inc), (WINDOW, 0), "payments feed no month rule");
-    assert_eq!(months(&full), (0, WINDOW), "--full computes every month");
+    assert_eq!(months(&inc), (0, 0, 2), "payments feed no month rule");
+    assert_eq!(months(&full), (0, WINDOW, 0), "--full computes every month");
     assert_eq!(frames(&inc), (FRAMES, 0), "the same month, and payments feed no frame");
     assert_eq!(frames(&full), (0, FRAMES), "--full computes every frame");
     // Tuesday: Monday's runs published every week of the window.
@@ -175,7 +176,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let kept = reused(&inc);
     assert!(!kept.contains(&"wages".to_string()) && !kept.contains(&"link".to_string()), "{kept:?}");
     assert!(kept.contains(&"people".to_string()) && kept.contains(&"payments".to_string()), "{kept:?}");
-    assert_eq!(months(&inc), (0, WINDOW), "the wages changed: every month again");
+    assert_eq!(months(&inc), (0, WINDOW, 0), "the wages changed: every month again");
     assert_eq!(frames(&inc), (0, FRAMES), "the wages changed: every frame again");
     assert!(reused(&full).is_empty());
     assert_same(&lake, &rebuilt, "after a wage correction");
@@ -197,9 +198,9 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let july = NaiveDate::from_ymd_opt(2020, 7, 1).unwrap();
     let inc = run(&inbox, &lake, july, false);
     let full = run(&inbox, &rebuilt, july, true);
-    assert_eq!(months(&inc), (WINDOW - 2, 2), "one new month per rule");
+    assert_eq!(months(&inc), (WINDOW - 2, 2, 0), "one new month per rule, the others read back");
     assert!(!inc.publish.as_ref().unwrap().reused, "weeks 24 to 26 are new");
-    assert_eq!(months(&full), (0, WINDOW));
+    assert_eq!(months(&full), (0, WINDOW, 0));
     assert_eq!(frames(&inc), (0, FRAMES), "a new month: every frame computed");
     let files = |dir: &str| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(lake.join("_state").join(dir)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();

@@ -50,8 +50,7 @@ pub fn by_month(
     if let (Some((c, name)), Some(window)) = (cache, &window) {
         let mut c = c.borrow_mut();
         if let Some(df) = c.reuse(window, last, &from)? {
-            // Every month of the window is kept (in the fold).
-            c.reused += first.through(last).count() as u32;
+            c.windows_reused += 1;
             c.keep_only(name, first, last)?;
             return Ok(Some(df));
         }
@@ -87,9 +86,10 @@ pub fn stack(mut a: DataFrame, b: DataFrame) -> Result<DataFrame> {
 /// Month answers kept between runs in `<lake>/_state/<stage>/<part>/<YYYY-MM>.parquet`,
 /// each remembered in the memo (`<stage>/<part>/<YYYY-MM>`) with the
 /// fingerprint of the stage's inputs: the silver tables the rules read (by
-/// their conform and link fingerprints, which carry the code's), the rules
-/// and the reference tables. A month is reused only under the same
-/// fingerprint and with its file untouched (see [`Memo::fresh`]).
+/// their conform and link fingerprints, which carry the code's) and the
+/// rules (and, for coverage, the reference tables). A month is reused only
+/// under the same fingerprint and with its file untouched (see
+/// [`Memo::fresh`]).
 ///
 /// Coverage keeps one answer per month of its window; voluntary keeps the
 /// frames it reads for the month of the as-of date (see [`Self::frame`]).
@@ -98,15 +98,17 @@ pub struct MonthCache<'a> {
     root: PathBuf,
     stage: &'static str,
     inputs: String,
-    /// Months (or frames) reused and computed, for the log: a month inside
-    /// a reused window fold counts as reused.
+    /// Months (or frames) read back and computed, for the log; a month
+    /// inside a window fold read back whole is neither.
     pub reused: u32,
     pub computed: u32,
+    /// Window folds read back whole (see [`by_month`]).
+    pub windows_reused: u32,
 }
 
 impl<'a> MonthCache<'a> {
     pub fn new(memo: &'a mut Memo, lake_root: &Path, stage: &'static str, inputs: String) -> MonthCache<'a> {
-        MonthCache { memo, root: lake_root.to_path_buf(), stage, inputs, reused: 0, computed: 0 }
+        MonthCache { memo, root: lake_root.to_path_buf(), stage, inputs, reused: 0, computed: 0, windows_reused: 0 }
     }
 
     fn step(&self, part: &str, m: Month) -> String {
@@ -114,8 +116,9 @@ impl<'a> MonthCache<'a> {
     }
 
     /// The frame `part` of month `m`: read back when kept under the same
-    /// inputs, else computed and kept, and every other month's `part` is
-    /// forgotten (only the latest month is kept).
+    /// inputs, else computed and kept; every other month's `part` is
+    /// forgotten (only month `m`'s is kept, so a rerun for an earlier month
+    /// drops a later one's).
     pub fn frame(&mut self, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
         let mut compute = Some(compute);
         let df = self.get_or_compute(part, m, &mut |_| compute.take().expect("computed once")())?;

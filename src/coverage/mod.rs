@@ -68,6 +68,9 @@ pub struct CoverageReport {
     /// an earlier run, and computed.
     pub months_reused: u32,
     pub months_computed: u32,
+    /// Window folds (all of a rule's months, combined) read back whole: their
+    /// months are then neither read nor computed.
+    pub windows_reused: u32,
     pub seconds: f64,
 }
 
@@ -320,7 +323,7 @@ pub fn run(
     report.export_files = out.export_files;
     if let Some(c) = &ctx.months {
         let c = c.borrow();
-        (report.months_reused, report.months_computed) = (c.reused, c.computed);
+        (report.months_reused, report.months_computed, report.windows_reused) = (c.reused, c.computed, c.windows_reused);
     }
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)

@@ -18,7 +18,7 @@ use crate::assess::export::{exports_dir, C12_EXPORT, INSPECTION_EXPORT};
 use crate::lake::{gold, write_csv, Lake};
 use crate::month::report_sunday;
 use crate::publish::PROVINCE_WEEKLY;
-use crate::reference::Reference;
+use crate::reference::{Province, Reference};
 use anyhow::{bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
@@ -161,35 +161,42 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
     // Provinces are independent: they are written side by side (one per
     // core of the rayon pool), each sheet streamed to a temporary file as its
     // rows are written (a province's lists are still read whole from CSV).
-    // Every province is attempted; a failure is reported for the first
-    // failing province in code order, whichever thread met it first.
+    // Every province is attempted; the error returned is the first failing
+    // province's in the reference table's order (by code), whichever thread
+    // met it first, and the others are logged.
     let results: Vec<Result<u64>> = reference
         .provinces
         .par_iter()
-        .map(|p| -> Result<u64> {
-            let pdir = dir.join(&p.code);
-            std::fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
-            let weeks = if have.contains(&p.code) {
-                gold::read_partition(&lake.root, PROVINCE_WEEKLY, &p.code)?
-                    .lazy()
-                    .filter(col("week_end").lt_eq(lit(last)))
-                    .sort(["week_end"], SortMultipleOptions::default())
-                    .tail(REPORT_WEEKS as IdxSize)
-                    .collect()?
-            } else {
-                DataFrame::empty()
-            };
-            let rows = weekly_rows(&weeks)?;
-            let header: Vec<&str> = WEEKLY_REPORT_COLUMNS.iter().map(|c| c.1).collect();
-            write_csv(&pdir.join(WEEKLY_REPORT_FILE), &header, &rows)?;
-            html::write(&pdir.join(HTML_FILE), p, as_of, &weeks)?;
-            write_workbook(&pdir, &p.code, as_of, &lists).with_context(|| format!("province {}", p.code))
-        })
+        .map(|p| province(&dir, p, as_of, last, &have, lake, &lists).with_context(|| format!("province {}", p.code)))
         .collect();
+    for e in results.iter().filter_map(|r| r.as_ref().err()).skip(1) {
+        tracing::error!(stage = "export", "{e:#}");
+    }
     let rows = results.into_iter().collect::<Result<Vec<u64>>>()?;
     let mut report = ExportReport { rows: rows.iter().sum(), provinces: rows.len(), workbooks: rows.len(), ..Default::default() };
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// One province's weekly report, HTML summary and workbook; returns the workbook's rows.
+fn province(dir: &Path, p: &Province, as_of: NaiveDate, last: NaiveDate, have: &[String], lake: &Lake, lists: &[List]) -> Result<u64> {
+    let pdir = dir.join(&p.code);
+    std::fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
+    let weeks = if have.contains(&p.code) {
+        gold::read_partition(&lake.root, PROVINCE_WEEKLY, &p.code)?
+            .lazy()
+            .filter(col("week_end").lt_eq(lit(last)))
+            .sort(["week_end"], SortMultipleOptions::default())
+            .tail(REPORT_WEEKS as IdxSize)
+            .collect()?
+    } else {
+        DataFrame::empty()
+    };
+    let rows = weekly_rows(&weeks)?;
+    let header: Vec<&str> = WEEKLY_REPORT_COLUMNS.iter().map(|c| c.1).collect();
+    write_csv(&pdir.join(WEEKLY_REPORT_FILE), &header, &rows)?;
+    html::write(&pdir.join(HTML_FILE), p, as_of, &weeks)?;
+    write_workbook(&pdir, &p.code, as_of, lists)
 }
 
 /// The weekly report rows as CSV text, oldest week first.
@@ -237,8 +244,9 @@ const MAX_ROWS: usize = 1_048_575;
 /// Builds the province's workbook from its lists' CSV files; returns the rows written.
 fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List]) -> Result<u64> {
     let mut wb = Workbook::new();
-    // The sheets' temporary files go beside the workbook, on the lake's disk
-    // (the system's temporary folder may be memory).
+    // The sheets' rows go to temporary files beside the workbook, on the
+    // lake's disk (the system's temporary folder may be memory; the library
+    // still opens an empty one there as each sheet is made).
     wb.set_tempdir(pdir)?;
     // Dated by the data, not the clock: the same lake gives the same bytes.
     let created = ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)?;

@@ -816,7 +816,8 @@ fn build_pool(
     }
     let f = &cfg.features;
     let mut excluded: BTreeMap<&str, u64> = BTreeMap::new();
-    // Sized for every candidate at once rather than grown by doubling, which
+    // Sized once, for every candidate (the excluded ones' room is never
+    // touched, so never resident), rather than grown by doubling, which
     // copies the prospects (2.4M of about 450 bytes at 16M people) while the
     // old buffer is still held; the pool is the stage's peak.
     let mut out = Vec::with_capacity(cands.len());
