@@ -45,11 +45,11 @@ pub fn by_month(
     mut part: impl FnMut(Month) -> Result<DataFrame>,
     mut combine: impl FnMut(DataFrame, DataFrame) -> Result<DataFrame>,
 ) -> Result<Option<DataFrame>> {
-    let window = cache.map(|(_, name)| format!("{name}-window"));
+    let window = |name: &str| format!("{name}-window");
     let from = first.to_string();
-    if let (Some((c, name)), Some(window)) = (cache, &window) {
+    if let Some((c, name)) = cache {
         let mut c = c.borrow_mut();
-        if let Some(df) = c.reuse(window, last, &from)? {
+        if let Some(df) = c.reuse(&window(name), last, &from)? {
             c.windows_reused += 1;
             c.keep_only(name, first, last)?;
             return Ok(Some(df));
@@ -58,7 +58,7 @@ pub fn by_month(
     let mut all: Option<DataFrame> = None;
     for m in first.through(last) {
         let df = match cache {
-            Some((c, name)) => c.borrow_mut().get_or_compute(name, m, &mut part)?,
+            Some((c, name)) => c.borrow_mut().get_or_compute(name, m, || part(m))?,
             None => part(m)?,
         };
         all = Some(match all.take() {
@@ -66,13 +66,13 @@ pub fn by_month(
             None => df,
         });
     }
-    if let (Some((c, name)), Some(window)) = (cache, &window) {
+    if let Some((c, name)) = cache {
         let mut c = c.borrow_mut();
         c.keep_only(name, first, last)?;
         if let Some(df) = all.as_mut() {
-            c.keep(window, last, &from, df)?;
+            c.keep(&window(name), last, &from, df)?;
         }
-        c.keep_only(window, last, last)?;
+        c.keep_only(&window(name), last, last)?;
     }
     Ok(all)
 }
@@ -120,8 +120,7 @@ impl<'a> MonthCache<'a> {
     /// forgotten (only month `m`'s is kept, so a rerun for an earlier month
     /// drops a later one's).
     pub fn frame(&mut self, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
-        let mut compute = Some(compute);
-        let df = self.get_or_compute(part, m, &mut |_| compute.take().expect("computed once")())?;
+        let df = self.get_or_compute(part, m, compute)?;
         self.keep_only(part, m, m)?;
         Ok(df)
     }
@@ -131,12 +130,12 @@ impl<'a> MonthCache<'a> {
         self.root.join("_state").join(format!("{step}.parquet"))
     }
 
-    fn get_or_compute(&mut self, part: &str, m: Month, compute: &mut impl FnMut(Month) -> Result<DataFrame>) -> Result<DataFrame> {
+    fn get_or_compute(&mut self, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
         if let Some(df) = self.reuse(part, m, "")? {
             self.reused += 1;
             return Ok(df);
         }
-        let mut df = compute(m)?;
+        let mut df = compute()?;
         self.keep(part, m, "", &mut df)?;
         self.computed += 1;
         Ok(df)

@@ -679,7 +679,7 @@ fn report_day(ctx: &Ctx) -> bool {
 /// Merges the run's rows into the published table: the report week is
 /// replaced, earlier weeks are added where the table has no row for the
 /// region and week, every other published row is kept. Returns (rows written,
-/// rows kept).
+/// rows kept, `collected_week` of the report week as published).
 fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, usize, i64)> {
     let t = table_of(level);
     t.check(&new)?;
