@@ -178,6 +178,57 @@ fn an_ingested_file_is_skipped_and_a_changed_one_is_a_new_version() {
     assert_eq!(Ledger::load(&lake.root).unwrap().entries.len(), 2);
 }
 
+/// Sets the file's modification time `ago` before now.
+fn age(file: &Path, ago: std::time::Duration) {
+    let f = std::fs::File::options().write(true).open(file).unwrap();
+    f.set_modified(std::time::SystemTime::now() - ago).unwrap();
+}
+
+#[test]
+fn an_unchanged_file_is_known_by_its_size_and_time_and_any_change_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let file = inbox.join("si_units_20200608.csv");
+    let hour = std::time::Duration::from_secs(3600);
+    std::fs::write(&file, format!("{UNITS_HEADER}\nU1,,A,01,,1,,,active\n")).unwrap();
+    age(&file, hour);
+    let first = run(&inbox, &lake);
+    assert!(first.files[0].hashed && first.files[0].skipped.is_none());
+    let stamped = Ledger::load(&lake.root).unwrap().entries[0].modified_ns;
+    assert!(stamped.is_some(), "a settled file's time is remembered");
+
+    let again = run(&inbox, &lake);
+    assert_eq!(again.files[0].skipped.as_deref(), Some("test-run"));
+    assert!(!again.files[0].hashed, "same size and time: not read");
+    assert_eq!(again.files[0].blake3, first.files[0].blake3);
+
+    // The same content delivered again (a new time): read, skipped, restamped.
+    age(&file, hour / 2);
+    let copied = run(&inbox, &lake);
+    assert!(copied.files[0].hashed && copied.files[0].skipped.is_some());
+    let ledger = Ledger::load(&lake.root).unwrap();
+    assert_eq!(ledger.entries.len(), 1);
+    assert_ne!(ledger.entries[0].modified_ns, stamped, "the new time is remembered");
+    assert!(!run(&inbox, &lake).files[0].hashed, "and the next run need not read it");
+
+    // New content of the same size: the time moved, so it is read, and it is a new version.
+    std::fs::write(&file, format!("{UNITS_HEADER}\nU2,,B,01,,1,,,active\n")).unwrap();
+    age(&file, hour / 4);
+    let changed = run(&inbox, &lake);
+    assert!(changed.files[0].hashed);
+    assert_eq!((changed.files[0].version, changed.files[0].accepted, changed.files[0].skipped.clone()), (2, 1, None));
+
+    // A file written within the last seconds: its time is not trusted.
+    std::fs::write(&file, format!("{UNITS_HEADER}\nU3,,C,01,,1,,,active\n")).unwrap();
+    let fresh = run(&inbox, &lake);
+    assert_eq!(fresh.files[0].version, 3);
+    let ledger = Ledger::load(&lake.root).unwrap();
+    assert_eq!(ledger.entries.last().unwrap().modified_ns, None, "too recent to remember");
+    assert!(run(&inbox, &lake).files[0].hashed, "so it is read again next run");
+}
+
 /// The benchmark's I/O floor reads the same rows ingest accounts for.
 #[test]
 fn scan_only_counts_the_rows_ingest_accounts_for() {

@@ -17,7 +17,7 @@ mod validate;
 pub use validate::{parse_cell, validate_row, CellError, ParsedRow, RowError, Value};
 
 use crate::contract::{self, Dataset, Kind, Reason};
-use crate::lake::ledger::{hash_file, Ledger, LedgerEntry};
+use crate::lake::ledger::{hash_file, Ledger, LedgerEntry, Stamp};
 use crate::lake::{Lake, ParquetFile};
 use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
@@ -68,6 +68,11 @@ pub struct FileReport {
     pub version: u32,
     pub blake3: String,
     pub bytes: u64,
+    /// The file's size and modification time when it was read (or found
+    /// unchanged); the ledger remembers it.
+    pub stamp: Stamp,
+    /// Whether the content was hashed this run (false: known by its stamp).
+    pub hashed: bool,
     pub seconds: f64,
 }
 
@@ -221,7 +226,10 @@ pub fn run(
                 rejected: f.rejected,
                 ingested_at: now.clone(),
                 run_id: run_id.to_string(),
+                modified_ns: f.stamp.modified_ns,
             });
+        } else if f.skipped.is_some() && f.hashed {
+            ledger.restamp(&f.file, &f.blake3, &f.stamp);
         }
     }
     ledger.save()?;
@@ -240,22 +248,31 @@ fn versioned_name(stem: &str, version: u32) -> String {
 /// as the next version of its name.
 fn ingest_new(x: &Extract, lake: &Lake, reference: &Reference, ledger: &Ledger) -> Result<FileReport> {
     let file = x.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    // Taken before the content is read: a write during the hash moves the
+    // time past what is remembered, and the next run reads the file again.
+    let stamp = Stamp::of(&x.path)?;
+    let skip = |seen: &LedgerEntry, blake3: String, bytes: u64, hashed: bool| FileReport {
+        dataset: x.dataset.name.to_string(),
+        file: file.clone(),
+        skipped: Some(seen.run_id.clone()),
+        version: seen.version,
+        blake3,
+        bytes,
+        stamp,
+        hashed,
+        ..Default::default()
+    };
+    if let Some(seen) = ledger.find_unchanged(&file, &stamp) {
+        return Ok(skip(seen, seen.blake3.clone(), seen.bytes, false));
+    }
     let (blake3, bytes) = hash_file(&x.path)?;
     if let Some(seen) = ledger.find(&file, &blake3) {
-        return Ok(FileReport {
-            dataset: x.dataset.name.to_string(),
-            file,
-            skipped: Some(seen.run_id.clone()),
-            version: seen.version,
-            blake3,
-            bytes,
-            ..Default::default()
-        });
+        return Ok(skip(seen, blake3, bytes, true));
     }
     let version = ledger.next_version(&file);
     let x = Extract { name: versioned_name(&x.name, version), version, ..x.clone() };
     let mut report = ingest_extract(&x, lake, reference)?;
-    (report.version, report.blake3, report.bytes) = (version, blake3, bytes);
+    (report.version, report.blake3, report.bytes, report.stamp, report.hashed) = (version, blake3, bytes, stamp, true);
     Ok(report)
 }
 
