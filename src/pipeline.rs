@@ -358,7 +358,8 @@ fn stages_in_order(
         stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
         under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
         worklist_items = coverage.worklist_items, months_reused = coverage.months_reused,
-        months_computed = coverage.months_computed, windows_reused = coverage.windows_reused, seconds = t.elapsed().as_secs_f64(), "stage done"
+        months_computed = coverage.months_computed, windows_reused = coverage.windows_reused,
+        frames_reused = coverage.frames_reused, frames_computed = coverage.frames_computed, seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     // After coverage: the inspection list reads the coverage gold tables.
     let assess = assess::run(lake, &reference, cfg.as_of)?;

@@ -79,6 +79,13 @@ fn frames(r: &RunReport) -> (u32, u32) {
     (v.frames_reused, v.frames_computed)
 }
 
+/// The coverage stage's frame kept for the as-of month (the listed workers'
+/// identities from the whole wage table): (reused, computed).
+fn identities(r: &RunReport) -> (u32, u32) {
+    let c = r.coverage.as_ref().unwrap();
+    (c.frames_reused, c.frames_computed)
+}
+
 /// Free workers, people needed, due months, links, last compulsory month,
 /// wage facts, people held (src/voluntary/mod.rs, `load`).
 const FRAMES: u32 = 7;
@@ -120,6 +127,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(reused(&first).is_empty(), "a new lake has nothing to reuse");
     assert_eq!(months(&first), (0, WINDOW, 0), "every month computed once");
     assert_eq!(frames(&first), (0, FRAMES));
+    assert_eq!(identities(&first), (0, 1));
 
     // The same inputs the next night: every silver table and the links are kept.
     let again = run(&inbox, &lake, date(8), false);
@@ -127,6 +135,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(again.link.as_ref().unwrap().skipped);
     assert_eq!(months(&again), (0, 0, 2), "both rules' window folds read back: no month read or computed");
     assert_eq!(frames(&again), (FRAMES, 0), "voluntary's frames kept");
+    assert_eq!(identities(&again), (1, 0), "the same people listed: their identities kept");
     assert_eq!(
         again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
         first.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
@@ -151,6 +160,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(months(&full), (0, WINDOW, 0), "--full computes every month");
     assert_eq!(frames(&inc), (FRAMES, 0), "the same month, and payments feed no frame");
     assert_eq!(frames(&full), (0, FRAMES), "--full computes every frame");
+    assert_eq!((identities(&inc), identities(&full)), ((1, 0), (0, 1)));
     // Tuesday: Monday's runs published every week of the window.
     assert!(!again.publish.as_ref().unwrap().reused, "the report day's run computes its weeks, even all published");
     assert!(inc.publish.as_ref().unwrap().reused, "a mid-week night keeps every published week");
@@ -178,6 +188,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(kept.contains(&"people".to_string()) && kept.contains(&"payments".to_string()), "{kept:?}");
     assert_eq!(months(&inc), (0, WINDOW, 0), "the wages changed: every month again");
     assert_eq!(frames(&inc), (0, FRAMES), "the wages changed: every frame again");
+    assert_eq!(identities(&inc), (0, 1), "the wages changed: identities read again");
     assert!(reused(&full).is_empty());
     assert_same(&lake, &rebuilt, "after a wage correction");
 
@@ -202,6 +213,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(!inc.publish.as_ref().unwrap().reused, "weeks 24 to 26 are new");
     assert_eq!(months(&full), (0, WINDOW, 0));
     assert_eq!(frames(&inc), (0, FRAMES), "a new month: every frame computed");
+    assert_eq!(identities(&inc), (0, 1));
     let files = |dir: &str| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(lake.join("_state").join(dir)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         v.sort();
@@ -213,6 +225,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
         assert_eq!(files(&format!("coverage/{part}-window")), ["2020-06.parquet"], "{part}: only the latest window's fold is kept");
     }
     assert_eq!(files("voluntary/wage_facts"), ["2020-07.parquet"], "only the as-of month's frames are kept");
+    assert_eq!(files("coverage/identities"), ["2020-07.parquet"]);
     assert_same(&lake, &rebuilt, "a new month");
 
     // The manifest says what was reused.

@@ -58,7 +58,16 @@ pub fn by_month(
     let mut all: Option<DataFrame> = None;
     for m in first.through(last) {
         let df = match cache {
-            Some((c, name)) => c.borrow_mut().get_or_compute(name, m, || part(m))?,
+            Some((c, name)) => {
+                let mut c = c.borrow_mut();
+                let (df, reused) = c.get_or_compute(name, m, "", || part(m))?;
+                if reused {
+                    c.reused += 1;
+                } else {
+                    c.computed += 1;
+                }
+                df
+            }
             None => part(m)?,
         };
         all = Some(match all.take() {
@@ -98,17 +107,20 @@ pub struct MonthCache<'a> {
     root: PathBuf,
     stage: &'static str,
     inputs: String,
-    /// Months (or frames) read back and computed, for the log; a month
+    /// Months read back and computed by [`by_month`], for the log; a month
     /// inside a window fold read back whole is neither.
     pub reused: u32,
     pub computed: u32,
     /// Window folds read back whole (see [`by_month`]).
     pub windows_reused: u32,
+    /// Frames read back and computed by [`Self::frame`] and [`Self::frame_for`].
+    pub frames_reused: u32,
+    pub frames_computed: u32,
 }
 
 impl<'a> MonthCache<'a> {
     pub fn new(memo: &'a mut Memo, lake_root: &Path, stage: &'static str, inputs: String) -> MonthCache<'a> {
-        MonthCache { memo, root: lake_root.to_path_buf(), stage, inputs, reused: 0, computed: 0, windows_reused: 0 }
+        MonthCache { memo, root: lake_root.to_path_buf(), stage, inputs, reused: 0, computed: 0, windows_reused: 0, frames_reused: 0, frames_computed: 0 }
     }
 
     fn step(&self, part: &str, m: Month) -> String {
@@ -120,7 +132,18 @@ impl<'a> MonthCache<'a> {
     /// forgotten (only month `m`'s is kept, so a rerun for an earlier month
     /// drops a later one's).
     pub fn frame(&mut self, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
-        let df = self.get_or_compute(part, m, compute)?;
+        self.frame_for(part, m, "", compute)
+    }
+
+    /// [`Self::frame`] for a frame that also depends on `key` (the people it
+    /// is for, say): read back only when kept under the same inputs and key.
+    pub fn frame_for(&mut self, part: &str, m: Month, key: &str, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
+        let (df, reused) = self.get_or_compute(part, m, key, compute)?;
+        if reused {
+            self.frames_reused += 1;
+        } else {
+            self.frames_computed += 1;
+        }
         self.keep_only(part, m, m)?;
         Ok(df)
     }
@@ -130,15 +153,14 @@ impl<'a> MonthCache<'a> {
         self.root.join("_state").join(format!("{step}.parquet"))
     }
 
-    fn get_or_compute(&mut self, part: &str, m: Month, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
-        if let Some(df) = self.reuse(part, m, "")? {
-            self.reused += 1;
-            return Ok(df);
+    /// `part` of month `m`, and whether it was read back (else computed and kept).
+    fn get_or_compute(&mut self, part: &str, m: Month, extra: &str, compute: impl FnOnce() -> Result<DataFrame>) -> Result<(DataFrame, bool)> {
+        if let Some(df) = self.reuse(part, m, extra)? {
+            return Ok((df, true));
         }
         let mut df = compute()?;
-        self.keep(part, m, "", &mut df)?;
-        self.computed += 1;
-        Ok(df)
+        self.keep(part, m, extra, &mut df)?;
+        Ok((df, false))
     }
 
     /// The fingerprint of `step`: the inputs, and `extra` when not empty.

@@ -71,6 +71,10 @@ pub struct CoverageReport {
     /// Window folds (all of a rule's months, combined) read back whole: their
     /// months are then neither read nor computed.
     pub windows_reused: u32,
+    /// Frames kept for the as-of month (the listed workers' identities, read
+    /// from the whole wage table) read back, and computed.
+    pub frames_reused: u32,
+    pub frames_computed: u32,
     pub seconds: f64,
 }
 
@@ -324,6 +328,7 @@ pub fn run(
     if let Some(c) = &ctx.months {
         let c = c.borrow();
         (report.months_reused, report.months_computed, report.windows_reused) = (c.reused, c.computed, c.windows_reused);
+        (report.frames_reused, report.frames_computed) = (c.frames_reused, c.frames_computed);
     }
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)

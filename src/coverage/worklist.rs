@@ -262,15 +262,23 @@ pub(crate) fn publish(
         ],
     )?;
     super::publish(ctx.lake, &super::tables::OFFICER_WORKLISTS, df)?;
+    let mut t = std::time::Instant::now();
+    let lap = |what: &str, t: &mut std::time::Instant| {
+        tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
+        *t = std::time::Instant::now();
+    };
     let mut officers: Vec<&str> = it.iter().filter_map(|i| i.officer.as_deref()).collect();
     officers.sort();
     officers.dedup();
 
     let history = update_history(ctx, plan, workers)?;
+    lap("worklist history", &mut t);
     let developed = history.iter().filter(|h| h.developed_on.is_some()).count() as u64;
     write_history(ctx, &history)?;
     super::publish(ctx.lake, &super::tables::WORKLIST_RESULTS, results_frame(ctx, &history)?)?;
+    lap("worklist results", &mut t);
     let files = export(ctx, plan, workers)?;
+    lap("worklist exports", &mut t);
     Ok(Published { officers_with_work: officers.len() as u64, history_items: history.len() as u64, developed_items: developed, export_files: files })
 }
 
@@ -388,6 +396,13 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
     let Some(due) = super::uninsured::due_declarations(ctx)? else { return Ok(()) };
     let mut found: HashMap<usize, Month> = HashMap::new();
     let listing = |i: usize| Some(Month::of_date(rows[i].first_listed_on).first_day());
+    // Only declarations from the earliest listing on can develop an item:
+    // the rest of the table is left out before the joins.
+    let since_first = |rows_of: &[usize]| rows_of.iter().filter_map(|&i| listing(i)).min();
+    let due_from = |from: Option<NaiveDate>| match from {
+        Some(d) => due.clone().filter(col("month").gt_eq(lit(d))),
+        None => due.clone(),
+    };
     // Workers: their current link, declared by a unit of the employer.
     let w: Vec<usize> = pending.iter().copied().filter(|&i| rows[i].kind == "uninsured_worker").collect();
     if let (false, Some(links)) = (w.is_empty(), frame::silver(ctx.lake, "person_links")?) {
@@ -408,7 +423,7 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
                 [col("person_ref")],
                 JoinArgs::new(JoinType::Inner),
             )
-            .join(due.clone(), [col("si_number"), col("head")], [col("si_number"), col("head_tax_code")], JoinArgs::new(JoinType::Inner))
+            .join(due_from(since_first(&w)), [col("si_number"), col("head")], [col("si_number"), col("head_tax_code")], JoinArgs::new(JoinType::Inner))
             .filter(col("month").gt_eq(col("since")))
             .group_by([col("row")])
             .agg([col("month").min()])
@@ -429,7 +444,7 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
         )?;
         let df = q
             .lazy()
-            .join(due.clone(), [col("head")], [col("head_tax_code")], JoinArgs::new(JoinType::Inner))
+            .join(due_from(since_first(&e)), [col("head")], [col("head_tax_code")], JoinArgs::new(JoinType::Inner))
             .filter(col("month").gt_eq(col("since")))
             .group_by([col("row")])
             .agg([col("month").min()])
@@ -553,28 +568,44 @@ fn results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
 /// How the tax sources show a person: (full_name, citizen_id, person_tax_code, birth_date).
 type Identity = (Option<String>, Option<String>, Option<String>, Option<NaiveDate>);
 
+/// The identities of the people `refs` from the wage table (a scan of the
+/// whole table), kept between nights through the stage's month cache for the
+/// same silver tables and the same people.
 fn identities(ctx: &Ctx, refs: &[&str]) -> Result<HashMap<String, Identity>> {
     let mut out = HashMap::new();
     let Some(wages) = frame::silver(ctx.lake, "wages")? else { return Ok(out) };
-    let q = DataFrame::new(refs.len(), vec![Column::new("person_ref".into(), refs.iter().map(|s| s.to_string()).collect::<Vec<_>>())])?;
-    // The listed people's wage rows, streamed out of the whole table (read
-    // whole on the in-memory engine, the wage columns took 13 GB at 16M
-    // people); then the latest month's identity, ties in name order so that
-    // the choice does not depend on the order rows arrive in.
-    let rows = wages
-        .select([col("person_ref"), col("full_name"), col("citizen_id"), col("person_tax_code"), col("birth_date"), col("month")])
-        .join(q.lazy(), [col("person_ref")], [col("person_ref")], JoinArgs::new(JoinType::Semi))
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let df = rows
-        .lazy()
-        .sort(
-            ["person_ref", "month", "full_name", "citizen_id", "person_tax_code", "birth_date"],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, false, false, false, false]).with_nulls_last(true),
-        )
-        .group_by_stable([col("person_ref")])
-        .agg([col("full_name").first(), col("citizen_id").first(), col("person_tax_code").first(), col("birth_date").first()])
-        .collect()?;
+    let compute = || -> Result<DataFrame> {
+        let q = DataFrame::new(refs.len(), vec![Column::new("person_ref".into(), refs.iter().map(|s| s.to_string()).collect::<Vec<_>>())])?;
+        // The listed people's wage rows, streamed out of the whole table (read
+        // whole on the in-memory engine, the wage columns took 13 GB at 16M
+        // people); then the latest month's identity, ties in name order so that
+        // the choice does not depend on the order rows arrive in.
+        let rows = wages
+            .select([col("person_ref"), col("full_name"), col("citizen_id"), col("person_tax_code"), col("birth_date"), col("month")])
+            .join(q.lazy(), [col("person_ref")], [col("person_ref")], JoinArgs::new(JoinType::Semi))
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        Ok(rows
+            .lazy()
+            .sort(
+                ["person_ref", "month", "full_name", "citizen_id", "person_tax_code", "birth_date"],
+                SortMultipleOptions::default().with_order_descending_multi([false, true, false, false, false, false]).with_nulls_last(true),
+            )
+            .group_by_stable([col("person_ref")])
+            .agg([col("full_name").first(), col("citizen_id").first(), col("person_tax_code").first(), col("birth_date").first()])
+            .collect()?)
+    };
+    let df = match &ctx.months {
+        Some(cache) => {
+            // The people, in a canonical order, name the frame.
+            let mut key = refs.to_vec();
+            key.sort_unstable();
+            key.dedup();
+            let key = blake3::hash(key.join("\n").as_bytes()).to_hex();
+            cache.borrow_mut().frame_for("identities", ctx.asof_m, key.as_str(), compute)?
+        }
+        None => compute()?,
+    };
     let (p, n, c, t, b) = (strs(&df, "person_ref")?, strs(&df, "full_name")?, strs(&df, "citizen_id")?, strs(&df, "person_tax_code")?, days(&df, "birth_date")?);
     for i in 0..df.height() {
         if let Some(r) = &p[i] {
@@ -586,7 +617,9 @@ fn identities(ctx: &Ctx, refs: &[&str]) -> Result<HashMap<String, Identity>> {
 
 fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
     let refs: Vec<&str> = workers.iter().filter(|w| w.is_uninsured()).map(|w| w.person_ref.as_str()).collect();
+    let t = std::time::Instant::now();
     let ids = identities(ctx, &refs)?;
+    tracing::debug!(stage = "coverage", part = "identities", seconds = t.elapsed().as_secs_f64(), "part done");
     let mut by_unit: HashMap<&str, Vec<&WorkerRow>> = HashMap::new();
     for w in workers.iter().filter(|w| w.is_uninsured()) {
         if let Some(u) = &w.unit_code {

@@ -1101,7 +1101,7 @@ pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &Pers
     let mut report = VoluntaryReport::default();
     let mut d = load(lake, cfg, asof_m, &mut cache)?;
     if let Some(c) = cache.take() {
-        (report.frames_reused, report.frames_computed) = (c.reused, c.computed);
+        (report.frames_reused, report.frames_computed) = (c.frames_reused, c.frames_computed);
     }
     let mut t = Instant::now();
     let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
