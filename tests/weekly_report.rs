@@ -372,6 +372,27 @@ fn workbooks_round_trip_and_hold_their_province_only() {
     assert!(html.contains("Báo cáo tuần: Hà Nội (01)") && html.matches("<svg").count() == 2);
     assert!(html.contains("1.500.000"), "the week's collection in the summary");
 
+    // Every cell shows as its column is declared: money as VND, dates as dates.
+    let formats = cell_formats(&dir.join("01").join(export::workbook_name("01", d("2020-06-08"))));
+    let mut checked = 0;
+    for (i, list) in lists.iter().enumerate() {
+        let Some(row) = formats.get(i).and_then(|s| s.get(&2)) else { continue };
+        for (c, (h, kind)) in list.columns.iter().enumerate() {
+            let Some(code) = row.get(&c) else { continue };
+            let want = match kind {
+                Cell::Vnd => "#,##0 \"₫\"",
+                Cell::Int => "#,##0",
+                Cell::Share => "0.0%",
+                Cell::Date => "dd/mm/yyyy",
+                Cell::Month => "mm/yyyy",
+                Cell::Text => "General",
+            };
+            assert_eq!(code, want, "{} column {h}", list.sheet);
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} cells' formats checked");
+
     // And `bhxh verify`'s own check agrees.
     let reference = bhxh::reference::Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap();
     let findings = bhxh::verify::run(&l.lake, &l.lake.join("exports"), &reference).unwrap();
@@ -426,4 +447,54 @@ fn a_list_that_differs_from_its_declaration_stops_export_at_the_first_province()
     let msg = format!("{err:#}");
     assert!(msg.contains("province 02") && msg.contains(&dir.join("02").join(list.file).display().to_string()), "{msg}");
     assert!(msg.contains("fields"), "the CSV reader's own words: {msg}");
+}
+
+/// The number format of every cell of a workbook: per sheet (in order), row
+/// (1-based) → column (0-based) → format code (`General` when none), read
+/// from the workbook's XML.
+fn cell_formats(path: &Path) -> Vec<std::collections::BTreeMap<u32, std::collections::BTreeMap<usize, String>>> {
+    use std::collections::BTreeMap;
+    use std::io::Read;
+    let mut zip = ::zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut read = |name: &str| -> Option<String> {
+        let mut s = String::new();
+        zip.by_name(name).ok()?.read_to_string(&mut s).unwrap();
+        Some(s)
+    };
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let v = &tag[at..at + tag[at..].find('"')?];
+        Some(v.replace("&quot;", "\"").replace("&amp;", "&"))
+    };
+    let styles = read("xl/styles.xml").unwrap();
+    let codes: BTreeMap<String, String> = styles
+        .split("<numFmt ")
+        .skip(1)
+        .filter_map(|t| Some((attr(&format!(" {t}"), "numFmtId")?, attr(&format!(" {t}"), "formatCode")?)))
+        .collect();
+    let xfs_part = &styles[styles.find("<cellXfs").unwrap()..styles.find("</cellXfs>").unwrap()];
+    let xfs: Vec<String> = xfs_part
+        .split("<xf ")
+        .skip(1)
+        .map(|t| {
+            let id = attr(&format!(" {t}"), "numFmtId").unwrap_or_else(|| "0".into());
+            codes.get(&id).cloned().unwrap_or_else(|| if id == "0" { "General".into() } else { format!("builtin {id}") })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for n in 1.. {
+        let Some(sheet) = read(&format!("xl/worksheets/sheet{n}.xml")) else { break };
+        let mut cells: BTreeMap<u32, BTreeMap<usize, String>> = BTreeMap::new();
+        for t in sheet.split("<c ").skip(1) {
+            let t = format!(" {}", &t[..t.find('>').unwrap()]);
+            let r = attr(&t, "r").unwrap();
+            let letters: String = r.chars().take_while(|c| c.is_ascii_uppercase()).collect();
+            let row: u32 = r[letters.len()..].parse().unwrap();
+            let col = letters.bytes().fold(0usize, |a, b| a * 26 + (b - b'A' + 1) as usize) - 1;
+            let s: usize = attr(&t, "s").map_or(0, |s| s.parse().unwrap());
+            cells.entry(row).or_default().insert(col, xfs[s].clone());
+        }
+        out.push(cells);
+    }
+    out
 }

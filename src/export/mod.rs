@@ -285,6 +285,15 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
                 _ => 12.0,
             };
             ws.set_column_width(c, width)?;
+            // Numbers take their column's format: written without one, a
+            // cell is styled by an index the sheet looks up, not by hashing
+            // a whole format per cell (a tenth of the stage's time).
+            match cell {
+                Cell::Int => ws.set_column_format(c, &int)?,
+                Cell::Vnd => ws.set_column_format(c, &vnd)?,
+                Cell::Share => ws.set_column_format(c, &share)?,
+                Cell::Text | Cell::Date | Cell::Month => ws,
+            };
         }
         ws.set_row_height(0, 45)?;
         ws.set_freeze_panes(1, 0)?;
@@ -306,11 +315,11 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
                     Cell::Int | Cell::Vnd => {
                         let n: i64 = v.parse().map_err(|_| anyhow::anyhow!(bad()))?;
                         // Whole VND are exact in a double below 2^53 (9 × 10^15).
-                        ws.write_number_with_format(row, c, n as f64, if *cell == Cell::Vnd { &vnd } else { &int })?;
+                        ws.write_number(row, c, n as f64)?;
                     }
                     Cell::Share => {
                         let x: f64 = v.parse().map_err(|_| anyhow::anyhow!(bad()))?;
-                        ws.write_number_with_format(row, c, x, &share)?;
+                        ws.write_number(row, c, x)?;
                     }
                     Cell::Date | Cell::Month => {
                         let d = if *cell == Cell::Month {
