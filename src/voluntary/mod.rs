@@ -26,7 +26,10 @@ use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use score::{Model, FEATURES};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+// Maps keyed by codes and references from the agencies' own files (no
+// untrusted input to flood them): a fast hash, not the default SipHash.
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::time::Instant;
 
 /// Codes, references and names held in the stage's maps. Up to 24 bytes are
@@ -145,6 +148,14 @@ const SOURCES: [(u8, &str); 4] = [
     (SRC_STOPPED, "stopped_contributing"),
     (SRC_FREE, "free_worker"),
     (SRC_HH, "household_hi_only"),
+];
+
+/// The `source_<name>` feature of each of [`SOURCES`], in its order.
+const SOURCE_FEATURES: [usize; 4] = [
+    feature_index("source_household_business"),
+    feature_index("source_stopped_contributing"),
+    feature_index("source_free_worker"),
+    feature_index("source_household_hi_only"),
 ];
 
 #[derive(Clone, Debug, Default)]
@@ -719,9 +730,33 @@ struct Prospect {
     citizen_id: Option<Text>,
 }
 
-fn feature(x: &mut [f64], name: &str, v: f64) {
-    let i = FEATURES.iter().position(|f| *f == name).expect("known feature");
-    x[i] = v;
+/// Where feature `name` sits in [`FEATURES`]; a name that is not there
+/// fails the build (every call is evaluated at compile time through [`feature!`]).
+const fn feature_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < FEATURES.len() {
+        let (a, b) = (FEATURES[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("unknown feature")
+}
+
+/// Sets feature `$name` of `$x`, its position found at compile time (the
+/// pool sets a dozen per candidate, for millions of candidates).
+macro_rules! feature {
+    ($x:expr, $name:literal, $v:expr) => {{
+        const I: usize = feature_index($name);
+        $x[I] = $v;
+    }};
 }
 
 /// Household BHYT standing per household code: (latest paid_through, its payment_months).
@@ -876,38 +911,39 @@ fn build_pool(
             *excluded.entry(why).or_default() += 1;
             continue;
         }
-        let (_, source) = SOURCES.iter().copied().find(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
+        let source_at = SOURCES.iter().position(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
+        let source = SOURCES[source_at].1;
         let mut x: Features = [0.0; FEATURES.len()];
         let months = taxes.iter().map(|t| t.months).max().unwrap_or(0);
         let total: i64 = taxes.iter().map(|t| t.total).sum();
         if months > 0 {
             let avg = total / months;
-            feature(&mut x, "income_level", (avg as f64 / f.income_full_vnd as f64).min(1.0));
-            feature(&mut x, "income_stability", (months as f64 / cfg.pool.income_months as f64).min(1.0));
+            feature!(x, "income_level", (avg as f64 / f.income_full_vnd as f64).min(1.0));
+            feature!(x, "income_stability", (months as f64 / cfg.pool.income_months as f64).min(1.0));
             let stable = months >= i64::from(f.stable_min_months) && avg >= f.stable_min_income_vnd;
-            feature(&mut x, "stable_income", if stable { 1.0 } else { 0.0 });
+            feature!(x, "stable_income", if stable { 1.0 } else { 0.0 });
         }
         let prior = person.map_or(0, |p| p.contributed) + si_contrib.map_or(0, |(n, _)| *n);
         if (f.near_pension_min_months..=f.near_pension_max_months).contains(&prior) {
-            feature(&mut x, "prior_10_19_years", 1.0);
+            feature!(x, "prior_10_19_years", 1.0);
         }
-        feature(&mut x, "prior_months", (prior as f64 / f.prior_full_months as f64).min(1.0));
+        feature!(x, "prior_months", (prior as f64 / f.prior_full_months as f64).min(1.0));
         let age = age_m.map(|a| i64::from(a / 12));
         if age.is_some_and(|a| a >= i64::from(f.prime_age_from) && a <= i64::from(f.prime_age_to)) {
-            feature(&mut x, "prime_age", 1.0);
+            feature!(x, "prime_age", 1.0);
         }
         if let Some(rev) = c.revenue {
             if rev >= f.revenue_min_vnd {
-                feature(&mut x, "business_revenue", 1.0);
+                feature!(x, "business_revenue", 1.0);
             }
-            feature(&mut x, "revenue_level", (rev as f64 / f.revenue_full_vnd as f64).min(1.0));
+            feature!(x, "revenue_level", (rev as f64 / f.revenue_full_vnd as f64).min(1.0));
         }
         let household = c.si.as_deref().and_then(|s| person.and_then(|p| p.household.as_deref()).or(hh_of_si.get(s).copied()));
         if let Some((through, pm)) = household.and_then(|h| standing.get(h)) {
             if *through >= asof_m {
-                feature(&mut x, "household_covered", 1.0);
+                feature!(x, "household_covered", 1.0);
                 if *pm >= i64::from(f.household_min_payment_months) {
-                    feature(&mut x, "household_pays_ahead", 1.0);
+                    feature!(x, "household_pays_ahead", 1.0);
                 }
             }
         }
@@ -916,9 +952,9 @@ fn build_pool(
         let ward = person.and_then(|p| p.ward.clone()).or(c.ward.clone()).or_else(|| tax_place.as_ref().and_then(|p| p.1.clone()));
         if let (Some(p), Some(w)) = (&province, &ward) {
             let reg = registrations.get(&(p.as_str(), w.as_str())).copied().unwrap_or(0);
-            feature(&mut x, "commune_registrations", (reg as f64 / f.conference_full as f64).min(1.0));
+            feature!(x, "commune_registrations", (reg as f64 / f.conference_full as f64).min(1.0));
         }
-        feature(&mut x, &format!("source_{source}"), 1.0);
+        x[SOURCE_FEATURES[source_at]] = 1.0;
         let person_ref = c.refs.first().cloned();
         let key = match (&c.si, &person_ref) {
             (Some(s), _) => keyer.si(s),
@@ -1648,6 +1684,15 @@ use crate::lake::write_csv;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_source_sets_its_own_feature() {
+        for ((_, name), i) in SOURCES.iter().zip(SOURCE_FEATURES) {
+            assert_eq!(FEATURES[i], format!("source_{name}"));
+        }
+        assert_eq!(feature_index(FEATURES[0]), 0);
+        assert_eq!(feature_index("commune_registrations"), FEATURES.iter().position(|f| *f == "commune_registrations").unwrap());
+    }
 
     #[test]
     fn exclusions_pensioner_enrolled_and_age() {
