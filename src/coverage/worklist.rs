@@ -598,10 +598,14 @@ fn identities(ctx: &Ctx, refs: &[&str]) -> Result<HashMap<String, Identity>> {
     let df = match &ctx.months {
         Some(cache) => {
             // The people, in a canonical order, name the frame.
-            let mut key = refs.to_vec();
-            key.sort_unstable();
-            key.dedup();
-            let key = blake3::hash(key.join("\n").as_bytes()).to_hex();
+            let mut people = refs.to_vec();
+            people.sort_unstable();
+            people.dedup();
+            let mut h = blake3::Hasher::new();
+            for r in people {
+                h.update(r.as_bytes()).update(b"\n");
+            }
+            let key = h.finalize().to_hex();
             cache.borrow_mut().frame_for("identities", ctx.asof_m, key.as_str(), compute)?
         }
         None => compute()?,
