@@ -247,6 +247,13 @@ pub(crate) fn load_officers(lake: &Lake, default_capacity: u32) -> Result<Vec<Of
         .collect())
 }
 
+/// Logs (at debug level) the seconds since `t` as the time of part `what`
+/// of the stage, and restarts `t`.
+pub(crate) fn lap(what: &str, t: &mut Instant) {
+    tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
+    *t = Instant::now();
+}
+
 /// Runs the coverage stage.
 pub fn run(
     lake: &Lake,
@@ -278,10 +285,6 @@ pub fn run(
     };
     let mut report = CoverageReport::default();
 
-    let lap = |what: &str, t: &mut Instant| {
-        tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
-        *t = Instant::now();
-    };
     let mut t = Instant::now();
     let mut workers = uninsured::compute(&ctx)?;
     lap("uninsured_workers", &mut t);

@@ -21,7 +21,7 @@ use super::covid::ResumeRow;
 use super::employers::EmployerRow;
 use super::frame::{self, date_column, days, from_days, month_of, strs};
 use super::uninsured::WorkerRow;
-use super::{load_officers, Ctx};
+use super::{lap, load_officers, Ctx};
 use crate::month::Month;
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -263,10 +263,6 @@ pub(crate) fn publish(
     )?;
     super::publish(ctx.lake, &super::tables::OFFICER_WORKLISTS, df)?;
     let mut t = std::time::Instant::now();
-    let lap = |what: &str, t: &mut std::time::Instant| {
-        tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
-        *t = std::time::Instant::now();
-    };
     let mut officers: Vec<&str> = it.iter().filter_map(|i| i.officer.as_deref()).collect();
     officers.sort();
     officers.dedup();
@@ -621,9 +617,9 @@ fn identities(ctx: &Ctx, refs: &[&str]) -> Result<HashMap<String, Identity>> {
 
 fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
     let refs: Vec<&str> = workers.iter().filter(|w| w.is_uninsured()).map(|w| w.person_ref.as_str()).collect();
-    let t = std::time::Instant::now();
+    let mut t = std::time::Instant::now();
     let ids = identities(ctx, &refs)?;
-    tracing::debug!(stage = "coverage", part = "identities", seconds = t.elapsed().as_secs_f64(), "part done");
+    lap("identities", &mut t);
     let mut by_unit: HashMap<&str, Vec<&WorkerRow>> = HashMap::new();
     for w in workers.iter().filter(|w| w.is_uninsured()) {
         if let Some(u) = &w.unit_code {
