@@ -238,6 +238,10 @@ fn text(v: AnyValue<'_>, cell: Cell) -> String {
     }
 }
 
+/// The workbooks' deflate level (1 fastest … 9 smallest). An engineering
+/// choice, not a business rule: the level Excel itself saves with.
+const ZIP_LEVEL: u8 = 3;
+
 /// Excel's last row (1,048,576 rows, the header included).
 const MAX_ROWS: usize = 1_048_575;
 
@@ -248,6 +252,9 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
     // lake's disk (the system's temporary folder may be memory; the library
     // still opens an empty one there as each sheet is made).
     wb.set_tempdir(pdir)?;
+    // Deflate level 3, Excel's own: the library's default (6) spent almost
+    // half the stage compressing sheets for files about 5% smaller.
+    wb.set_zip_compression_level(ZIP_LEVEL);
     // Dated by the data, not the clock: the same lake gives the same bytes.
     let created = ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)?;
     wb.set_properties(&DocProperties::new().set_creation_datetime(&created).set_title(format!("BHXH {province} {as_of}")));
@@ -274,7 +281,7 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
         // Constant memory: each row goes to a temporary file once the next
         // begins (strings inline), so a province of 600,000 rows does not
         // hold its sheets in memory (rows are written in order, as it needs).
-        let ws = wb.add_worksheet_with_constant_memory();
+        let ws = wb.add_worksheet_with_constant_memory()?;
         ws.set_name(list.sheet)?;
         for (c, (h, cell)) in list.columns.iter().enumerate() {
             let c = u16::try_from(c).context("too many columns")?;
