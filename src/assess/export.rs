@@ -25,6 +25,7 @@ use crate::reference::Reference;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -236,49 +237,57 @@ pub fn merge(entries: Vec<InspectionEntry>) -> Vec<InspectionEntry> {
 }
 
 /// Writes every province's files; returns how many files were written.
+/// Provinces are independent and written side by side (rayon); every one is
+/// attempted, the error returned is the first failing province's in the
+/// reference table's order, and the others are logged.
 pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<u64> {
     let dir = exports_dir(&lake.root, as_of);
-    let as_of_m = Month::of_date(as_of);
     let have_c12 = gold::partitions(&lake.root, C12_NOTICES)?;
-    let mut files = 0;
-    for p in &reference.provinces {
-        let pdir = dir.join(&p.code);
-        fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
-        // C12-TS notices: last ended month and the as-of month.
-        let c12 = if have_c12.contains(&p.code) {
-            Some(
-                gold::read_partition(&lake.root, C12_NOTICES, &p.code)?
-                    .lazy()
-                    .filter(col("month").gt_eq(lit(as_of_m.prev().first_day())))
-                    .sort(
-                        vec![PlSmallStr::from("unit_code"), PlSmallStr::from("month")],
-                        SortMultipleOptions::default(),
-                    )
-                    .collect()?,
-            )
-        } else {
-            None
-        };
-        write_csv(&pdir.join("c12_notices.csv"), C12_EXPORT, |w| {
-            if let Some(df) = &c12 {
-                write_frame(w, df, C12_EXPORT)?;
-            }
-            Ok(())
-        })?;
-        let mut entries = Vec::new();
-        for source in EVIDENCE_SOURCES {
-            entries.extend(source(&lake.root, as_of, &p.code)?);
-        }
-        let entries = merge(entries);
-        write_csv(&pdir.join("inspection_list.csv"), INSPECTION_EXPORT, |w| {
-            for e in &entries {
-                w.write_record(entry_record(e))?;
-            }
-            Ok(())
-        })?;
-        files += 2;
+    let results: Vec<Result<u64>> = reference
+        .provinces
+        .par_iter()
+        .map(|p| province(lake, &dir.join(&p.code), &p.code, as_of, &have_c12).with_context(|| format!("province {}", p.code)))
+        .collect();
+    for e in results.iter().filter_map(|r| r.as_ref().err()).skip(1) {
+        tracing::error!(stage = "assess", "{e:#}");
     }
-    Ok(files)
+    Ok(results.into_iter().collect::<Result<Vec<u64>>>()?.iter().sum())
+}
+
+/// One province's C12 notices and inspection list; returns the files written.
+fn province(lake: &Lake, pdir: &Path, province: &str, as_of: NaiveDate, have_c12: &[String]) -> Result<u64> {
+    let as_of_m = Month::of_date(as_of);
+    fs::create_dir_all(pdir).with_context(|| format!("creating {}", pdir.display()))?;
+    // C12-TS notices: last ended month and the as-of month.
+    let c12 = if have_c12.iter().any(|c| c == province) {
+        Some(
+            gold::read_partition(&lake.root, C12_NOTICES, province)?
+                .lazy()
+                .filter(col("month").gt_eq(lit(as_of_m.prev().first_day())))
+                .sort(vec![PlSmallStr::from("unit_code"), PlSmallStr::from("month")], SortMultipleOptions::default())
+                .collect()?,
+        )
+    } else {
+        None
+    };
+    write_csv(&pdir.join("c12_notices.csv"), C12_EXPORT, |w| {
+        if let Some(df) = &c12 {
+            write_frame(w, df, C12_EXPORT)?;
+        }
+        Ok(())
+    })?;
+    let mut entries = Vec::new();
+    for source in EVIDENCE_SOURCES {
+        entries.extend(source(&lake.root, as_of, province)?);
+    }
+    let entries = merge(entries);
+    write_csv(&pdir.join("inspection_list.csv"), INSPECTION_EXPORT, |w| {
+        for e in &entries {
+            w.write_record(entry_record(e))?;
+        }
+        Ok(())
+    })?;
+    Ok(2)
 }
 
 /// `<lake>/exports/<as_of>`
