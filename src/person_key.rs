@@ -21,7 +21,9 @@ pub const DEMO_KEY: &[u8; 32] = b"bhxh-DEMO-person-key-NOT-SECRET!";
 
 #[derive(Clone)]
 pub struct PersonKeyer {
-    key: [u8; 32],
+    /// HMAC-SHA256 with the key already absorbed (its inner and outer
+    /// blocks): each person's hash clones it instead of keying a new one.
+    mac: hmac::Hmac<sha2::Sha256>,
     demo: bool,
 }
 
@@ -48,7 +50,7 @@ impl PersonKeyer {
     }
 
     pub fn demo() -> PersonKeyer {
-        PersonKeyer { key: *DEMO_KEY, demo: true }
+        PersonKeyer::new(DEMO_KEY, true)
     }
 
     pub fn from_hex(hex: &str) -> Result<PersonKeyer> {
@@ -59,7 +61,7 @@ impl PersonKeyer {
         for (i, b) in key.iter_mut().enumerate() {
             *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
         }
-        Ok(PersonKeyer { key, demo: key == *DEMO_KEY })
+        Ok(PersonKeyer::new(&key, key == *DEMO_KEY))
     }
 
     /// Whether this is the public demo key.
@@ -67,13 +69,18 @@ impl PersonKeyer {
         self.demo
     }
 
+    fn new(key: &[u8; 32], demo: bool) -> PersonKeyer {
+        use hmac::Mac;
+        PersonKeyer { mac: hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length"), demo }
+    }
+
     /// HMAC-SHA256 of `prefix + id` under the key, first 16 bytes in hex.
     fn hash(&self, prefix: &str, id: &str) -> String {
         use hmac::Mac;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = self.mac.clone();
         mac.update(prefix.as_bytes());
         mac.update(id.as_bytes());
-        mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// The key of a person BHXH knows.
@@ -104,5 +111,17 @@ mod tests {
         assert!(PersonKeyer::from_hex(&hex).unwrap().is_demo());
         assert!(PersonKeyer::from_hex("abc").is_err());
         assert!(PersonKeyer::from_hex(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn keys_are_the_first_half_of_hmac_sha256_in_lowercase_hex() {
+        // Published keys must never change between versions (analysts join
+        // runs on them): Python's `hmac.new(key, b"si:0112345678",
+        // hashlib.sha256).hexdigest()[:32]`, and the same for "tax:T000123".
+        let demo = PersonKeyer::demo();
+        assert_eq!(demo.si("0112345678"), "5522ff087df8b31c18c33d7d00855235");
+        assert_eq!(demo.tax("T000123"), "8b567bf63e6fe1d7683a6f1e9cfd60a6");
+        // The keyed state is cloned per person: a second hash starts clean.
+        assert_eq!(demo.si("0112345678"), "5522ff087df8b31c18c33d7d00855235");
     }
 }
