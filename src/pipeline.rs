@@ -362,11 +362,13 @@ fn stages_in_order(
         frames_reused = coverage.frames_reused, frames_computed = coverage.frames_computed, seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     // After coverage: the inspection list reads the coverage gold tables.
-    let assess = assess::run(lake, &reference, cfg.as_of)?;
+    let unit_months = assess_inputs(cfg, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "assess", inputs));
+    let assess = assess::run(lake, &reference, cfg.as_of, unit_months)?;
     tracing::info!(
         stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
         paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
-        candidates = assess.inspection_candidates, seconds = assess.seconds, "stage done"
+        candidates = assess.inspection_candidates, frames_reused = assess.frames_reused,
+        frames_computed = assess.frames_computed, seconds = assess.seconds, "stage done"
     );
     let frames = voluntary_inputs(cfg, lake, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "voluntary", inputs));
     let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames)?;
@@ -406,6 +408,24 @@ fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>>
     }
     let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
     f.add("link", fp.as_bytes());
+    Ok(Some(f.finish()))
+}
+
+/// Silver tables every unit's monthly dues are computed from (besides the
+/// reference tables, which hold the rates, caps and minimum wages).
+const ASSESS_UNIT_MONTH_INPUTS: [&str; 2] = ["contributions", "units"];
+
+/// The fingerprint of what the assess stage's kept unit months depend on:
+/// the reference tables and the silver tables they are summed from (by
+/// their conform fingerprints, which carry the code's). `None` when a
+/// table's origin is unknown: then nothing is kept.
+fn assess_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>> {
+    let mut f = Fingerprint::new("assess/unit_months");
+    f.add_dir("reference", &cfg.reference)?;
+    for t in ASSESS_UNIT_MONTH_INPUTS {
+        let Some(fp) = conform::table_fingerprint(memo, t) else { return Ok(None) };
+        f.add(t, fp.as_bytes());
+    }
     Ok(Some(f.finish()))
 }
 
@@ -665,7 +685,7 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         Single::Coverage => {
             r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of, None)?)
         }
-        Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of)?),
+        Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of, None)?),
         Single::Voluntary => {
             r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of, None)?)
         }

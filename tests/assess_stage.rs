@@ -3,7 +3,9 @@
 //! computed by hand below. As-of 2020-06-08; rates of 2020 (32% in all);
 //! interest 9.96% a year, i.e. round(late × 996 / 120,000) a month.
 
-use bhxh::assess::{self, export};
+use bhxh::assess::{self, export, Tuning};
+use bhxh::coverage::frame::MonthCache;
+use bhxh::lake::memo::Memo;
 use bhxh::lake::{gold, Lake};
 use bhxh::pipeline::{self, RunConfig};
 use bhxh::reference::Reference;
@@ -234,7 +236,7 @@ fn rerun_gives_identical_gold_files_even_from_unsorted_silver() {
         .unwrap();
     bhxh::lake::write_parquet(&silver, &mut df).unwrap();
     let as_of: NaiveDate = AS_OF.parse().unwrap();
-    assess::run(&lake, &reference(), as_of).unwrap();
+    assess::run(&lake, &reference(), as_of, None).unwrap();
     for (f, bytes) in files.iter().zip(&first) {
         assert!(std::fs::read(f).unwrap() == *bytes, "{} changed", f.display());
     }
@@ -271,14 +273,55 @@ fn reading_the_contributions_a_range_of_units_at_a_time_changes_nothing() {
     bhxh::lake::write_parquet(&silver, &mut df).unwrap();
     let as_of: NaiveDate = AS_OF.parse().unwrap();
 
-    let one = assess::run(&lake, &reference(), as_of).unwrap();
+    let one = assess::run(&lake, &reference(), as_of, None).unwrap();
     let (gold_one, exports_one) = (tree(&root.join("gold")), tree(&root.join("exports")));
     // Five rows a pass: one unit per pass (the passes never outnumber the units).
-    let many = assess::run_in_passes(&lake, &reference(), as_of, 5).unwrap();
+    let many = assess::run_tuned(&lake, &reference(), as_of, None, Tuning { rows_per_pass: 5, units_per_task: 1 }).unwrap();
     assert_eq!(one.contribution_rows, many.contribution_rows);
     assert_eq!((one.orphan_contribution_rows, many.orphan_contribution_rows), (1, 1));
-    assert_eq!((one.debt, one.delinquent, one.total_due), (many.debt, many.delinquent, many.total_due));
+    assert_eq!(settled(&one), settled(&many));
     assert!(!gold_one.is_empty() && !exports_one.is_empty());
     assert!(tree(&root.join("gold")) == gold_one, "gold files differ");
     assert!(tree(&root.join("exports")) == exports_one, "export files differ");
+    // One pass, one unit a task: the tasks' rows and counts put together in unit order.
+    let tasks = assess::run_tuned(&lake, &reference(), as_of, None, Tuning { rows_per_pass: u64::MAX, units_per_task: 1 }).unwrap();
+    assert!(tasks.units > 1, "more than one task");
+    assert_eq!(settled(&one), settled(&tasks));
+    assert!(tree(&root.join("gold")) == gold_one && tree(&root.join("exports")) == exports_one, "one unit a task: files differ");
+}
+
+/// Every count and sum of a run but its timing.
+fn settled(r: &assess::AssessReport) -> String {
+    format!("{:?}", assess::AssessReport { seconds: 0.0, ..r.clone() })
+}
+
+#[test]
+fn unit_months_kept_for_the_month_give_the_same_answers_as_the_contributions() {
+    let (dir, _) = run();
+    let root = dir.path().join("lake");
+    let lake = Lake::new(&root);
+    let as_of: NaiveDate = AS_OF.parse().unwrap();
+    let month = bhxh::month::Month::of_date(as_of);
+    let mut memo = Memo::load(&root, true).unwrap();
+
+    let plain = assess::run(&lake, &reference(), as_of, None).unwrap();
+    let (gold, exports) = (tree(&root.join("gold")), tree(&root.join("exports")));
+    let first = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&mut memo, &root, "assess", "inputs".into()))).unwrap();
+    assert_eq!((first.frames_reused, first.frames_computed), (0, 1));
+    let kept = root.join("_state/assess/unit_months").join(format!("{}.parquet", month.first_day().format("%Y-%m")));
+    assert!(kept.exists(), "{} kept", kept.display());
+    // Another night of the month: read back, the same files and figures, the orphan rows' count included.
+    let again = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&mut memo, &root, "assess", "inputs".into()))).unwrap();
+    assert_eq!((again.frames_reused, again.frames_computed), (1, 0));
+    let plain_counts = assess::AssessReport { frames_reused: 0, frames_computed: 0, ..plain.clone() };
+    assert_eq!(settled(&assess::AssessReport { frames_reused: 0, frames_computed: 0, ..again.clone() }), settled(&plain_counts));
+    assert!(tree(&root.join("gold")) == gold && tree(&root.join("exports")) == exports, "read back: files differ");
+    // Other inputs (a new contributions extract, say): computed again, and only the latest kept.
+    let other = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&mut memo, &root, "assess", "other".into()))).unwrap();
+    assert_eq!((other.frames_reused, other.frames_computed), (0, 1));
+    assert!(tree(&root.join("gold")) == gold, "computed again: files differ");
+    let next = bhxh::month::Month::of_date(as_of).next();
+    let later = assess::run(&lake, &reference(), next.first_day(), Some(MonthCache::new(&mut memo, &root, "assess", "other".into()))).unwrap();
+    assert_eq!((later.frames_reused, later.frames_computed), (0, 1), "a new month: computed");
+    assert!(!kept.exists(), "the earlier month's frame is forgotten");
 }

@@ -86,6 +86,12 @@ fn identities(r: &RunReport) -> (u32, u32) {
     (c.frames_reused, c.frames_computed)
 }
 
+/// The assess stage's unit months kept for the as-of month (every unit's
+/// monthly dues, summed from the whole contribution table): (reused, computed).
+fn unit_months(r: &RunReport) -> (u32, u32) {
+    (r.assess.frames_reused, r.assess.frames_computed)
+}
+
 /// Free workers, people needed, due months, links, last compulsory month,
 /// wage facts, people held (src/voluntary/mod.rs, `load`).
 const FRAMES: u32 = 7;
@@ -128,6 +134,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(months(&first), (0, WINDOW, 0), "every month computed once");
     assert_eq!(frames(&first), (0, FRAMES));
     assert_eq!(identities(&first), (0, 1));
+    assert_eq!(unit_months(&first), (0, 1));
 
     // The same inputs the next night: every silver table and the links are kept.
     let again = run(&inbox, &lake, date(8), false);
@@ -136,6 +143,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(months(&again), (0, 0, 2), "both rules' window folds read back: no month read or computed");
     assert_eq!(frames(&again), (FRAMES, 0), "voluntary's frames kept");
     assert_eq!(identities(&again), (1, 0), "the same people listed: their identities kept");
+    assert_eq!(unit_months(&again), (1, 0), "assess's unit months kept");
     assert_eq!(
         again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
         first.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
@@ -161,6 +169,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(frames(&inc), (FRAMES, 0), "the same month, and payments feed no frame");
     assert_eq!(frames(&full), (0, FRAMES), "--full computes every frame");
     assert_eq!((identities(&inc), identities(&full)), ((1, 0), (0, 1)));
+    assert_eq!((unit_months(&inc), unit_months(&full)), ((1, 0), (0, 1)), "payments are settled afresh, the dues kept");
     // Tuesday: Monday's runs published every week of the window.
     assert!(!again.publish.as_ref().unwrap().reused, "the report day's run computes its weeks, even all published");
     assert!(inc.publish.as_ref().unwrap().reused, "a mid-week night keeps every published week");
@@ -189,6 +198,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(months(&inc), (0, WINDOW, 0), "the wages changed: every month again");
     assert_eq!(frames(&inc), (0, FRAMES), "the wages changed: every frame again");
     assert_eq!(identities(&inc), (0, 1), "the wages changed: identities read again");
+    assert_eq!(unit_months(&inc), (1, 0), "dues are not computed from the tax wages: kept");
     assert!(reused(&full).is_empty());
     assert_same(&lake, &rebuilt, "after a wage correction");
 
@@ -214,6 +224,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(months(&full), (0, WINDOW, 0));
     assert_eq!(frames(&inc), (0, FRAMES), "a new month: every frame computed");
     assert_eq!(identities(&inc), (0, 1));
+    assert_eq!(unit_months(&inc), (0, 1), "a new month: the dues summed again");
     let files = |dir: &str| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(lake.join("_state").join(dir)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         v.sort();
@@ -226,6 +237,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     }
     assert_eq!(files("voluntary/wage_facts"), ["2020-07.parquet"], "only the as-of month's frames are kept");
     assert_eq!(files("coverage/identities"), ["2020-07.parquet"]);
+    assert_eq!(files("assess/unit_months"), ["2020-07.parquet"]);
     assert_same(&lake, &rebuilt, "a new month");
 
     // The manifest says what was reused.

@@ -28,7 +28,9 @@ use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use dues::{RuleBook, Suspension, UnitMonth, CELLS};
 use ledger::Payment;
+use crate::coverage::frame::MonthCache;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -95,7 +97,59 @@ pub struct AssessReport {
     pub suspended_owing: u64,
     pub makeup_unpaid: u64,
     pub export_files: u64,
+    /// The unit months kept for the as-of month: read back (1, 0) or
+    /// computed (0, 1); (0, 0) when nothing is kept (`bhxh stage assess`).
+    pub frames_reused: u32,
+    pub frames_computed: u32,
     pub seconds: f64,
+}
+
+impl AssessReport {
+    /// Adds what a task of [`settle`] counted: every field a unit's ledger
+    /// touches. The fields set once per run are named and left, so a new
+    /// field must be placed.
+    fn add_settled(&mut self, t: &AssessReport) {
+        let AssessReport {
+            ran: _,
+            units,
+            contribution_rows: _,
+            orphan_contribution_rows: _,
+            orphan_payments: _,
+            notices,
+            total_due,
+            total_paid,
+            debt,
+            current_unpaid,
+            interest_charged,
+            interest_paid,
+            interest_unpaid,
+            credit,
+            deferred,
+            delinquent,
+            inspection_candidates,
+            suspended_owing,
+            makeup_unpaid,
+            export_files: _,
+            frames_reused: _,
+            frames_computed: _,
+            seconds: _,
+        } = t;
+        self.units += units;
+        self.notices += notices;
+        self.total_due += total_due;
+        self.total_paid += total_paid;
+        self.debt += debt;
+        self.current_unpaid += current_unpaid;
+        self.interest_charged += interest_charged;
+        self.interest_paid += interest_paid;
+        self.interest_unpaid += interest_unpaid;
+        self.credit += credit;
+        self.deferred += deferred;
+        self.delinquent += delinquent;
+        self.inspection_candidates += inspection_candidates;
+        self.suspended_owing += suspended_owing;
+        self.makeup_unpaid += makeup_unpaid;
+    }
 }
 
 /// A unit from silver `units`.
@@ -111,20 +165,43 @@ pub struct UnitInfo {
 
 /// Runs the stage for `as_of`: reads silver, writes the gold tables and the
 /// per-province exports.
-pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<AssessReport> {
-    run_in_passes(lake, reference, as_of, ROWS_PER_PASS)
+pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate, cache: Option<MonthCache>) -> Result<AssessReport> {
+    run_tuned(lake, reference, as_of, cache, Tuning::default())
 }
 
-/// [`run`], reading at most about `rows_per_pass` due contribution rows at a
-/// time (a range of units per pass; the outputs do not depend on it).
-pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_per_pass: u64) -> Result<AssessReport> {
+/// How the work is cut: the outputs do not depend on it (tests cut it finely).
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// Due contribution rows read per pass of the unit loop (see [`ROWS_PER_PASS`]).
+    pub rows_per_pass: u64,
+    /// Units settled per task; a pass's tasks run side by side (see [`UNITS_PER_TASK`]).
+    pub units_per_task: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning { rows_per_pass: ROWS_PER_PASS, units_per_task: UNITS_PER_TASK }
+    }
+}
+
+/// The kept frame of every unit's monthly dues for the as-of month
+/// (`_state/assess/unit_months/<YYYY-MM>.parquet`).
+pub const UNIT_MONTHS: &str = "unit_months";
+
+/// [`run`], with the work cut as `tuning` says. With `cache`, every unit's
+/// monthly dues (the sum over its people of each month, the whole
+/// contribution table's work) are kept for the as-of month under the
+/// fingerprint of what they are computed from (contributions, units, the
+/// rules), and read back on the next night of the same month instead of the
+/// contributions; the ledgers are settled afresh every run.
+pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache: Option<MonthCache>, tuning: Tuning) -> Result<AssessReport> {
     let start = Instant::now();
     let mut report = AssessReport::default();
     let (units_f, contrib_f) = (lake.silver_file("units"), lake.silver_file("contributions"));
     if !units_f.exists() || !contrib_f.exists() {
         tracing::warn!(stage = "assess", "silver units or contributions missing: nothing to assess");
         // Empty answers, not the answers of an earlier run.
-        Outputs::default().write(lake, &[], as_of, &[])?;
+        Outputs::default().write(lake, &[], as_of, &[], |_| Ok(()))?;
         report.export_files = export::run(lake, reference, as_of)?;
         return Ok(report);
     }
@@ -136,20 +213,89 @@ pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_
     report.orphan_payments = orphan_payments;
 
     let mut out = Outputs::default();
-    let mut book = RuleBook::new(reference);
     // The report window's week ends: the debt position at each, for province_weekly.
     let week_ends = crate::month::report_window(as_of);
     let ctx = UnitCtx { reference, as_of, units: &units, suspensions: &suspensions, payments: &payments, week_ends: &week_ends };
+    let as_of_m = Month::of_date(as_of);
 
+    let kept = match cache.as_mut() {
+        Some(c) => c.kept_frame(UNIT_MONTHS, as_of_m)?,
+        None => None,
+    };
+    let computed = kept.is_none();
+    if let Some((df, counts)) = kept {
+        let counts: KeptCounts = serde_json::from_value(counts).context("the kept unit months' counts")?;
+        let months = unit_months_of(&df)?;
+        let (by_unit, orphans) = group_rows_by_unit(df.column("unit_code")?.str()?, &index, units.len())?;
+        if orphans > 0 {
+            bail!("kept unit months name {orphans} rows of units absent from silver units");
+        }
+        drop(df);
+        tracing::debug!(stage = "assess", rows = months.len(), seconds = start.elapsed().as_secs_f64(), "unit months read back");
+        settle(&ctx, 0..units.len(), &Source::Months(&months), &by_unit, tuning.units_per_task, &mut out, &mut report)?;
+        report.contribution_rows = counts.contribution_rows;
+        report.orphan_contribution_rows = counts.orphan_contribution_rows;
+    } else {
+        settle_from_contributions(&ctx, &contrib_f, &index, tuning, &mut out, &mut report)?;
+    }
+    if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
+        tracing::warn!(
+            stage = "assess",
+            contribution_rows = report.orphan_contribution_rows,
+            payments = report.orphan_payments,
+            "rows of unit codes absent from silver units: not assessed"
+        );
+    }
+
+    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "units settled");
+    let counts = KeptCounts { contribution_rows: report.contribution_rows, orphan_contribution_rows: report.orphan_contribution_rows };
+    out.write(lake, &units, as_of, &week_ends, |dues| {
+        // The dues table holds every unit-month's sums: its first columns are the frame kept.
+        if let (Some(c), true) = (cache.as_mut(), computed) {
+            let mut names = vec!["unit_code".to_string(), "month".into(), "headcount".into(), "wage_fund".into(), "under_minimum".into()];
+            names.extend((0..CELLS).map(dues::cell_name));
+            let mut frame = dues.select(names)?;
+            c.keep_frame(UNIT_MONTHS, as_of_m, &mut frame, serde_json::to_value(&counts)?)?;
+        }
+        Ok(())
+    })?;
+    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "gold written");
+    report.export_files = export::run(lake, reference, as_of)?;
+    if let Some(c) = &cache {
+        (report.frames_reused, report.frames_computed) = (c.frames_reused, c.frames_computed);
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The counts a kept frame of unit months carries (its rows do not say them).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptCounts {
+    contribution_rows: u64,
+    orphan_contribution_rows: u64,
+}
+
+/// Every unit's monthly dues from the due contribution rows up to the as-of
+/// month, settled a range of units at a time (see [`Tuning::rows_per_pass`]).
+fn settle_from_contributions(
+    ctx: &UnitCtx,
+    contrib_f: &std::path::Path,
+    index: &HashMap<&str, u32>,
+    tuning: Tuning,
+    out: &mut Outputs,
+    report: &mut AssessReport,
+) -> Result<()> {
+    let start = Instant::now();
+    let units = ctx.units;
     // Due contributions up to the as-of month, in whatever order silver has,
     // read a range of units at a time: at 16M people the whole year's
     // (unit, month, wage) rows took 12 GB. Units keep their order, so the
     // outputs are those of a single pass.
-    let as_of_m = Month::of_date(as_of);
+    let as_of_m = Month::of_date(ctx.as_of);
     // The number of passes from the file's row count (all statuses and
     // months: an upper bound, read from the Parquet footer).
-    let passes = (lake::parquet_rows(&contrib_f)?.div_ceil(rows_per_pass.max(1)) as usize).clamp(1, units.len().max(1));
-    let due = lake::scan_parquet(&[contrib_f])?
+    let passes = (lake::parquet_rows(contrib_f)?.div_ceil(tuning.rows_per_pass.max(1)) as usize).clamp(1, units.len().max(1));
+    let due = lake::scan_parquet(&[contrib_f.to_path_buf()])?
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
         .filter(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
@@ -164,12 +310,6 @@ pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_
         Some(n.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))
     };
     let (mut read, mut assessed) = (0u64, 0u64);
-
-    // Unit by unit: sum the people of each month, then schedule and settle.
-    // The current unit's months, kept sorted: day number, sums, rules of the month.
-    let mut unit_days: Vec<i32> = Vec::new();
-    let mut unit_months: Vec<UnitMonth> = Vec::new();
-    let mut unit_rules: Vec<dues::MonthRules> = Vec::new();
     for pass in 0..passes {
         let (lo, hi) = (units.len() * pass / passes, units.len() * (pass + 1) / passes);
         let part = if passes == 1 {
@@ -190,55 +330,135 @@ pub fn run_in_passes(lake: &Lake, reference: &Reference, as_of: NaiveDate, rows_
             days.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null month"))?,
             wages.cont_slice().map_err(|_| anyhow::anyhow!("silver contributions has a null insured_wage"))?,
         );
-        let (rows_by_unit, _) = group_rows_by_unit(contrib.column("unit_code")?.str()?, &index, units.len())?;
+        let (rows_by_unit, _) = group_rows_by_unit(contrib.column("unit_code")?.str()?, index, units.len())?;
         read += contrib.height() as u64;
         assessed += rows_by_unit.order.len() as u64;
-        for (u, unit) in units.iter().enumerate().take(hi).skip(lo) {
-            let rows = rows_by_unit.rows(u);
-            if rows.is_empty() && payments[u].is_empty() {
-                continue;
-            }
-            unit_days.clear();
-            unit_months.clear();
-            unit_rules.clear();
-            for &r in rows {
-                let day = days[r as usize];
-                let k = match unit_days.binary_search(&day) {
-                    Ok(k) => k,
-                    Err(k) => {
-                        let m = Month::of_date(date_of(day));
-                        let rules =
-                            book.get(unit.region, m).with_context(|| format!("dues of unit {} for {m}", unit.code))?;
-                        unit_rules.insert(k, rules.clone());
-                        unit_days.insert(k, day);
-                        unit_months.insert(k, UnitMonth::new(m));
-                        k
-                    }
-                };
-                unit_months[k].add_person(wages[r as usize], &unit_rules[k]);
-            }
-            // A unit with payments but no due contributions gets a ledger too: its money is credit.
-            ctx.unit(u as u32, &unit_months, &mut out, &mut report)?;
-        }
+        settle(ctx, lo..hi, &Source::People { days, wages }, &rows_by_unit, tuning.units_per_task, out, report)?;
     }
     // Rows of unit codes absent from silver units were in no pass's units.
     report.contribution_rows = counted.unwrap_or(read);
     report.orphan_contribution_rows = report.contribution_rows - assessed;
-    if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
-        tracing::warn!(
-            stage = "assess",
-            contribution_rows = report.orphan_contribution_rows,
-            payments = report.orphan_payments,
-            "rows of unit codes absent from silver units: not assessed"
-        );
-    }
+    Ok(())
+}
 
-    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "units settled");
-    out.write(lake, &units, as_of, &week_ends)?;
-    tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "gold written");
-    report.export_files = export::run(lake, reference, as_of)?;
-    report.seconds = start.elapsed().as_secs_f64();
-    Ok(report)
+/// Units settled per task of [`settle`]: enough to outweigh a task's cost,
+/// few enough that the tasks even out across the cores. An engineering
+/// bound, not a business rule.
+const UNITS_PER_TASK: usize = 512;
+
+/// Where a unit's monthly dues come from.
+enum Source<'a> {
+    /// The due contribution rows (month as days since 1970, insured wage):
+    /// summed person by person under the month's rules.
+    People { days: &'a [i32], wages: &'a [i64] },
+    /// Unit months kept by an earlier run under the same inputs.
+    Months(&'a [UnitMonth]),
+}
+
+impl Source<'_> {
+    /// The unit's months from its `rows`, sorted by month, into `s.months`.
+    fn unit_months(&self, unit: &UnitInfo, rows: &[u32], book: &mut RuleBook, s: &mut Scratch) -> Result<()> {
+        s.months.clear();
+        match self {
+            Source::Months(all) => {
+                s.months.extend(rows.iter().map(|&r| all[r as usize].clone()));
+                s.months.sort_by_key(|m| m.month);
+            }
+            Source::People { days, wages } => {
+                s.days.clear();
+                s.rules.clear();
+                for &r in rows {
+                    let day = days[r as usize];
+                    let k = match s.days.binary_search(&day) {
+                        Ok(k) => k,
+                        Err(k) => {
+                            let m = Month::of_date(date_of(day));
+                            let rules = book.get(unit.region, m).with_context(|| format!("dues of unit {} for {m}", unit.code))?;
+                            s.rules.insert(k, rules.clone());
+                            s.days.insert(k, day);
+                            s.months.insert(k, UnitMonth::new(m));
+                            k
+                        }
+                    };
+                    s.months[k].add_person(wages[r as usize], &s.rules[k]);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A task's buffers for the current unit's months, kept sorted: day number,
+/// sums, rules of the month.
+#[derive(Default)]
+struct Scratch {
+    days: Vec<i32>,
+    months: Vec<UnitMonth>,
+    rules: Vec<dues::MonthRules>,
+}
+
+/// Schedules and settles the units of `range` (those with due rows or
+/// payments), `per_task` units a task, the tasks side by side; their rows
+/// are appended to `out` in unit order, as one task would have written them.
+fn settle(
+    ctx: &UnitCtx,
+    range: std::ops::Range<usize>,
+    source: &Source,
+    by_unit: &RowsByUnit,
+    per_task: usize,
+    out: &mut Outputs,
+    report: &mut AssessReport,
+) -> Result<()> {
+    let per_task = per_task.max(1);
+    let tasks: Vec<(usize, usize)> = range.clone().step_by(per_task).map(|a| (a, (a + per_task).min(range.end))).collect();
+    let done: Vec<Result<(Outputs, AssessReport)>> = tasks
+        .par_iter()
+        .map(|&(a, b)| {
+            let (mut o, mut r) = (Outputs::default(), AssessReport::default());
+            let mut book = RuleBook::new(ctx.reference);
+            let mut scratch = Scratch::default();
+            for u in a..b {
+                let rows = by_unit.rows(u);
+                if rows.is_empty() && ctx.payments[u].is_empty() {
+                    continue;
+                }
+                source.unit_months(&ctx.units[u], rows, &mut book, &mut scratch)?;
+                // A unit with payments but no due contributions gets a ledger too: its money is credit.
+                ctx.unit(u as u32, &scratch.months, &mut o, &mut r)?;
+            }
+            Ok((o, r))
+        })
+        .collect();
+    for d in done {
+        let (o, r) = d?;
+        out.append(o);
+        report.add_settled(&r);
+    }
+    Ok(())
+}
+
+/// Unit months from a kept frame (the first columns of the dues table).
+fn unit_months_of(df: &DataFrame) -> Result<Vec<UnitMonth>> {
+    let month = df.column("month")?.date()?.physical().rechunk();
+    let month = month.cont_slice().map_err(|_| anyhow::anyhow!("kept unit months: a null month"))?;
+    let i64s = |name: &str| -> Result<Vec<i64>> {
+        let c = df.column(name)?.i64()?;
+        c.iter().map(|v| v.with_context(|| format!("kept unit months: a null {name}"))).collect()
+    };
+    let (headcount, wage_fund, under_minimum) = (i64s("headcount")?, i64s("wage_fund")?, i64s("under_minimum")?);
+    let cells: Vec<Vec<i64>> = (0..CELLS).map(|i| i64s(&dues::cell_name(i))).collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(df.height());
+    for r in 0..df.height() {
+        let mut m = UnitMonth::new(month_of_days(month[r]));
+        for (i, c) in cells.iter().enumerate() {
+            m.amounts[i] = c[r];
+        }
+        m.headcount = u32::try_from(headcount[r]).context("kept unit months: headcount")?;
+        m.wage_fund = wage_fund[r];
+        m.under_minimum = u32::try_from(under_minimum[r]).context("kept unit months: under_minimum")?;
+        out.push(m);
+    }
+    Ok(out)
 }
 
 /// Due contribution rows read per pass of the unit loop (unit, month, wage:
@@ -608,6 +828,62 @@ struct MakeupCols {
     debt_months: Vec<i64>,
 }
 
+/// `append(&mut self, other)` for a struct of column vectors: every field
+/// named, so a new column cannot be left out.
+macro_rules! appendable {
+    ($t:ident { $($f:ident),* $(,)? }) => {
+        impl $t {
+            fn append(&mut self, o: $t) {
+                let $t { $(mut $f),* } = o;
+                $( self.$f.append(&mut $f); )*
+            }
+        }
+    };
+}
+
+impl DuesCols {
+    fn append(&mut self, o: DuesCols) {
+        let DuesCols { mut unit, mut month, mut headcount, mut wage_fund, mut under_minimum, cells, mut assessed, mut suspended, mut pension_deferred } = o;
+        self.unit.append(&mut unit);
+        self.month.append(&mut month);
+        self.headcount.append(&mut headcount);
+        self.wage_fund.append(&mut wage_fund);
+        self.under_minimum.append(&mut under_minimum);
+        for (a, mut b) in self.cells.iter_mut().zip(cells) {
+            a.append(&mut b);
+        }
+        self.assessed.append(&mut assessed);
+        self.suspended.append(&mut suspended);
+        self.pension_deferred.append(&mut pension_deferred);
+    }
+}
+
+appendable!(C12Cols {
+    unit, month, headcount, wage_fund, brought_forward, due, makeup, paid, interest, carried_forward, deferred, debt,
+    interest_unpaid, credit, provisional,
+});
+appendable!(DelinquentCols { unit, debt, debt_months, oldest, interest, suspended, deferred, candidate });
+appendable!(SuspendedOwingCols { unit, from, to, makeup_month, debt, debt_months, interest, deferred });
+appendable!(MakeupCols { unit, from, to, makeup_month, makeup_due, makeup_unpaid, overdue, debt, debt_months });
+
+impl Outputs {
+    /// Appends a later range of units' rows (and adds its weekly sums).
+    fn append(&mut self, o: Outputs) {
+        let Outputs { dues, c12, delinquent, suspended_owing, makeup, weekly } = o;
+        self.dues.append(dues);
+        self.c12.append(c12);
+        self.delinquent.append(delinquent);
+        self.suspended_owing.append(suspended_owing);
+        self.makeup.append(makeup);
+        for (k, v) in weekly {
+            let acc = self.weekly.entry(k).or_default();
+            for (a, b) in acc.iter_mut().zip(v) {
+                *a += b;
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Outputs {
     dues: DuesCols,
@@ -668,7 +944,9 @@ fn publish(root: &std::path::Path, table: &gold::GoldTable, df: DataFrame) -> Re
 }
 
 impl Outputs {
-    fn write(self, lake: &Lake, units: &[UnitInfo], as_of: NaiveDate, week_ends: &[NaiveDate]) -> Result<()> {
+    /// Writes the gold tables and silver `weekly_debt`; `keep` sees the dues
+    /// table before it is published.
+    fn write(self, lake: &Lake, units: &[UnitInfo], as_of: NaiveDate, week_ends: &[NaiveDate], keep: impl FnOnce(&DataFrame) -> Result<()>) -> Result<()> {
         let root = &lake.root;
         let as_of_day = days(as_of);
 
@@ -686,7 +964,9 @@ impl Outputs {
         cols.push(i64_col("assessed", d.assessed));
         cols.push(bool_col("suspended", d.suspended));
         cols.push(i64_col("pension_deferred", d.pension_deferred));
-        publish(root, &tables::DUES, DataFrame::new(n, cols)?)?;
+        let df = DataFrame::new(n, cols)?;
+        keep(&df)?;
+        publish(root, &tables::DUES, df)?;
 
         // c12_notices
         let c = self.c12;

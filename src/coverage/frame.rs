@@ -49,7 +49,7 @@ pub fn by_month(
     let from = first.to_string();
     if let Some((c, name)) = cache {
         let mut c = c.borrow_mut();
-        if let Some(df) = c.reuse(&window(name), last, &from)? {
+        if let Some((df, _)) = c.reuse(&window(name), last, &from)? {
             c.windows_reused += 1;
             c.keep_only(name, first, last)?;
             return Ok(Some(df));
@@ -79,7 +79,7 @@ pub fn by_month(
         let mut c = c.borrow_mut();
         c.keep_only(name, first, last)?;
         if let Some(df) = all.as_mut() {
-            c.keep(&window(name), last, &from, df)?;
+            c.keep(&window(name), last, &from, df, serde_json::Value::Null)?;
         }
         c.keep_only(&window(name), last, last)?;
     }
@@ -155,12 +155,34 @@ impl<'a> MonthCache<'a> {
 
     /// `part` of month `m`, and whether it was read back (else computed and kept).
     fn get_or_compute(&mut self, part: &str, m: Month, extra: &str, compute: impl FnOnce() -> Result<DataFrame>) -> Result<(DataFrame, bool)> {
-        if let Some(df) = self.reuse(part, m, extra)? {
+        if let Some((df, _)) = self.reuse(part, m, extra)? {
             return Ok((df, true));
         }
         let mut df = compute()?;
-        self.keep(part, m, extra, &mut df)?;
+        self.keep(part, m, extra, &mut df, serde_json::Value::Null)?;
         Ok((df, false))
+    }
+
+    /// For a stage whose frame comes out of its own work rather than a
+    /// closure: frame `part` of month `m` and what was kept beside it, when
+    /// kept under the same inputs (counted as reused), else `None` (then
+    /// [`Self::keep_frame`] keeps it once computed).
+    pub fn kept_frame(&mut self, part: &str, m: Month) -> Result<Option<(DataFrame, serde_json::Value)>> {
+        let kept = self.reuse(part, m, "")?;
+        if kept.is_some() {
+            self.frames_reused += 1;
+            self.keep_only(part, m, m)?;
+        }
+        Ok(kept)
+    }
+
+    /// Keeps `df` (with `report`, given back by [`Self::kept_frame`]) as
+    /// frame `part` of month `m`, counted as computed; every other month's
+    /// `part` is forgotten.
+    pub fn keep_frame(&mut self, part: &str, m: Month, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
+        self.keep(part, m, "", df, report)?;
+        self.frames_computed += 1;
+        self.keep_only(part, m, m)
     }
 
     /// The fingerprint of `step`: the inputs, and `extra` when not empty.
@@ -174,16 +196,16 @@ impl<'a> MonthCache<'a> {
     }
 
     /// `part` of month `m` as kept under the same inputs (and `extra`), if it is.
-    fn reuse(&mut self, part: &str, m: Month, extra: &str) -> Result<Option<DataFrame>> {
+    fn reuse(&mut self, part: &str, m: Month, extra: &str) -> Result<Option<(DataFrame, serde_json::Value)>> {
         let step = self.step(part, m);
-        if self.memo.fresh(&step, &self.fingerprint(&step, extra)).is_none() {
+        let Some(report) = self.memo.fresh(&step, &self.fingerprint(&step, extra)).map(|e| e.report.clone()) else {
             return Ok(None);
-        }
-        Ok(Some(lake::read_parquet(&self.file(&step))?))
+        };
+        Ok(Some((lake::read_parquet(&self.file(&step))?, report)))
     }
 
     /// Keeps `df` as `part` of month `m` under the inputs (and `extra`).
-    fn keep(&mut self, part: &str, m: Month, extra: &str, df: &mut DataFrame) -> Result<()> {
+    fn keep(&mut self, part: &str, m: Month, extra: &str, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
         let step = self.step(part, m);
         let file = self.file(&step);
         // A fold of month answers can come out with its columns in
@@ -191,7 +213,7 @@ impl<'a> MonthCache<'a> {
         df.align_chunks_par();
         lake::write_parquet(&file, df)?;
         let fingerprint = self.fingerprint(&step, extra);
-        self.memo.record(&step, &fingerprint, &[file], serde_json::Value::Null)?;
+        self.memo.record(&step, &fingerprint, &[file], report)?;
         Ok(())
     }
 
