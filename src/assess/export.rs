@@ -25,7 +25,6 @@ use crate::reference::Reference;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rayon::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -243,15 +242,10 @@ pub fn merge(entries: Vec<InspectionEntry>) -> Vec<InspectionEntry> {
 pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<u64> {
     let dir = exports_dir(&lake.root, as_of);
     let have_c12 = gold::partitions(&lake.root, C12_NOTICES)?;
-    let results: Vec<Result<u64>> = reference
-        .provinces
-        .par_iter()
-        .map(|p| province(lake, &dir.join(&p.code), &p.code, as_of, &have_c12).with_context(|| format!("province {}", p.code)))
-        .collect();
-    for e in results.iter().filter_map(|r| r.as_ref().err()).skip(1) {
-        tracing::error!(stage = "assess", "{e:#}");
-    }
-    Ok(results.into_iter().collect::<Result<Vec<u64>>>()?.iter().sum())
+    let files = crate::lake::for_each_side_by_side("assess", &reference.provinces, |p| {
+        province(lake, &dir.join(&p.code), &p.code, as_of, &have_c12).with_context(|| format!("province {}", p.code))
+    })?;
+    Ok(files.iter().sum())
 }
 
 /// One province's C12 notices and inspection list; returns the files written.

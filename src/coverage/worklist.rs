@@ -638,20 +638,22 @@ fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
     let dir = super::export_dir(ctx.lake, ctx.as_of);
     let header: Vec<&str> = EXPORT_COLUMNS.iter().map(|c| c.0).collect();
     let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-    let mut files = 0;
-    // Every province gets its file (a header only when it has nothing this run).
+    // Every province gets its file (a header only when it has nothing this
+    // run); the provinces are written side by side.
     let mut provinces: Vec<&str> = ctx.reference.provinces.iter().map(|p| p.code.as_str()).collect();
     provinces.extend(by_province.keys().filter(|p| ctx.reference.province(p).is_none()));
-    for prov in provinces {
+    // The closure runs on several threads: it sees the tables, not the context (its month cache).
+    let (as_of, units, employers) = (ctx.as_of, &ctx.units, &ctx.employers);
+    let files = crate::lake::for_each_side_by_side("coverage", &provinces, |&prov| {
         let mut items = by_province.get(prov).cloned().unwrap_or_default();
         items.sort_by(|a, b| a.officer.cmp(&b.officer).then(a.rank.cmp(&b.rank)));
         let mut rows: Vec<Vec<String>> = Vec::new();
         for it in items {
             let week = plan.monday + chrono::Duration::days(7 * it.week as i64);
-            let unit = it.unit_code.as_deref().and_then(|u| ctx.units.get(u));
-            let employer_name = it.employer.as_deref().and_then(|e| ctx.employers.get(e, None)).and_then(|e| e.name.clone());
+            let unit = it.unit_code.as_deref().and_then(|u| units.get(u));
+            let employer_name = it.employer.as_deref().and_then(|e| employers.get(e, None)).and_then(|e| e.name.clone());
             let base = vec![
-                ctx.as_of.to_string(),
+                as_of.to_string(),
                 prov.to_string(),
                 opt(&it.officer),
                 it.officer.as_ref().and_then(|o| plan.officer_names.get(o).cloned().flatten()).unwrap_or_default(),
@@ -694,9 +696,9 @@ fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
             }
         }
         write_csv(&dir.join(prov).join("officer_worklists.csv"), &header, &rows)?;
-        files += 1;
-    }
-    Ok(files)
+        Ok(1u64)
+    })?;
+    Ok(files.iter().sum())
 }
 
 use crate::lake::write_csv;

@@ -22,7 +22,6 @@ use crate::reference::{Province, Reference};
 use anyhow::{bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use rayon::prelude::*;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 use std::path::Path;
 use std::time::Instant;
@@ -162,17 +161,10 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
     // core of the rayon pool), each sheet streamed to a temporary file as its
     // rows are written (a province's lists are still read whole from CSV).
     // Every province is attempted; the error returned is the first failing
-    // province's in the reference table's order (by code), whichever thread
-    // met it first, and the others are logged.
-    let results: Vec<Result<u64>> = reference
-        .provinces
-        .par_iter()
-        .map(|p| province(&dir, p, as_of, last, &have, lake, &lists).with_context(|| format!("province {}", p.code)))
-        .collect();
-    for e in results.iter().filter_map(|r| r.as_ref().err()).skip(1) {
-        tracing::error!(stage = "export", "{e:#}");
-    }
-    let rows = results.into_iter().collect::<Result<Vec<u64>>>()?;
+    // province's in the reference table's order (by code).
+    let rows = crate::lake::for_each_side_by_side("export", &reference.provinces, |p| {
+        province(&dir, p, as_of, last, &have, lake, &lists).with_context(|| format!("province {}", p.code))
+    })?;
     let mut report = ExportReport { rows: rows.iter().sum(), provinces: rows.len(), workbooks: rows.len(), ..Default::default() };
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)

@@ -225,6 +225,19 @@ pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
 pub type CsvWriter = csv::Writer<std::io::BufWriter<std::fs::File>>;
 
 /// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
+/// `f` for every item (a province, say) side by side on the rayon pool, in
+/// the items' order. Every item is attempted: the error returned is the
+/// first failing item's in that order (whichever thread met it first), and
+/// the others are logged under `stage`.
+pub fn for_each_side_by_side<I: Sync, T: Send>(stage: &str, items: &[I], f: impl Fn(&I) -> Result<T> + Sync + Send) -> Result<Vec<T>> {
+    use rayon::prelude::*;
+    let results: Vec<Result<T>> = items.par_iter().map(f).collect();
+    for e in results.iter().filter_map(|r| r.as_ref().err()).skip(1) {
+        tracing::error!(stage, "{e:#}");
+    }
+    results.into_iter().collect()
+}
+
 pub fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     write_csv_with(target, header, |w| {
         for r in rows {
