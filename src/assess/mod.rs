@@ -12,8 +12,12 @@
 //! ```
 //! The money rules are pure functions in [`dues`] and [`ledger`]; this module
 //! only reads silver with Polars, groups the contribution rows by unit (a
-//! counting sort on the unit index, no string sort), settles unit by unit and
-//! writes the rows out. The conventions are in `docs/rules.md`.
+//! counting sort on the unit index, no string sort), settles the units (512
+//! to a task, the tasks side by side, their rows put back in unit order) and
+//! writes the rows out. Every unit's monthly sums (`UnitMonth`) are kept for
+//! the as-of month when the pipeline gives a [`MonthCache`], so the other
+//! nights of the month settle from them without reading the contributions.
+//! The conventions are in `docs/rules.md`.
 
 pub mod dues;
 pub mod export;
@@ -172,9 +176,9 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate, cache: Option<M
 /// How the work is cut: the outputs do not depend on it (tests cut it finely).
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
-    /// Due contribution rows read per pass of the unit loop (see [`ROWS_PER_PASS`]).
+    /// Due contribution rows read per pass of the unit loop (default: 40 million).
     pub rows_per_pass: u64,
-    /// Units settled per task; a pass's tasks run side by side (see [`UNITS_PER_TASK`]).
+    /// Units settled per task; a pass's tasks run side by side (default: 512).
     pub units_per_task: usize,
 }
 

@@ -224,7 +224,6 @@ pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
 /// The CSV writer [`write_csv_with`] hands its body.
 pub type CsvWriter = csv::Writer<std::io::BufWriter<std::fs::File>>;
 
-/// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
 /// `f` for every item (a province, say) side by side on the rayon pool, in
 /// the items' order. Every item is attempted: the error returned is the
 /// first failing item's in that order (whichever thread met it first), and
@@ -238,6 +237,7 @@ pub fn for_each_side_by_side<I: Sync, T: Send>(stage: &str, items: &[I], f: impl
     results.into_iter().collect()
 }
 
+/// A CSV file, UTF-8 with a BOM, written to a temporary name and renamed into place.
 pub fn write_csv(target: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     write_csv_with(target, header, |w| {
         for r in rows {
