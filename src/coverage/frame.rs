@@ -138,13 +138,11 @@ impl<'a> MonthCache<'a> {
     /// [`Self::frame`] for a frame that also depends on `key` (the people it
     /// is for, say): read back only when kept under the same inputs and key.
     pub fn frame_for(&mut self, part: &str, m: Month, key: &str, compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
-        let (df, reused) = self.get_or_compute(part, m, key, compute)?;
-        if reused {
-            self.frames_reused += 1;
-        } else {
-            self.frames_computed += 1;
+        if let Some((df, _)) = self.kept_frame_for(part, m, key)? {
+            return Ok(df);
         }
-        self.keep_only(part, m, m)?;
+        let mut df = compute()?;
+        self.keep_frame_for(part, m, key, &mut df, serde_json::Value::Null)?;
         Ok(df)
     }
 
@@ -168,7 +166,19 @@ impl<'a> MonthCache<'a> {
     /// kept under the same inputs (counted as reused), else `None` (then
     /// [`Self::keep_frame`] keeps it once computed).
     pub fn kept_frame(&mut self, part: &str, m: Month) -> Result<Option<(DataFrame, serde_json::Value)>> {
-        let kept = self.reuse(part, m, "")?;
+        self.kept_frame_for(part, m, "")
+    }
+
+    /// Keeps `df` (with `report`, given back by [`Self::kept_frame`]) as
+    /// frame `part` of month `m`, counted as computed; every other month's
+    /// `part` is forgotten.
+    pub fn keep_frame(&mut self, part: &str, m: Month, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
+        self.keep_frame_for(part, m, "", df, report)
+    }
+
+    /// [`Self::kept_frame`] under `key` too: the one place a read-back frame is counted.
+    fn kept_frame_for(&mut self, part: &str, m: Month, key: &str) -> Result<Option<(DataFrame, serde_json::Value)>> {
+        let kept = self.reuse(part, m, key)?;
         if kept.is_some() {
             self.frames_reused += 1;
             self.keep_only(part, m, m)?;
@@ -176,11 +186,9 @@ impl<'a> MonthCache<'a> {
         Ok(kept)
     }
 
-    /// Keeps `df` (with `report`, given back by [`Self::kept_frame`]) as
-    /// frame `part` of month `m`, counted as computed; every other month's
-    /// `part` is forgotten.
-    pub fn keep_frame(&mut self, part: &str, m: Month, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
-        self.keep(part, m, "", df, report)?;
+    /// [`Self::keep_frame`] under `key` too: the one place a computed frame is counted.
+    fn keep_frame_for(&mut self, part: &str, m: Month, key: &str, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
+        self.keep(part, m, key, df, report)?;
         self.frames_computed += 1;
         self.keep_only(part, m, m)
     }
