@@ -195,3 +195,30 @@ fn a_household_owner_brings_sex_and_province() {
     assert_eq!(l.m.si_key(d.review[0].0), "0100000011", "the one in the owner's province ranks first");
     assert_eq!(l.m.tax_source(0), "households");
 }
+
+#[test]
+fn candidates_of_equal_weight_rank_by_si_number_whatever_order_they_came_in() {
+    // Three namesakes born the same day in one province, nothing to tell
+    // them apart: equal weights, so the clerk sees them in si_number order,
+    // whether si_people came sorted (the index is the rank) or not.
+    let people = ["0100000031", "0100000032", "0100000033"];
+    for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0]] {
+        let mut m = Model::new();
+        for &k in &order {
+            m.add_si(people[k], None, "Lý Thị Hà", days("1993-03-03"), Some("F"), Some("01"));
+        }
+        // A person's rows need not come together: the second variant of
+        // this one comes after another person's.
+        m.add_tax_variant("name:lý thị hà|1993-03-03", 1, None, "Lý Thị Hà", days("1993-03-03"));
+        m.add_tax_variant("pit:8000000031", 1, None, "Khúc Thừa Dụ", days("1970-01-01"));
+        m.add_tax_variant("name:lý thị hà|1993-03-03", 1, None, "LY THI HA", days("1993-03-03"));
+        assert_eq!(m.tax_len(), 2, "order {order:?}: one record per person_ref");
+        let l = Linked::run(m);
+        let d = l.get("name:lý thị hà|1993-03-03");
+        assert_eq!(d.status, Status::Ambiguous, "order {order:?}");
+        assert_eq!(d.candidates, 3);
+        let review: Vec<&str> = d.review.iter().map(|c| l.m.si_key(c.0)).collect();
+        assert_eq!(review, people, "order {order:?}");
+        assert_eq!(l.m.si_key(d.best.unwrap().0), "0100000031");
+    }
+}

@@ -107,6 +107,11 @@ fn scan(lake: &Lake, table: &str) -> Result<Option<LazyFrame>> {
 /// whole table (at 4 million people: half the memory, and faster).
 pub fn load_model(lake: &Lake) -> Result<Model> {
     let mut m = Model::new();
+    let mut t = Instant::now();
+    let mut lap = |part: &str| {
+        tracing::debug!(stage = "link", part, seconds = t.elapsed().as_secs_f64(), "load part done");
+        t = Instant::now();
+    };
     if let Some(people) = scan(lake, "people")? {
         let df = people
             .select([
@@ -131,6 +136,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             let (Some(s), Some(n)) = (si.get(i), name.get(i)) else { continue };
             m.add_si(s, cid.get(i), n, dob.get(i), sex.get(i), prov.get(i));
         }
+        lap("si_people");
     }
     if let (Some(c), Some(u)) = (scan(lake, "contributions")?, scan(lake, "units")?) {
         let df = c
@@ -153,6 +159,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
                 m.add_si_employer(s, h);
             }
         }
+        lap("si_employers");
     }
     if let Some(wages) = scan(lake, "wages")? {
         // The distinct ways each person was shown, then (a second query, so
@@ -165,6 +172,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             .sort(["person_ref", "citizen_id", "full_name", "birth_date"], SortMultipleOptions::default().with_nulls_last(true))
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
+        lap("wage_variants query");
         let (pref, cid, name, dob) =
             (df.column("person_ref")?.str()?, df.column("citizen_id")?.str()?, df.column("full_name")?.str()?, df.column("birth_date")?.i32()?);
         for i in 0..df.height() {
@@ -172,6 +180,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             m.add_tax_variant(p, model::FROM_WAGES, cid.get(i), n, dob.get(i));
         }
         drop(df);
+        lap("wage_variants");
         // Employers' provinces: a branch's own when the registry has the
         // branch, else its head office's.
         let rows = wages
@@ -199,12 +208,14 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
+        lap("wage_employers query");
         let (pref, head, prov) = (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
         for i in 0..df.height() {
             if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {
                 m.add_tax_employer(p, h, prov.get(i));
             }
         }
+        lap("wage_employers");
     }
     if let Some(hh) = scan(lake, "households")? {
         let df = hh
@@ -232,6 +243,7 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
             m.add_tax_variant(&pref, model::FROM_HOUSEHOLDS, cid.get(i), n, dob.get(i));
             m.add_tax_facts(&pref, model::FROM_HOUSEHOLDS, sex.get(i), prov.get(i));
         }
+        lap("households");
     }
     Ok(m)
 }

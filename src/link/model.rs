@@ -195,6 +195,10 @@ pub struct Model {
     /// si_number of `si[i]` is string `i`.
     si_keys: Interner,
     si: Vec<Rec>,
+    /// Some si_number came after a greater one: index order is not key order.
+    si_out_of_order: bool,
+    /// The tax-side person of the last call (rows come grouped by person).
+    last_tax: Option<usize>,
 }
 
 /// Tax sources a person was seen in (bit flags).
@@ -215,8 +219,9 @@ impl Model {
     }
 
     fn tax_rec(&mut self, person_ref: &str, source: u8) -> usize {
-        let i = match self.tax_keys.get(person_ref) {
-            Some(i) => i as usize,
+        let last = self.last_tax.filter(|&i| self.tax_keys.resolve(i as u32) == person_ref);
+        let i = match last.or_else(|| self.tax_keys.get(person_ref).map(|i| i as usize)) {
+            Some(i) => i,
             None => {
                 let i = self.tax.len();
                 self.tax_keys.intern(person_ref);
@@ -226,6 +231,7 @@ impl Model {
             }
         };
         self.tax_source[i] |= source;
+        self.last_tax = Some(i);
         i
     }
 
@@ -292,6 +298,9 @@ impl Model {
         // would be a second record under the same key: the first stands.
         if self.si_keys.get(si_number).is_some() {
             return;
+        }
+        if let Some(last) = self.si_keys.len().checked_sub(1) {
+            self.si_out_of_order |= si_number < self.si_keys.resolve(last as u32);
         }
         self.si_keys.intern(si_number);
         self.si.push(r);
@@ -816,32 +825,45 @@ impl Model {
             .collect();
         let scorer = Scorer { m: self, packed, packed_emps, w: Weights::new(cfg), name_u, emp_u };
 
-        // The BHXH side's blocks: (key, si index), sorted.
-        let parts: Vec<Vec<(u64, u32)>> = self
+        // The BHXH side's blocks: (key, si index), sorted. Each person's keys
+        // are counted first, so that the index is filled in place at its
+        // exact size (per-thread parts copied into one vector held most
+        // entries twice: the stage's peak at 16M people).
+        let counts: Vec<u32> = self
             .si
             .par_iter()
-            .enumerate()
-            .fold(
-                || (Vec::new(), Vec::new()),
-                |(mut acc, mut keys): (Vec<(u64, u32)>, Vec<u64>), (i, r)| {
-                    block_keys(self, r, rules, &mut keys);
-                    acc.extend(keys.iter().map(|&k| (k, i as u32)));
-                    (acc, keys)
-                },
-            )
-            .map(|(acc, _)| acc)
+            .map_init(Vec::new, |keys, r| {
+                block_keys(self, r, rules, keys);
+                keys.len() as u32
+            })
             .collect();
-        // Into one vector of the exact size, each part freed as it is copied
-        // (appending the parts pairwise grew it to twice its size).
-        let mut index: Vec<(u64, u32)> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        for part in parts {
-            index.extend(part);
+        let mut index: Vec<(u64, u32)> = vec![(0, 0); counts.iter().map(|&c| c as usize).sum()];
+        // Runs of people, each with its own slice of the index.
+        const RUN: usize = 1 << 16;
+        let mut runs = Vec::new();
+        let mut rest: &mut [(u64, u32)] = &mut index;
+        for (k, run) in counts.chunks(RUN).enumerate() {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(run.iter().map(|&c| c as usize).sum());
+            runs.push((k * RUN, head));
+            rest = tail;
         }
+        runs.into_par_iter().for_each_init(Vec::new, |keys, (first, out)| {
+            let mut at = 0;
+            for (i, r) in self.si[first..(first + RUN).min(self.si.len())].iter().enumerate() {
+                block_keys(self, r, rules, keys);
+                for &k in keys.iter() {
+                    out[at] = (k, (first + i) as u32);
+                    at += 1;
+                }
+            }
+        });
+        drop(counts);
         index.par_sort_unstable();
         // Key → range of `ids` (the si indexes of the block).
         let ids: Vec<u32> = index.iter().map(|e| e.1).collect();
         let mut ranges: IdMap<(u32, u32)> = IdMap::default();
-        ranges.reserve(index.len() / 2);
+        // Sized once (growing it held the old table beside the new).
+        ranges.reserve(1 + index.windows(2).filter(|w| w[0].0 != w[1].0).count());
         let mut start = 0;
         while start < index.len() {
             let k = index[start].0;
@@ -852,6 +874,20 @@ impl Model {
         drop(index);
         let max_block = cfg.blocking.max_block_size;
         let d = &cfg.decision;
+        // Ties are broken by si_number. load_model adds si_people in
+        // si_number order, so the index is the rank; otherwise rank them
+        // once (comparing the strings in every sort was a sixth of link's
+        // time at 4M people, most of it cache misses).
+        let rank: Option<Vec<u32>> = self.si_out_of_order.then(|| {
+            let mut order: Vec<u32> = (0..self.si.len() as u32).collect();
+            order.par_sort_unstable_by(|&a, &b| self.si_keys.resolve(a).cmp(self.si_keys.resolve(b)));
+            let mut rank = vec![0u32; order.len()];
+            for (r, &i) in order.iter().enumerate() {
+                rank[i as usize] = r as u32;
+            }
+            rank
+        });
+        let rank_of = |i: u32| rank.as_ref().map_or(i, |r| r[i as usize]);
 
         // Counted on the side, so that the decisions are collected once
         // (mapping (decision, counts) into decisions held two vectors of
@@ -878,10 +914,9 @@ impl Model {
                     cands.dedup();
                     let mut scored: Vec<(u32, Comparison)> =
                         cands.iter().map(|&s| (s, scorer.compare(t, s))).collect();
-                    // Best first; ties by si_number for a deterministic order.
-                    scored.sort_by(|a, b| {
-                        b.1.weight.total_cmp(&a.1.weight).then_with(|| self.si_keys.resolve(a.0).cmp(self.si_keys.resolve(b.0)))
-                    });
+                    // Best first; ties by si_number for a deterministic order
+                    // (a total order: the unstable sort gives the same).
+                    scored.sort_unstable_by(|a, b| b.1.weight.total_cmp(&a.1.weight).then_with(|| rank_of(a.0).cmp(&rank_of(b.0))));
                     pairs.fetch_add(cands.len() as u64, Ordering::Relaxed);
                     skipped_blocks.fetch_add(skipped, Ordering::Relaxed);
                     decide(&scored, d)
