@@ -261,6 +261,7 @@ fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
 
 #[test]
 fn reading_the_contributions_a_range_of_units_at_a_time_changes_nothing() {
+    // The passes read the rows split by pass (one streaming pass over silver).
     let (dir, _) = run();
     let root = dir.path().join("lake");
     let lake = Lake::new(&root);
@@ -279,6 +280,7 @@ fn reading_the_contributions_a_range_of_units_at_a_time_changes_nothing() {
     let many = assess::run_tuned(&lake, &reference(), as_of, None, Tuning { rows_per_pass: 5, units_per_task: 1 }).unwrap();
     assert_eq!(one.contribution_rows, many.contribution_rows);
     assert_eq!((one.orphan_contribution_rows, many.orphan_contribution_rows), (1, 1));
+    assert!(!root.join("_state/assess/by_pass").exists(), "the rows split by pass are scratch");
     assert_eq!(settled(&one), settled(&many));
     assert!(!gold_one.is_empty() && !exports_one.is_empty());
     assert!(tree(&root.join("gold")) == gold_one, "gold files differ");

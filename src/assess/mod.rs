@@ -240,7 +240,7 @@ pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache
         report.contribution_rows = counts.contribution_rows;
         report.orphan_contribution_rows = counts.orphan_contribution_rows;
     } else {
-        settle_from_contributions(&ctx, &contrib_f, &index, tuning, &mut out, &mut report)?;
+        settle_from_contributions(lake, &ctx, &contrib_f, &index, tuning, &mut out, &mut report)?;
     }
     if report.orphan_contribution_rows > 0 || report.orphan_payments > 0 {
         tracing::warn!(
@@ -282,6 +282,7 @@ struct KeptCounts {
 /// Every unit's monthly dues from the due contribution rows up to the as-of
 /// month, settled a range of units at a time (see [`Tuning::rows_per_pass`]).
 fn settle_from_contributions(
+    lake: &Lake,
     ctx: &UnitCtx,
     contrib_f: &std::path::Path,
     index: &HashMap<&str, u32>,
@@ -305,22 +306,41 @@ fn settle_from_contributions(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
         )
         .select([col("unit_code"), col("month"), col("insured_wage")]);
-    // One pass reads every due row, orphans included; passes over ranges of
-    // units leave the orphans out, so their rows are counted apart.
-    let counted = if passes == 1 {
+    // Several passes: the due rows are split by pass once, in one streaming
+    // pass over silver (a unit's rows go to its pass, the rows of unit codes
+    // absent from silver units to none), and each pass reads its own part
+    // (filtering the whole table for every pass read it once per pass).
+    let split = if passes == 1 {
         None
     } else {
-        let n = due.clone().select([len().alias("n")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-        Some(n.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))
+        let (mut codes, mut pass_of) = (Vec::with_capacity(units.len()), Vec::with_capacity(units.len()));
+        for pass in 0..passes {
+            let (lo, hi) = (units.len() * pass / passes, units.len() * (pass + 1) / passes);
+            codes.extend(units[lo..hi].iter().map(|u| u.code.as_str()));
+            pass_of.extend(std::iter::repeat_n(pass as u32, hi - lo));
+        }
+        let pass_of = DataFrame::new(codes.len(), vec![Column::new("unit_code".into(), codes), Column::new("pass".into(), pass_of)])?;
+        let dir = lake::ScratchDir::new(lake.root.join("_state/assess/by_pass"))?;
+        let by_pass = due.clone().join(pass_of.lazy(), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Left));
+        lake::sink_parquet_by(by_pass, "pass", dir.path())?;
+        tracing::debug!(stage = "assess", passes, seconds = start.elapsed().as_secs_f64(), "silver split by pass");
+        Some(dir)
+    };
+    // One pass reads every due row, orphans included; passes over ranges of
+    // units leave the orphans out, so their rows are counted apart.
+    let counted = match &split {
+        None => None,
+        Some(dir) => Some(lake::files_under(dir.path(), "parquet").iter().map(|f| lake::parquet_rows(f)).sum::<Result<u64>>()?),
     };
     let (mut read, mut assessed) = (0u64, 0u64);
     for pass in 0..passes {
         let (lo, hi) = (units.len() * pass / passes, units.len() * (pass + 1) / passes);
-        let part = if passes == 1 {
-            due.clone()
-        } else {
-            let codes: Vec<String> = units[lo..hi].iter().map(|u| u.code.clone()).collect();
-            due.clone().filter(col("unit_code").is_in(crate::coverage::frame::str_list(&codes), false))
+        let part = match &split {
+            None => due.clone(),
+            Some(dir) => match lake::parquet_part(dir.path(), "pass", &pass.to_string())?.as_slice() {
+                [] => due.clone().filter(lit(false)),
+                files => lake::scan_parquet(files)?.select([col("unit_code"), col("month"), col("insured_wage")]),
+            },
         };
         let contrib = part
             .collect_with_engine(Engine::Streaming)

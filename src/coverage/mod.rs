@@ -14,7 +14,6 @@ mod covid;
 mod employers;
 pub mod evidence;
 pub mod frame;
-mod slices;
 pub mod tables;
 mod under_declared;
 mod uninsured;
@@ -94,9 +93,6 @@ pub(crate) struct Ctx<'a> {
     /// Month answers kept between runs (the nightly run's; none for a
     /// single stage or a test).
     pub months: Option<RefCell<MonthCache<'a>>>,
-    /// The window's wages and declarations split by month (for the rules
-    /// that work a month at a time).
-    pub slices: slices::MonthSlices<'a>,
 }
 
 impl Ctx<'_> {
@@ -286,11 +282,6 @@ pub fn run(
         units: Units::load(lake)?,
         employers: Employers::load(lake)?,
         months: months.map(RefCell::new),
-        slices: slices::MonthSlices::new(
-            lake,
-            asof_m.add(-(cfg.uninsured.lookback_months.max(cfg.under_declared.lookback_months) as i32)),
-            asof_m.prev(),
-        )?,
     };
     let mut report = CoverageReport::default();
 

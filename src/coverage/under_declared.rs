@@ -42,10 +42,8 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     let (wages, links) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?);
     let cache = ctx.months.as_ref().map(|c| (c, "under_declared"));
     let found = frame::by_month(first_m, last_m, cache, |m| {
-        let decl = ctx
-            .slices
-            .month("contributions", m)?
-            .unwrap_or_else(|| contrib.clone())
+        let decl = contrib
+            .clone()
             .filter(
                 col("work_status")
                     .is_in(str_list(&ctx.cfg.uninsured.due_statuses), false)
@@ -61,10 +59,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             .join(min_wage.clone(), [col("wage_region"), col("month")], [col("wage_region"), col("month")], JoinArgs::new(JoinType::Left));
         let decl = match (wages.clone(), links.clone()) {
             (Some(w), Some(l)) => {
-                let income = ctx
-                    .slices
-                    .month("wages", m)?
-                    .unwrap_or(w)
+                let income = w
                     .filter(col("month").eq(lit(m.first_day())))
                     .select([col("person_ref"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
                     .join(

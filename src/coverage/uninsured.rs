@@ -66,10 +66,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         first,
         ctx.asof_m.prev(),
         cache,
-        |m| {
-            let wages = ctx.slices.month("wages", m)?.unwrap_or_else(|| wages.clone());
-            Ok(totals_of(month_states(ctx, wages, links.clone(), m)?).collect_with_engine(Engine::Streaming)?.unwrap_single())
-        },
+        |m| Ok(totals_of(month_states(ctx, wages.clone(), links.clone(), m)?).collect_with_engine(Engine::Streaming)?.unwrap_single()),
         |a, b| Ok(merge_totals(a.lazy(), b.lazy())?.collect()?),
     )?;
     let Some(totals) = totals else { return Ok(Vec::new()) };
@@ -228,10 +225,7 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
             JoinArgs::new(JoinType::Left),
         );
     // Due declarations by person, employer head and month.
-    let due = match ctx.slices.month("contributions", m)? {
-        Some(contrib) => due_declarations_of(ctx, contrib)?.map(|d| d.filter(col("month").eq(lit(m.first_day())))),
-        None => None,
-    };
+    let due = due_declarations(ctx)?.map(|d| d.filter(col("month").eq(lit(m.first_day()))));
     let w = match due {
         Some(due) => {
             let here = due.clone().unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("here"));
@@ -313,15 +307,9 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
 /// Due declarations: (si_number, head_tax_code, month), one row per unit
 /// declaration (not unique).
 pub(crate) fn due_declarations(ctx: &Ctx) -> Result<Option<LazyFrame>> {
-    match frame::silver(ctx.lake, "contributions")? {
-        Some(contrib) => due_declarations_of(ctx, contrib),
-        None => Ok(None),
-    }
-}
-
-/// [`due_declarations`] among the declarations `contrib` (a month of them).
-fn due_declarations_of(ctx: &Ctx, contrib: LazyFrame) -> Result<Option<LazyFrame>> {
-    let Some(units) = frame::silver(ctx.lake, "units")? else { return Ok(None) };
+    let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
+        return Ok(None);
+    };
     Ok(Some(
         contrib
             .filter(col("work_status").is_in(str_list(&ctx.cfg.uninsured.due_statuses), false))

@@ -182,6 +182,71 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// Runs `lf` on Polars' streaming engine into one folder of Parquet files
+/// per value of column `key` (Polars' Hive layout, `<dir>/<key>=<value>/`;
+/// each part's rows in `lf`'s order), in one pass: a table read a part at a
+/// time is split once, rather than read whole and filtered for every part.
+/// What `dir` held is deleted first. See [`parquet_part`].
+pub fn sink_parquet_by(lf: LazyFrame, key: &str, dir: &Path) -> Result<()> {
+    remove_dir(dir)?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let options = ParquetWriteOptions {
+        compression: ParquetCompression::Zstd(None),
+        statistics: StatisticsOptions::default(),
+        ..Default::default()
+    };
+    let destination = SinkDestination::Partitioned {
+        base_path: PlRefPath::try_from_path(dir)?,
+        file_path_provider: None,
+        partition_strategy: PartitionStrategy::Keyed { keys: vec![col(key)], include_keys: true, keys_pre_grouped: false },
+        max_rows_per_file: IdxSize::MAX,
+        approximate_bytes_per_file: u64::MAX,
+    };
+    let args = UnifiedSinkArgs { mkdir: true, maintain_order: true, ..Default::default() };
+    lf.sink(destination, FileWriteFormat::Parquet(std::sync::Arc::new(options)), args)?
+        .collect_with_engine(Engine::Streaming)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("splitting by {key} into {}", dir.display()))?;
+    Ok(())
+}
+
+/// The files [`sink_parquet_by`] wrote for the rows whose `key` is `value`,
+/// as Polars names it (a date as `YYYY-MM-DD`); none when no row had it.
+pub fn parquet_part(dir: &Path, key: &str, value: &str) -> Result<Vec<PathBuf>> {
+    parquet_files(&dir.join(format!("{key}={value}")))
+}
+
+/// Deletes `dir` with everything in it; a missing `dir` is no error.
+pub fn remove_dir(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("deleting {}", dir.display())),
+        _ => Ok(()),
+    }
+}
+
+/// A stage's scratch folder: emptied when made (a run that stopped may have
+/// left one), deleted with what it holds when dropped, error or not.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(path: PathBuf) -> Result<ScratchDir> {
+        remove_dir(&path)?;
+        Ok(ScratchDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Err(e) = remove_dir(&self.0) {
+            tracing::warn!(error = %e, "could not delete a scratch folder");
+        }
+    }
+}
+
 /// Files named `*.<ext>` under `dir` (recursively, in path order), leaving
 /// out hidden ones (temporaries, private folders).
 pub fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
