@@ -289,4 +289,14 @@ fn coverage_gaps_match_the_planted_truth() {
     for ((o, w), n) in per_week {
         assert!(n <= cap[&o].max(1), "{o} has {n} items in {w}, capacity {}", cap[&o]);
     }
+
+    // ---- The largest sizes read the people's employers in passes (by the
+    // last character of person_ref): three passes link exactly as one.
+    let files = |l: &Lake| ["person_links", "clerical_review"].map(|t| std::fs::read(l.silver_file(t)).unwrap());
+    let one = files(&lake);
+    let wage_rows = bhxh::lake::parquet_rows(&lake.silver_file("wages")).unwrap();
+    let cfg = bhxh::link::LinkConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml")).unwrap();
+    let report = bhxh::link::run_tuned(&lake, &cfg, &keyer, wage_rows / 3 + 1).unwrap();
+    assert!(report.matched > 0);
+    assert!(files(&lake) == one, "person_links or clerical_review differ when the employers are read in three passes");
 }

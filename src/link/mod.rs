@@ -106,6 +106,35 @@ fn scan(lake: &Lake, table: &str) -> Result<Option<LazyFrame>> {
 /// are reduced to distinct (person, way shown, employer) without holding the
 /// whole table (at 4 million people: half the memory, and faster).
 pub fn load_model(lake: &Lake) -> Result<Model> {
+    load_model_tuned(lake, WAGE_ROWS_PER_PASS)
+}
+
+/// Wage rows above which the employers of the tax-side people are read in
+/// passes: at 16M people (168M wage rows) their distinct (person, employer)
+/// rows took 4.6 GB beside the model, the stage's peak. An engineering
+/// bound, not a business rule.
+const WAGE_ROWS_PER_PASS: u64 = 100_000_000;
+
+/// The rows of the people of pass `pass` of `passes`, by the last character
+/// of `person_ref` (its first byte modulo `passes`; pass 0 also takes every
+/// other character, and rows without a reference), so that every person is
+/// in exactly one pass.
+fn people_of_pass(pass: usize, passes: usize) -> Expr {
+    let last = col("person_ref").str().slice(lit(-1), lit(1));
+    let chars_of = |k: usize| -> Vec<String> {
+        (1u8..128).filter(|b| *b as usize % passes == k).map(|b| (b as char).to_string()).collect()
+    };
+    if pass == 0 {
+        let others: Vec<String> = (1..passes).flat_map(chars_of).collect();
+        last.is_in(crate::coverage::frame::str_list(&others), false).fill_null(lit(false)).not()
+    } else {
+        last.is_in(crate::coverage::frame::str_list(&chars_of(pass)), false).fill_null(lit(false))
+    }
+}
+
+/// [`load_model`], reading the tax-side people's employers in passes above
+/// `wage_rows_per_pass` wage rows (the model is the same).
+pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
     let mut m = Model::new();
     let mut t = Instant::now();
     let mut lap = |part: &str| {
@@ -182,40 +211,45 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
         drop(df);
         lap("wage_variants");
         // Employers' provinces: a branch's own when the registry has the
-        // branch, else its head office's.
-        let rows = wages
-            .filter(col("full_name").is_not_null())
-            .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code")])
-            .unique(None, UniqueKeepStrategy::Any);
+        // branch, else its head office's. In passes over shares of the
+        // people at the largest sizes, each sorted, so that a person's rows
+        // come together and in the same order.
         let emp_prov = |key: &str| {
             scan(lake, "employers").map(|e| {
                 e.map(|e| e.select([col("tax_code").alias(key), col("province_code").alias(format!("{key}_province"))]))
             })
         };
-        let rows = if let (Some(exact), Some(head)) = (emp_prov("employer_tax_code")?, emp_prov("employer_head_tax_code")?) {
-            rows.join(exact, [col("employer_tax_code")], [col("employer_tax_code")], JoinArgs::new(JoinType::Left))
-                .join(head, [col("employer_head_tax_code")], [col("employer_head_tax_code")], JoinArgs::new(JoinType::Left))
-                .with_column(
-                    coalesce(&[col("employer_tax_code_province"), col("employer_head_tax_code_province")]).alias("province_code"),
-                )
-        } else {
-            rows.with_column(lit(NULL).cast(DataType::String).alias("province_code"))
-        };
-        let df = rows
-            .select([col("person_ref"), col("employer_head_tax_code"), col("province_code")])
-            .filter(col("employer_head_tax_code").is_not_null())
-            .unique(None, UniqueKeepStrategy::Any)
-            .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        lap("wage_employers query");
-        let (pref, head, prov) = (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
-        for i in 0..df.height() {
-            if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {
-                m.add_tax_employer(p, h, prov.get(i));
+        let passes = lake::parquet_rows(&lake.silver_file("wages"))?.div_ceil(wage_rows_per_pass.max(1)).max(1) as usize;
+        for pass in 0..passes {
+            let rows = wages.clone().filter(col("full_name").is_not_null());
+            let rows = if passes == 1 { rows } else { rows.filter(people_of_pass(pass, passes)) }
+                .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code")])
+                .unique(None, UniqueKeepStrategy::Any);
+            let rows = if let (Some(exact), Some(head)) = (emp_prov("employer_tax_code")?, emp_prov("employer_head_tax_code")?) {
+                rows.join(exact, [col("employer_tax_code")], [col("employer_tax_code")], JoinArgs::new(JoinType::Left))
+                    .join(head, [col("employer_head_tax_code")], [col("employer_head_tax_code")], JoinArgs::new(JoinType::Left))
+                    .with_column(
+                        coalesce(&[col("employer_tax_code_province"), col("employer_head_tax_code_province")]).alias("province_code"),
+                    )
+            } else {
+                rows.with_column(lit(NULL).cast(DataType::String).alias("province_code"))
+            };
+            let df = rows
+                .select([col("person_ref"), col("employer_head_tax_code"), col("province_code")])
+                .filter(col("employer_head_tax_code").is_not_null())
+                .unique(None, UniqueKeepStrategy::Any)
+                .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
+            lap("wage_employers query");
+            let (pref, head, prov) = (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
+            for i in 0..df.height() {
+                if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {
+                    m.add_tax_employer(p, h, prov.get(i));
+                }
             }
+            lap("wage_employers");
         }
-        lap("wage_employers");
     }
     if let Some(hh) = scan(lake, "households")? {
         let df = hh
@@ -250,8 +284,14 @@ pub fn load_model(lake: &Lake) -> Result<Model> {
 
 /// Runs the linkage over silver and writes the link and clerical-review tables.
 pub fn run(lake: &Lake, cfg: &LinkConfig, keyer: &PersonKeyer) -> Result<LinkReport> {
+    run_tuned(lake, cfg, keyer, WAGE_ROWS_PER_PASS)
+}
+
+/// [`run`], reading the employers in passes above `wage_rows_per_pass` wage
+/// rows (for tests: the tables are the same).
+pub fn run_tuned(lake: &Lake, cfg: &LinkConfig, keyer: &PersonKeyer, wage_rows_per_pass: u64) -> Result<LinkReport> {
     let start = Instant::now();
-    let model = load_model(lake)?;
+    let model = load_model_tuned(lake, wage_rows_per_pass)?;
     let loaded = start.elapsed().as_secs_f64();
     let (decisions, stats) = model.link(cfg);
     let linked = start.elapsed().as_secs_f64();
