@@ -25,7 +25,6 @@ use crate::reference::{Reference, Scheme, SupportGroup};
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use rayon::prelude::*;
 use score::{Model, FEATURES};
 use std::collections::BTreeMap;
 // Maps keyed by codes and references from the agencies' own files (no
@@ -777,10 +776,6 @@ fn household_standing(d: &Data) -> HashMap<&str, (Month, i64)> {
     out
 }
 
-/// Candidates judged per chunk of the pool (side by side within a chunk):
-/// an engineering bound, not a business rule.
-const POOL_CHUNK: usize = 1 << 14;
-
 fn build_pool(
     d: &Data,
     cfg: &ScoringConfig,
@@ -861,10 +856,7 @@ fn build_pool(
     // copies the prospects (2.4M of about 450 bytes at 16M people) while the
     // old buffer is still held; the pool is the stage's peak.
     let mut out = Vec::with_capacity(cands.len());
-    // Each candidate is judged alone: listed with its features, excluded
-    // (why), or dropped. Judged side by side a chunk at a time, in key
-    // order, so the pool's order is the map's and memory holds one chunk.
-    let judge = |mut c: Cand| -> Option<Result<Prospect, &'static str>> {
+    for (_, mut c) in cands {
         // Everything the person's si_number links to.
         let person = c.si.as_ref().and_then(|s| d.people.get(s));
         if let Some(s) = &c.si {
@@ -916,7 +908,8 @@ fn build_pool(
             cfg.pool.min_age_years,
         );
         if let Some(why) = why {
-            return Some(Err(why));
+            *excluded.entry(why).or_default() += 1;
+            continue;
         }
         let source_at = SOURCES.iter().position(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
         let source = SOURCES[source_at].1;
@@ -966,9 +959,9 @@ fn build_pool(
         let key = match (&c.si, &person_ref) {
             (Some(s), _) => keyer.si(s),
             (None, Some(r)) => keyer.tax(r),
-            _ => return None,
+            _ => continue,
         };
-        Some(Ok(Prospect {
+        out.push(Prospect {
             key,
             si: c.si.clone(),
             person_ref,
@@ -985,22 +978,7 @@ fn build_pool(
             name: person.and_then(|p| p.name.clone()).or(c.name.clone()).or_else(|| taxes.iter().find_map(|t| t.name.clone())),
             birth,
             citizen_id: person.and_then(|p| p.citizen_id.clone()).or(c.citizen_id.clone()).or_else(|| taxes.iter().find_map(|t| t.citizen_id.clone())),
-        }))
-    };
-    let mut cands = cands.into_iter();
-    loop {
-        let chunk: Vec<Cand> = cands.by_ref().take(POOL_CHUNK).map(|(_, c)| c).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        let judged: Vec<Option<Result<Prospect, &'static str>>> = chunk.into_par_iter().map(&judge).collect();
-        for j in judged {
-            match j {
-                Some(Ok(p)) => out.push(p),
-                Some(Err(why)) => *excluded.entry(why).or_default() += 1,
-                None => {}
-            }
-        }
+        });
     }
     report.excluded = excluded.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     out
