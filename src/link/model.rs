@@ -828,7 +828,7 @@ impl Model {
         // The BHXH side's blocks: (key, si index), sorted. Each person's keys
         // are counted first, so that the index is filled in place at its
         // exact size (per-thread parts copied into one vector held most
-        // entries twice: the stage's peak at 16M people).
+        // entries twice: the stage's peak at 4M people).
         let counts: Vec<u32> = self
             .si
             .par_iter()
