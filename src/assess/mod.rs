@@ -306,6 +306,8 @@ fn settle_from_contributions(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
         )
         .select([col("unit_code"), col("month"), col("insured_wage")]);
+    // Pass `p` settles units[range(p)].
+    let range = |pass: usize| units.len() * pass / passes..units.len() * (pass + 1) / passes;
     // Several passes: the due rows are split by pass once, in one streaming
     // pass over silver (a unit's rows go to its pass, the rows of unit codes
     // absent from silver units to none), and each pass reads its own part
@@ -315,9 +317,9 @@ fn settle_from_contributions(
     } else {
         let (mut codes, mut pass_of) = (Vec::with_capacity(units.len()), Vec::with_capacity(units.len()));
         for pass in 0..passes {
-            let (lo, hi) = (units.len() * pass / passes, units.len() * (pass + 1) / passes);
-            codes.extend(units[lo..hi].iter().map(|u| u.code.as_str()));
-            pass_of.extend(std::iter::repeat_n(pass as u32, hi - lo));
+            let units = &units[range(pass)];
+            codes.extend(units.iter().map(|u| u.code.as_str()));
+            pass_of.extend(std::iter::repeat_n(pass as u32, units.len()));
         }
         let pass_of = DataFrame::new(codes.len(), vec![Column::new("unit_code".into(), codes), Column::new("pass".into(), pass_of)])?;
         let dir = lake::ScratchDir::new(lake.root.join("_state/assess/by_pass"))?;
@@ -334,7 +336,6 @@ fn settle_from_contributions(
     };
     let (mut read, mut assessed) = (0u64, 0u64);
     for pass in 0..passes {
-        let (lo, hi) = (units.len() * pass / passes, units.len() * (pass + 1) / passes);
         let part = match &split {
             None => due.clone(),
             Some(dir) => match lake::parquet_part(dir.path(), "pass", &pass.to_string())?.as_slice() {
@@ -357,7 +358,7 @@ fn settle_from_contributions(
         let (rows_by_unit, _) = group_rows_by_unit(contrib.column("unit_code")?.str()?, index, units.len())?;
         read += contrib.height() as u64;
         assessed += rows_by_unit.order.len() as u64;
-        settle(ctx, lo..hi, &Source::People { days, wages }, &rows_by_unit, tuning.units_per_task, out, report)?;
+        settle(ctx, range(pass), &Source::People { days, wages }, &rows_by_unit, tuning.units_per_task, out, report)?;
     }
     // Rows of unit codes absent from silver units were in no pass's units.
     report.contribution_rows = counted.unwrap_or(read);
