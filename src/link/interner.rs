@@ -16,6 +16,8 @@ pub struct Interner {
     ends: Vec<usize>,
     table: HashTable<u32>,
     hasher: DefaultHashBuilder,
+    /// A new string came that sorts before the one interned before it.
+    out_of_order: bool,
 }
 
 impl Interner {
@@ -24,9 +26,7 @@ impl Interner {
     }
 
     pub fn resolve(&self, id: u32) -> &str {
-        let i = id as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
+        resolve_in(&self.bytes, &self.ends, id)
     }
 
     pub fn get(&self, s: &str) -> Option<u32> {
@@ -34,24 +34,59 @@ impl Interner {
         self.table.find(hash, |&id| self.resolve(id) == s).copied()
     }
 
-    /// The number of `s`, new or known.
+    /// Whether every string was interned after the ones that sort before it
+    /// (then a string's number is its rank).
+    pub fn in_order(&self) -> bool {
+        !self.out_of_order
+    }
+
+    /// Room for `additional` more strings without the table growing (each
+    /// growth hashes every string again).
+    pub fn reserve(&mut self, additional: usize) {
+        self.ends.reserve(additional);
+        let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
+        self.table.reserve(additional, |&id| hasher.hash_one(resolve_in(bytes, ends, id)));
+    }
+
+    /// The number of `s`, new or known. Strings that come in sorted order
+    /// (the loaders read keys sorted) are known new, or the last one, without
+    /// a lookup in the table.
     pub fn intern(&mut self, s: &str) -> u32 {
+        if !self.out_of_order {
+            match self.ends.len().checked_sub(1) {
+                None => return self.push(s),
+                Some(last) => match s.cmp(self.resolve(last as u32)) {
+                    std::cmp::Ordering::Greater => return self.push(s),
+                    std::cmp::Ordering::Equal => return last as u32,
+                    std::cmp::Ordering::Less => {}
+                },
+            }
+        }
         if let Some(id) = self.get(s) {
             return id;
         }
+        self.out_of_order = true;
+        self.push(s)
+    }
+
+    /// Adds `s`, known not to be here.
+    fn push(&mut self, s: &str) -> u32 {
         let id = u32::try_from(self.ends.len()).expect("fewer than 2^32 strings");
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
         let hash = self.hasher.hash_one(s);
         let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
-        let resolve = |id: u32| {
-            let i = id as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &bytes[start..ends[i]]
-        };
-        self.table.insert_unique(hash, id, |&other| hasher.hash_one(resolve(other)));
+        self.table.insert_unique(hash, id, |&other| hasher.hash_one(resolve_in(bytes, ends, other)));
         id
     }
+}
+
+/// String `id` of an interner's `bytes` and `ends` (for the table's rehash,
+/// which cannot borrow the whole interner).
+fn resolve_in<'a>(bytes: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &bytes[start..ends[i]]
 }
 
 #[cfg(test)]
@@ -75,9 +110,33 @@ mod tests {
         for k in 0..10_000 {
             assert_eq!(i.intern(&format!("si{k:08}")), 3 + k);
         }
+        assert!(!i.in_order(), "\"\" came after \"pit:…\"");
         for k in (0..10_000).step_by(997) {
             assert_eq!(i.get(&format!("si{k:08}")), Some(3 + k));
             assert_eq!(i.resolve(3 + k), format!("si{k:08}"));
         }
+    }
+
+    #[test]
+    fn sorted_strings_skip_the_lookup_and_are_still_found() {
+        let mut i = Interner::default();
+        i.reserve(3);
+        assert!(i.in_order(), "empty");
+        for k in 0..5_000 {
+            assert_eq!(i.intern(&format!("pit:{k:010}")), k);
+            assert_eq!(i.intern(&format!("pit:{k:010}")), k, "the last again");
+        }
+        assert_eq!(i.intern("pit:0000000007"), 7, "an earlier one again");
+        assert!(i.in_order(), "repeats are not new strings");
+        for k in (0..5_000).step_by(499) {
+            assert_eq!(i.get(&format!("pit:{k:010}")), Some(k), "in the table, though added without a lookup");
+        }
+        assert_eq!(i.intern("cid:001"), 5_000, "new and sorting first");
+        assert!(!i.in_order());
+        assert_eq!(i.intern("cid:001"), 5_000);
+        assert_eq!(i.intern("pit:0000004999"), 4_999);
+        assert_eq!(i.intern("zzz"), 5_001);
+        assert_eq!(i.intern("pit:0000000008"), 8, "found by lookup once out of order");
+        assert_eq!(i.len(), 5_002);
     }
 }

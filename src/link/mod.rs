@@ -161,6 +161,7 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
             df.column("sex")?.str()?,
             df.column("province_code")?.str()?,
         );
+        m.reserve_si(df.height());
         for i in 0..df.height() {
             let (Some(s), Some(n)) = (si.get(i), name.get(i)) else { continue };
             m.add_si(s, cid.get(i), n, dob.get(i), sex.get(i), prov.get(i));

@@ -195,8 +195,6 @@ pub struct Model {
     /// si_number of `si[i]` is string `i`.
     si_keys: Interner,
     si: Vec<Rec>,
-    /// Some si_number came after a greater one: index order is not key order.
-    si_out_of_order: bool,
     /// The tax-side person of the last call (rows come grouped by person).
     last_tax: Option<usize>,
 }
@@ -220,13 +218,14 @@ impl Model {
 
     fn tax_rec(&mut self, person_ref: &str, source: u8) -> usize {
         let last = self.last_tax.filter(|&i| self.tax_keys.resolve(i as u32) == person_ref);
-        let i = match last.or_else(|| self.tax_keys.get(person_ref).map(|i| i as usize)) {
+        let i = match last {
             Some(i) => i,
             None => {
-                let i = self.tax.len();
-                self.tax_keys.intern(person_ref);
-                self.tax.push(Rec::new());
-                self.tax_source.push(0);
+                let i = self.tax_keys.intern(person_ref) as usize;
+                if i == self.tax.len() {
+                    self.tax.push(Rec::new());
+                    self.tax_source.push(0);
+                }
                 i
             }
         };
@@ -280,6 +279,12 @@ impl Model {
     }
 
     /// One si_people row.
+    /// Room for `n` more BHXH people (si_people has one row per person).
+    pub fn reserve_si(&mut self, n: usize) {
+        self.si_keys.reserve(n);
+        self.si.reserve(n);
+    }
+
     pub fn add_si(&mut self, si_number: &str, cid: Option<&str>, name: &str, dob: Option<i32>, sex: Option<&str>, province: Option<&str>) {
         let mut r = Rec::new();
         let v = Variant::new(Cid::parse(cid), self.names.intern(name), dob);
@@ -296,14 +301,9 @@ impl Model {
         r.provs.extend(province_num(province));
         // si_people has one row per si_number (conform's key); a repeat
         // would be a second record under the same key: the first stands.
-        if self.si_keys.get(si_number).is_some() {
-            return;
+        if self.si_keys.intern(si_number) as usize == self.si.len() {
+            self.si.push(r);
         }
-        if let Some(last) = self.si_keys.len().checked_sub(1) {
-            self.si_out_of_order |= si_number < self.si_keys.resolve(last as u32);
-        }
-        self.si_keys.intern(si_number);
-        self.si.push(r);
     }
 
     /// A head tax code whose unit declared this BHXH person. Unknown
@@ -878,7 +878,7 @@ impl Model {
         // si_number order, so the index is the rank; otherwise rank them
         // once (comparing the strings in every sort was a sixth of link's
         // time at 4M people, most of it cache misses).
-        let rank: Option<Vec<u32>> = self.si_out_of_order.then(|| {
+        let rank: Option<Vec<u32>> = (!self.si_keys.in_order()).then(|| {
             let mut order: Vec<u32> = (0..self.si.len() as u32).collect();
             order.par_sort_unstable_by(|&a, &b| self.si_keys.resolve(a).cmp(self.si_keys.resolve(b)));
             let mut rank = vec![0u32; order.len()];
