@@ -269,39 +269,33 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
     };
     // Every wage person_ref has a link row; a missing one (silver changed
     // under the stage) is skipped rather than published without a key.
+    //
+    // Whether a row is covered, and whether the person was declared at all,
+    // are the same on every row of a person × employer head × month: the
+    // declarations are joined on the person's si_number (one per person:
+    // a matched person is their si_number, anyone else their one
+    // person_ref and its link), the head and the month, and the ambiguous
+    // candidates on the person_ref (only an ambiguous reference has any, and
+    // it is a person of its own). So the covered rows, most of a month's,
+    // are dropped before the rows are grouped (at 16M people the group-by
+    // of every row was most of the month's time), and the groups left are
+    // the ones that grouping every row leaves uncovered.
     Ok(w
         .filter(col("status").is_not_null())
+        .filter(col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).not())
         // The person: the linked si_number when matched, else the tax-side
         // reference (what person_key is a keyed hash of; the 64-character
         // key itself is computed for the listed rows only).
-        .with_column(
+        .with_columns([
             when(col("status").eq(lit("matched")))
                 .then(concat_str([lit("si:"), col("si_number")], "", false))
                 .otherwise(concat_str([lit("ref:"), col("person_ref")], "", false))
                 .alias("pid"),
-        )
-        .with_columns([
-            col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).alias("covered"),
             col("any_due").fill_null(lit(false)).alias("any_due"),
         ])
         .group_by([col("pid"), col("employer_head_tax_code"), col("month")])
-        .agg([
-            col("covered").any(true),
-            col("any_due").any(true),
-            col("taxable_income").sum(),
-        ]
-        .into_iter()
-        .chain(smallest_identifiers())
-        .collect::<Vec<_>>())
-        .with_column(
-            when(col("covered"))
-                .then(lit("covered"))
-                .when(col("any_due"))
-                .then(lit("elsewhere"))
-                .otherwise(lit("uninsured"))
-                .alias("state"),
-        )
-        .filter(col("state").neq(lit("covered"))))
+        .agg([col("any_due").any(true), col("taxable_income").sum()].into_iter().chain(smallest_identifiers()).collect::<Vec<_>>())
+        .with_column(when(col("any_due")).then(lit("elsewhere")).otherwise(lit("uninsured")).alias("state")))
 }
 
 /// Due declarations: (si_number, head_tax_code, month), one row per unit
