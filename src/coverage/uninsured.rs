@@ -226,63 +226,50 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
         );
     // Due declarations by person, employer head and month.
     let due = due_declarations(ctx)?.map(|d| d.filter(col("month").eq(lit(m.first_day()))));
+    // The rows left uncovered. A row is covered when the employer declared
+    // the person (the due declarations are matched on the person's
+    // si_number, the head and the month), or, for an ambiguous person, one
+    // of their clerical-review candidates there; the covered rows, most of
+    // a month's, are dropped by anti joins, so that only the rest are
+    // joined further and grouped (at 16M people, joining and grouping every
+    // row was most of the month's time). Whether a row is covered, and
+    // whether the person was declared anywhere, are the same on every row of
+    // a person × employer head × month (a matched person is one si_number;
+    // anyone else is one person_ref, with one link; only an ambiguous
+    // reference has candidates), so the groups left are exactly the ones
+    // that grouping every row leaves uncovered.
     let w = match due {
         Some(due) => {
-            let here = due.clone().unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("here"));
-            let any = due
-                .clone()
-                .select([col("si_number"), col("month")])
-                .unique(None, UniqueKeepStrategy::Any)
-                .with_column(lit(true).alias("any_due"));
-            let w = w
-                .join(
-                    here,
-                    [col("si_number"), col("employer_head_tax_code"), col("month")],
-                    [col("si_number"), col("head_tax_code"), col("month")],
-                    JoinArgs::new(JoinType::Left),
-                )
-                .join(any, [col("si_number"), col("month")], [col("si_number"), col("month")], JoinArgs::new(JoinType::Left));
-            // Ambiguous people: covered when a candidate was declared here.
-            match frame::silver(ctx.lake, "clerical_review")? {
+            let w = w.join(
+                due.clone(),
+                [col("si_number"), col("employer_head_tax_code"), col("month")],
+                [col("si_number"), col("head_tax_code"), col("month")],
+                JoinArgs::new(JoinType::Anti),
+            );
+            let w = match frame::silver(ctx.lake, "clerical_review")? {
                 Some(review) => {
                     let amb = review
                         .select([col("person_ref"), col("si_number").alias("cand")])
-                        .join(due, [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
-                        .select([col("person_ref"), col("head_tax_code"), col("month")])
-                        .unique(None, UniqueKeepStrategy::Any)
-                        .with_column(lit(true).alias("amb_here"));
+                        .join(due.clone(), [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
+                        .select([col("person_ref"), col("head_tax_code"), col("month")]);
                     w.join(
                         amb,
                         [col("person_ref"), col("employer_head_tax_code"), col("month")],
                         [col("person_ref"), col("head_tax_code"), col("month")],
-                        JoinArgs::new(JoinType::Left),
+                        JoinArgs::new(JoinType::Anti),
                     )
                 }
-                None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("amb_here")),
-            }
+                None => w,
+            };
+            let any = due.select([col("si_number"), col("month")]).unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("any_due"));
+            w.join(any, [col("si_number"), col("month")], [col("si_number"), col("month")], JoinArgs::new(JoinType::Left))
         }
-        None => w.with_columns([
-            lit(NULL).cast(DataType::Boolean).alias("here"),
-            lit(NULL).cast(DataType::Boolean).alias("any_due"),
-            lit(NULL).cast(DataType::Boolean).alias("amb_here"),
-        ]),
+        None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("any_due")),
     };
     // Every wage person_ref has a link row; a missing one (silver changed
     // under the stage) is skipped rather than published without a key.
-    //
-    // Whether a row is covered, and whether the person was declared at all,
-    // are the same on every row of a person × employer head × month: the
-    // declarations are joined on the person's si_number (one per person:
-    // a matched person is their si_number, anyone else their one
-    // person_ref and its link), the head and the month, and the ambiguous
-    // candidates on the person_ref (only an ambiguous reference has any, and
-    // it is a person of its own). So the covered rows, most of a month's,
-    // are dropped before the rows are grouped (at 16M people the group-by
-    // of every row was most of the month's time), and the groups left are
-    // the ones that grouping every row leaves uncovered.
     Ok(w
         .filter(col("status").is_not_null())
-        .filter(col("here").fill_null(lit(false)).or(col("amb_here").fill_null(lit(false))).not())
         // The person: the linked si_number when matched, else the tax-side
         // reference (what person_key is a keyed hash of; the 64-character
         // key itself is computed for the listed rows only).
