@@ -40,6 +40,28 @@ impl Interner {
         !self.out_of_order
     }
 
+    /// [`Self::get`] for callers whose strings come sorted: when the
+    /// interner is [in order](Self::in_order), `s` is looked for by walking
+    /// forward from `*at` (the caller's cursor, left where `s` is or would
+    /// be), which reads the strings one after another instead of probing the
+    /// table at random. A string before the cursor is looked up in the
+    /// table, so the answer is right whatever the order; only the speed
+    /// depends on it (the cursor never moves back: at most one walk over
+    /// the strings in all).
+    pub fn find_sorted(&self, s: &str, at: &mut usize) -> Option<u32> {
+        let n = self.len();
+        if self.in_order() && n > 0 {
+            *at = (*at).min(n - 1);
+            if s >= self.resolve(*at as u32) {
+                while *at < n - 1 && self.resolve(*at as u32) < s {
+                    *at += 1;
+                }
+                return (self.resolve(*at as u32) == s).then_some(*at as u32);
+            }
+        }
+        self.get(s)
+    }
+
     /// Room for `additional` more strings without the table growing (each
     /// growth hashes every string again).
     pub fn reserve(&mut self, additional: usize) {
@@ -138,5 +160,31 @@ mod tests {
         assert_eq!(i.intern("zzz"), 5_001);
         assert_eq!(i.intern("pit:0000000008"), 8, "found by lookup once out of order");
         assert_eq!(i.len(), 5_002);
+    }
+
+    #[test]
+    fn found_by_walking_sorted_or_not() {
+        let mut i = Interner::default();
+        let mut at = 0;
+        assert_eq!(i.find_sorted("a", &mut at), None, "empty");
+        for k in (0..1_000).step_by(2) {
+            i.intern(&format!("k{k:04}"));
+        }
+        let want = |k: u32| (k % 2 == 0 && k < 1_000).then_some(k / 2);
+        // Sorted queries, present and absent, past the end too.
+        for k in 0..1_010 {
+            assert_eq!(i.find_sorted(&format!("k{k:04}"), &mut at), want(k), "sorted k{k}");
+        }
+        // Out of order, and out of order again after the cursor moved.
+        for k in [998u32, 0, 500, 3, 999, 1, 2, 996, 4] {
+            assert_eq!(i.find_sorted(&format!("k{k:04}"), &mut at), want(k), "unsorted k{k}");
+        }
+        assert_eq!(i.find_sorted("a", &mut at), None);
+        assert_eq!(i.find_sorted("z", &mut at), None);
+        // An interner out of order is only looked up.
+        i.intern("a");
+        let mut at = 0;
+        assert_eq!(i.find_sorted("k0002", &mut at), Some(1));
+        assert_eq!(i.find_sorted("a", &mut at), Some(500));
     }
 }

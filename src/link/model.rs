@@ -197,6 +197,9 @@ pub struct Model {
     si: Vec<Rec>,
     /// The tax-side person of the last call (rows come grouped by person).
     last_tax: Option<usize>,
+    /// Where the last lookups by sorted key stopped (see [`Interner::find_sorted`]).
+    si_cursor: usize,
+    tax_cursor: usize,
 }
 
 /// Tax sources a person was seen in (bit flags).
@@ -218,7 +221,7 @@ impl Model {
 
     fn tax_rec(&mut self, person_ref: &str, source: u8) -> usize {
         let last = self.last_tax.filter(|&i| self.tax_keys.resolve(i as u32) == person_ref);
-        let i = match last {
+        let i = match last.or_else(|| self.tax_keys.find_sorted(person_ref, &mut self.tax_cursor).map(|i| i as usize)) {
             Some(i) => i,
             None => {
                 let i = self.tax_keys.intern(person_ref) as usize;
@@ -309,7 +312,7 @@ impl Model {
     /// A head tax code whose unit declared this BHXH person. Unknown
     /// `si_number`s (a declaration of a person not in si_people) are ignored.
     pub fn add_si_employer(&mut self, si_number: &str, head_tax_code: &str) {
-        let Some(i) = self.si_keys.get(si_number) else { return };
+        let Some(i) = self.si_keys.find_sorted(si_number, &mut self.si_cursor) else { return };
         let e = self.emp(head_tax_code);
         let r = &mut self.si[i as usize];
         if !r.emps.contains(&e) {
