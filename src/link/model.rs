@@ -281,13 +281,13 @@ impl Model {
         }
     }
 
-    /// One si_people row.
     /// Room for `n` more BHXH people (si_people has one row per person).
     pub fn reserve_si(&mut self, n: usize) {
         self.si_keys.reserve(n);
         self.si.reserve(n);
     }
 
+    /// One si_people row.
     pub fn add_si(&mut self, si_number: &str, cid: Option<&str>, name: &str, dob: Option<i32>, sex: Option<&str>, province: Option<&str>) {
         let mut r = Rec::new();
         let v = Variant::new(Cid::parse(cid), self.names.intern(name), dob);
