@@ -243,6 +243,7 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
                 .collect_with_engine(Engine::Streaming)?
                 .unwrap_single();
             lap("wage_employers query");
+            m.rewind_sorted_lookups();
             let (pref, head, prov) = (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
             for i in 0..df.height() {
                 if let (Some(p), Some(h)) = (pref.get(i), head.get(i)) {

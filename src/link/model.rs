@@ -281,6 +281,14 @@ impl Model {
         }
     }
 
+    /// Starts a new run of rows sorted by key: lookups walk the keys from
+    /// the first again (a key behind the cursors is looked up in the hash
+    /// table, so a second sorted run, such as the next pass of a read in
+    /// passes, would otherwise get no walk at all).
+    pub fn rewind_sorted_lookups(&mut self) {
+        (self.si_cursor, self.tax_cursor) = (0, 0);
+    }
+
     /// Room for `n` more BHXH people (si_people has one row per person).
     pub fn reserve_si(&mut self, n: usize) {
         self.si_keys.reserve(n);
