@@ -222,3 +222,42 @@ fn candidates_of_equal_weight_rank_by_si_number_whatever_order_they_came_in() {
         assert_eq!(l.m.si_key(d.best.unwrap().0), "0100000031");
     }
 }
+
+#[test]
+fn the_clerk_sees_the_best_five_of_many_candidates_whatever_order_they_came_in() {
+    // Twelve namesakes born the same day in one province, among people of
+    // other names (so that the linker's own order of the BHXH side is not
+    // the order they were added in). Two work at the tax-side person's
+    // employer, three are men; the rest tie. Only five go to the clerk:
+    // the two at the employer, then the best of the rest by si_number; the
+    // decision still counts all twelve.
+    let people: Vec<String> = (0..12).map(|i| format!("01000001{i:02}")).collect();
+    let at_employer = ["0100000107", "0100000103"];
+    let men = ["0100000100", "0100000101", "0100000105"];
+    for order in [(0..12).collect::<Vec<usize>>(), (0..12).rev().collect(), vec![5, 11, 0, 7, 3, 9, 1, 10, 2, 8, 4, 6]] {
+        let mut m = Model::new();
+        for (n, &k) in order.iter().enumerate() {
+            m.add_si(&format!("02{n:08}"), None, &format!("Người Khác {n}"), days("1990-01-01"), Some("M"), Some("01"));
+            let p = &people[k];
+            let sex = if men.contains(&p.as_str()) { "M" } else { "F" };
+            m.add_si(p, None, "Lý Thị Hà", days("1993-03-03"), Some(sex), Some("01"));
+        }
+        for p in at_employer {
+            m.add_si_employer(p, "0101234567");
+        }
+        m.add_tax_variant("pit:8000000100", 1, None, "Lý Thị Hà", days("1993-03-03"));
+        m.add_tax_employer("pit:8000000100", "0101234567", Some("01"));
+        m.add_tax_facts("pit:8000000100", 1, Some("F"), Some("01"));
+        let l = Linked::run(m);
+        let d = l.get("pit:8000000100");
+        assert_eq!(d.candidates, 12, "order {order:?}");
+        assert_eq!(d.status, Status::Ambiguous, "order {order:?}: the two at the employer tie");
+        let review: Vec<&str> = d.review.iter().map(|c| l.m.si_key(c.0)).collect();
+        assert_eq!(review, ["0100000103", "0100000107", "0100000102", "0100000104", "0100000106"], "order {order:?}");
+        assert_eq!(l.m.si_key(d.best.unwrap().0), "0100000103");
+        assert_eq!(d.runner_up, Some(d.best.unwrap().1.weight));
+        assert!(d.review[1].1.weight > d.review[2].1.weight, "the employer counts");
+        assert_eq!(d.review[2].1.weight, d.review[4].1.weight);
+        assert_eq!(d.review[2].1.level(Field::Employer), Level::Disagree);
+    }
+}

@@ -112,17 +112,31 @@ impl Rec {
     }
 }
 
-/// A BHXH person packed for the comparison loop: one cache line, the
-/// employers in a shared array.
+/// A BHXH person packed for the comparison loop: half a cache line, the
+/// employers in a shared array. Its (first) variant's fields are here with
+/// the name already folded, so that a comparison reads nothing else unless
+/// the names differ.
 #[derive(Clone, Copy, Debug)]
 struct Packed {
-    var: Variant,
+    cid: Cid,
+    /// Index into `Names::folded`.
+    fold: u32,
+    dob: i32,
+    year: i16,
+    dob_year: i16,
     female: i8,
     /// Province number, 0 = none.
     prov: u8,
     emp_len: u16,
     emp_off: u32,
+    /// Bytes in the folded name (saturating): names further apart in length
+    /// than the fuzzy edits allow are not looked up.
+    fold_len: u8,
 }
+
+/// A tax-side person's variant names, folded and looked up once for all
+/// their candidates: (index into `Names::folded`, the folded name).
+type TaxNames<'a> = SmallVec<[(u32, &'a [u8]); 2]>;
 
 /// Block keys are already mixed: hash them as they are.
 #[derive(Default)]
@@ -528,36 +542,48 @@ struct Scorer<'a> {
 }
 
 impl Scorer<'_> {
-    fn compare(&self, t: &Rec, si: u32) -> Comparison {
-        let s = &self.packed[si as usize];
-        let sv = &s.var;
+    /// The tax-side person's names as [`Scorer::compare`] takes them.
+    fn tax_names<'s>(&'s self, t: &Rec, out: &mut TaxNames<'s>) {
+        let names = &self.m.names;
+        out.clear();
+        out.extend(t.vars.iter().map(|v| {
+            let fold = names.raw_fold[v.name as usize];
+            (fold, names.folded.resolve(fold).as_bytes())
+        }));
+    }
+
+    /// Compares tax-side person `t` (whose names are `t_names`, from
+    /// [`Scorer::tax_names`]) with the BHXH person in `slot`.
+    fn compare(&self, t: &Rec, t_names: &[(u32, &[u8])], slot: u32) -> Comparison {
+        let s = &self.packed[slot as usize];
         let s_emps = &self.packed_emps[s.emp_off as usize..s.emp_off as usize + s.emp_len as usize];
         let names = &self.m.names;
         let mut weight = 0.0;
         // Citizen ID.
-        let cid = if !sv.cid.is_some() || !t.vars.iter().any(|v| v.cid.is_some()) {
+        let cid = if !s.cid.is_some() || !t.vars.iter().any(|v| v.cid.is_some()) {
             Level::Missing
-        } else if t.vars.iter().any(|v| v.cid == sv.cid) {
+        } else if t.vars.iter().any(|v| v.cid == s.cid) {
             weight += self.w.cid_exact;
             Level::Exact
-        } else if t.vars.iter().any(|v| v.cid.is_some() && v.cid.kind() == sv.cid.kind()) {
+        } else if t.vars.iter().any(|v| v.cid.is_some() && v.cid.kind() == s.cid.kind()) {
             weight += self.w.cid_disagree;
             Level::Disagree
         } else {
             Level::OtherType
         };
         // Name: the best over the tax side's variants.
-        let sf = names.raw_fold[sv.name as usize];
-        let name = if t.vars.iter().any(|v| names.raw_fold[v.name as usize] == sf) {
+        let sf = s.fold;
+        let name = if t_names.iter().any(|n| n.0 == sf) {
             weight += self.name_exact(sf);
             Level::Exact
         } else {
-            let sfold = names.folded.resolve(sf);
             let max = self.w.fuzzy_max_edits;
-            let close = t.vars.iter().any(|v| {
-                let tfold = names.folded.resolve(names.raw_fold[v.name as usize]);
-                within_edits(tfold.as_bytes(), sfold.as_bytes(), max)
-            });
+            // A length of 255 is saturated: the name is looked up.
+            let near = |n: &(u32, &[u8])| s.fold_len == u8::MAX || n.1.len().abs_diff(s.fold_len as usize) <= max;
+            let close = t_names.iter().any(near) && {
+                let sfold = names.folded.resolve(sf).as_bytes();
+                t_names.iter().any(|n| within_edits(n.1, sfold, max))
+            };
             if close {
                 weight += self.w.name_fuzzy;
                 Level::Fuzzy
@@ -568,17 +594,17 @@ impl Scorer<'_> {
         };
         // Birth date, falling back on the years CCCDs imply.
         let birth = {
-            let lvl = if sv.dob != NO_DATE && t.vars.iter().any(|v| v.dob != NO_DATE) {
-                if t.vars.iter().any(|v| v.dob == sv.dob) {
+            let lvl = if s.dob != NO_DATE && t.vars.iter().any(|v| v.dob != NO_DATE) {
+                if t.vars.iter().any(|v| v.dob == s.dob) {
                     Level::Exact
-                } else if t.vars.iter().any(|v| v.dob_year == sv.dob_year) {
+                } else if t.vars.iter().any(|v| v.dob_year == s.dob_year) {
                     Level::SameYear
                 } else {
                     Level::Disagree
                 }
             } else {
                 // One side has no date: the years known (from a date or a CCCD).
-                let s_year = sv.year;
+                let s_year = s.year;
                 if s_year == 0 || t.vars.iter().all(|v| v.year == 0) {
                     Level::Missing
                 } else if t.vars.iter().any(|v| v.year == s_year) {
@@ -818,15 +844,35 @@ impl Model {
         }
         let emp_min = cfg.comparisons.employer.tf_min_u;
         let emp_u = emp_counts.iter().map(|&c| (c as f64 / total).max(emp_min)).collect();
+        // The BHXH side is compared in slots: its people in the order of
+        // their first name and province (`slot_si[slot]` is the si index),
+        // the order the tax side is compared in below. Most rules block on
+        // the name, so a tax-side person's candidates lie closer together,
+        // and near the last person's (at 16M people the packed records are
+        // 0.45 GB, read at random in si order). The slots change nothing but
+        // where the records lie: candidates are put back to si indexes
+        // before the decision leaves.
+        let mut slot_si: Vec<u32> = (0..self.si.len() as u32).collect();
+        slot_si.par_sort_unstable_by_key(|&i| {
+            let r = &self.si[i as usize];
+            (self.names.raw_fold[r.vars[0].name as usize], r.provs.first().copied(), i)
+        });
         let mut packed_emps = Vec::new();
-        let packed = self
-            .si
+        let packed = slot_si
             .iter()
+            .map(|&i| &self.si[i as usize])
             .map(|r| {
                 let off = packed_emps.len() as u32;
                 packed_emps.extend(r.emps.iter().take(u16::MAX as usize));
+                let v = r.vars[0];
+                let fold = self.names.raw_fold[v.name as usize];
                 Packed {
-                    var: r.vars[0],
+                    cid: v.cid,
+                    fold,
+                    dob: v.dob,
+                    year: v.year,
+                    dob_year: v.dob_year,
+                    fold_len: self.names.folded.resolve(fold).len().min(u8::MAX as usize) as u8,
                     female: r.female.max(SEX_UNKNOWN),
                     prov: r.provs.first().copied().unwrap_or(0),
                     emp_len: r.emps.len().min(u16::MAX as usize) as u16,
@@ -840,11 +886,10 @@ impl Model {
         // are counted first, so that the index is filled in place at its
         // exact size (per-thread parts copied into one vector held most
         // entries twice: the stage's peak at 4M people).
-        let counts: Vec<u32> = self
-            .si
+        let counts: Vec<u32> = slot_si
             .par_iter()
-            .map_init(Vec::new, |keys, r| {
-                block_keys(self, r, rules, keys);
+            .map_init(Vec::new, |keys, &i| {
+                block_keys(self, &self.si[i as usize], rules, keys);
                 keys.len() as u32
             })
             .collect();
@@ -860,8 +905,8 @@ impl Model {
         }
         runs.into_par_iter().for_each_init(Vec::new, |keys, (first, out)| {
             let mut at = 0;
-            for (i, r) in self.si[first..(first + RUN).min(self.si.len())].iter().enumerate() {
-                block_keys(self, r, rules, keys);
+            for (i, &si) in slot_si[first..(first + RUN).min(slot_si.len())].iter().enumerate() {
+                block_keys(self, &self.si[si as usize], rules, keys);
                 for &k in keys.iter() {
                     out[at] = (k, (first + i) as u32);
                     at += 1;
@@ -870,7 +915,7 @@ impl Model {
         });
         drop(counts);
         index.par_sort_unstable();
-        // Key → range of `ids` (the si indexes of the block).
+        // Key → range of `ids` (the slots of the block).
         let ids: Vec<u32> = index.iter().map(|e| e.1).collect();
         let mut ranges: IdMap<(u32, u32)> = IdMap::default();
         // Sized once (growing it held the old table beside the new).
@@ -885,6 +930,9 @@ impl Model {
         drop(index);
         let max_block = cfg.blocking.max_block_size;
         let d = &cfg.decision;
+        // The candidates a decision reads: the best, the runner-up, and those
+        // shown to the clerk.
+        let top = d.review_candidates.max(2);
         // Ties are broken by si_number. load_model adds si_people in
         // si_number order, so the index is the rank; otherwise rank them
         // once (comparing the strings in every sort was a sixth of link's
@@ -898,7 +946,10 @@ impl Model {
             }
             rank
         });
-        let rank_of = |i: u32| rank.as_ref().map_or(i, |r| r[i as usize]);
+        let rank_of = |slot: u32| {
+            let i = slot_si[slot as usize];
+            rank.as_ref().map_or(i, |r| r[i as usize])
+        };
 
         // Counted on the side, so that the decisions are collected once
         // (mapping (decision, counts) into decisions held two vectors of
@@ -919,10 +970,11 @@ impl Model {
         let mut decisions: Vec<Decision> = order
             .par_iter()
             .map_init(
-                || (Vec::new(), Vec::new()),
-                |(keys, cands): &mut (Vec<u64>, Vec<u32>), &i| {
+                || (Vec::new(), Vec::new(), TaxNames::new()),
+                |(keys, cands, t_names): &mut (Vec<u64>, Vec<u32>, TaxNames), &i| {
                     let t = &self.tax[i as usize];
                     block_keys(self, t, rules, keys);
+                    scorer.tax_names(t, t_names);
                     cands.clear();
                     let mut skipped = 0;
                     for k in keys.iter() {
@@ -936,13 +988,26 @@ impl Model {
                     cands.sort_unstable();
                     cands.dedup();
                     let mut scored: Vec<(u32, Comparison)> =
-                        cands.iter().map(|&s| (s, scorer.compare(t, s))).collect();
+                        cands.iter().map(|&s| (s, scorer.compare(t, t_names, s))).collect();
                     // Best first; ties by si_number for a deterministic order
-                    // (a total order: the unstable sort gives the same).
-                    scored.sort_unstable_by(|a, b| b.1.weight.total_cmp(&a.1.weight).then_with(|| rank_of(a.0).cmp(&rank_of(b.0))));
+                    // (a total order: the unstable sorts give the same). The
+                    // decision reads the best `top` alone: those are chosen
+                    // first and only they are sorted.
+                    let by_rank = |a: &(u32, Comparison), b: &(u32, Comparison)| {
+                        b.1.weight.total_cmp(&a.1.weight).then_with(|| rank_of(a.0).cmp(&rank_of(b.0)))
+                    };
+                    if scored.len() > top {
+                        scored.select_nth_unstable_by(top - 1, by_rank);
+                        scored.truncate(top);
+                    }
+                    scored.sort_unstable_by(by_rank);
                     pairs.fetch_add(cands.len() as u64, Ordering::Relaxed);
                     skipped_blocks.fetch_add(skipped, Ordering::Relaxed);
-                    decide(&scored, d)
+                    let mut dec = decide(&scored, cands.len() as u32, d);
+                    for c in dec.best.iter_mut().chain(dec.review.iter_mut()) {
+                        c.0 = slot_si[c.0 as usize];
+                    }
+                    dec
                 },
             )
             .collect();
@@ -964,14 +1029,16 @@ fn unsort<T>(v: &mut [T], order: &mut [u32]) {
     }
 }
 
-fn decide(scored: &[(u32, Comparison)], d: &super::config::Decision) -> Decision {
+/// The decision from the best candidates, best first (at least the best two
+/// and the `review_candidates` best), out of `candidates` compared.
+fn decide(scored: &[(u32, Comparison)], candidates: u32, d: &super::config::Decision) -> Decision {
     let best = scored.first().copied();
     let runner_up = scored.get(1).map(|s| s.1.weight);
     let mut dec = Decision {
         status: Status::Unmatched,
         best,
         runner_up,
-        candidates: scored.len() as u32,
+        candidates,
         method: None,
         review: Vec::new(),
         review_reason: None,
