@@ -825,6 +825,13 @@ pub struct LinkStats {
 }
 
 impl Model {
+    /// Where a person's record goes in the comparison's order, on either
+    /// side: their first folded name, then their first province. People
+    /// who share blocks mostly share these.
+    fn near_key(&self, r: &Rec) -> (Option<u32>, Option<u8>) {
+        (r.vars.first().map(|v| self.names.raw_fold[v.name as usize]), r.provs.first().copied())
+    }
+
     /// Links every tax-side person; decisions are in tax-person order.
     pub fn link(&self, cfg: &LinkConfig) -> (Vec<Decision>, LinkStats) {
         let rules = &cfg.blocking.rules;
@@ -853,10 +860,7 @@ impl Model {
         // where the records lie: candidates are put back to si indexes
         // before the decision leaves.
         let mut slot_si: Vec<u32> = (0..self.si.len() as u32).collect();
-        slot_si.par_sort_unstable_by_key(|&i| {
-            let r = &self.si[i as usize];
-            (self.names.raw_fold[r.vars[0].name as usize], r.provs.first().copied(), i)
-        });
+        slot_si.par_sort_unstable_by_key(|&i| (self.near_key(&self.si[i as usize]), i));
         let mut packed_emps = Vec::new();
         let packed = slot_si
             .iter()
@@ -963,10 +967,7 @@ impl Model {
         // so the order changes nothing but the time; the decisions are put
         // back in tax-person order in place.
         let mut order: Vec<u32> = (0..self.tax.len() as u32).collect();
-        order.par_sort_unstable_by_key(|&i| {
-            let t = &self.tax[i as usize];
-            (t.vars.first().map(|v| self.names.raw_fold[v.name as usize]), t.provs.first().copied(), i)
-        });
+        order.par_sort_unstable_by_key(|&i| (self.near_key(&self.tax[i as usize]), i));
         let mut decisions: Vec<Decision> = order
             .par_iter()
             .map_init(
