@@ -242,7 +242,9 @@ pub fn merge(entries: Vec<InspectionEntry>) -> Vec<InspectionEntry> {
 pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<u64> {
     let dir = exports_dir(&lake.root, as_of);
     let have_c12 = gold::partitions(&lake.root, C12_NOTICES)?;
-    let files = crate::lake::for_each_side_by_side("assess", &reference.provinces, |p| {
+    // The province with the most notices first (see `for_each_side_by_side`).
+    let weight = |p: &crate::reference::Province| crate::lake::dir_bytes(&gold::partition_dir(&lake.root, C12_NOTICES, &p.code));
+    let files = crate::lake::for_each_side_by_side("assess", &reference.provinces, weight, |p| {
         province(lake, &dir.join(&p.code), &p.code, as_of, &have_c12).with_context(|| format!("province {}", p.code))
     })?;
     Ok(files.iter().sum())

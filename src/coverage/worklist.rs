@@ -644,7 +644,8 @@ fn export(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<u64> {
     provinces.extend(by_province.keys().filter(|p| ctx.reference.province(p).is_none()));
     // The closure runs on several threads: it sees the tables, not the context (its month cache).
     let (as_of, units, employers) = (ctx.as_of, &ctx.units, &ctx.employers);
-    let files = crate::lake::for_each_side_by_side("coverage", &provinces, |&prov| {
+    let weight = |prov: &&str| by_province.get(prov).map_or(0, |v| v.len() as u64);
+    let files = crate::lake::for_each_side_by_side("coverage", &provinces, weight, |&prov| {
         let mut items = by_province.get(prov).cloned().unwrap_or_default();
         items.sort_by(|a, b| a.officer.cmp(&b.officer).then(a.rank.cmp(&b.rank)));
         let mut rows: Vec<Vec<String>> = Vec::new();

@@ -158,11 +158,13 @@ pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<Expor
     let have = gold::partitions(&lake.root, PROVINCE_WEEKLY)?;
     let last = report_sunday(as_of);
     // Provinces are independent: they are written side by side (one per
-    // core of the rayon pool), each sheet streamed to a temporary file as its
-    // rows are written (a province's lists are still read whole from CSV).
-    // Every province is attempted; the error returned is the first failing
-    // province's in the reference table's order (by code).
-    let rows = crate::lake::for_each_side_by_side("export", &reference.provinces, |p| {
+    // core), the province with the most list bytes first, each sheet
+    // streamed to a temporary file as its rows are written (a province's
+    // lists are still read whole from CSV). Every province is attempted; the
+    // error returned is the first failing province's in the reference
+    // table's order (by code).
+    let weight = |p: &Province| crate::lake::dir_bytes(&dir.join(&p.code));
+    let rows = crate::lake::for_each_side_by_side("export", &reference.provinces, weight, |p| {
         province(&dir, p, as_of, last, &have, lake, &lists).with_context(|| format!("province {}", p.code))
     })?;
     let mut report = ExportReport { rows: rows.iter().sum(), provinces: rows.len(), workbooks: rows.len(), ..Default::default() };

@@ -81,6 +81,11 @@ pub fn table_dir(lake_root: &Path, table: &str) -> PathBuf {
     gold_root(lake_root).join(table)
 }
 
+/// The folder of one province's rows of `table`.
+pub fn partition_dir(lake_root: &Path, table: &str, province: &str) -> PathBuf {
+    table_dir(lake_root, table).join(format!("{PARTITION}={province}"))
+}
+
 /// Writes `df` as gold table `table`, one folder per `province_code`, and
 /// publishes it atomically. Rows are sorted by `province_code`, then by every
 /// other column in schema order (put the key columns first), so the same
@@ -182,7 +187,7 @@ pub fn partitions(lake_root: &Path, table: &str) -> Result<Vec<String>> {
 
 /// Reads one province of a gold table, with its `province_code` column first.
 pub fn read_partition(lake_root: &Path, table: &str, province: &str) -> Result<DataFrame> {
-    let dir = table_dir(lake_root, table).join(format!("{PARTITION}={province}"));
+    let dir = partition_dir(lake_root, table, province);
     // Plain file reads (a scan would add the Hive column itself, typed by guess).
     let mut df: Option<DataFrame> = None;
     for f in super::parquet_files(&dir)? {

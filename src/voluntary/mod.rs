@@ -1662,7 +1662,10 @@ fn write_exports(
     let d08a_header: Vec<&str> = D08A_EXPORT_COLUMNS.iter().map(|c| c.0).collect();
     let prospect_header: Vec<&str> = PROSPECT_EXPORT_COLUMNS.iter().map(|c| c.0).collect();
     // Provinces side by side: two provinces' rows held at once, not one.
-    let files = crate::lake::for_each_side_by_side("voluntary", &reference.provinces, |p| {
+    let weight = |p: &crate::reference::Province| {
+        [d08a_of.get(p.code.as_str()), prospects_of.get(p.code.as_str())].into_iter().flatten().map(|v| v.len() as u64).sum()
+    };
+    let files = crate::lake::for_each_side_by_side("voluntary", &reference.provinces, weight, |p| {
         let pdir = dir.join(&p.code);
         let rows: Vec<Vec<String>> = d08a_of.get(p.code.as_str()).into_iter().flatten().map(|&i| d08a_row(&due[i])).collect();
         write_csv(&pdir.join("d08a_due.csv"), &d08a_header, &rows)?;
