@@ -286,14 +286,16 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
                 _ => 12.0,
             };
             ws.set_column_width(c, width)?;
-            // Numbers take their column's format: written without one, a
-            // cell is styled by an index the sheet looks up, not by hashing
-            // a whole format per cell (a tenth of the stage's time).
+            // Numbers and dates take their column's format: written without
+            // one, a cell is styled by an index the sheet looks up, not by
+            // hashing a whole format per cell (a tenth of the stage's time).
             match cell {
                 Cell::Int => ws.set_column_format(c, &int)?,
                 Cell::Vnd => ws.set_column_format(c, &vnd)?,
                 Cell::Share => ws.set_column_format(c, &share)?,
-                Cell::Text | Cell::Date | Cell::Month => ws,
+                Cell::Date => ws.set_column_format(c, &date)?,
+                Cell::Month => ws.set_column_format(c, &month)?,
+                Cell::Text => ws,
             };
         }
         ws.set_row_height(0, 45)?;
@@ -330,7 +332,7 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
                         }
                         .with_context(bad)?;
                         let x = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
-                        ws.write_datetime_with_format(row, c, &x, if *cell == Cell::Month { &month } else { &date })?;
+                        ws.write_datetime(row, c, &x)?;
                     }
                 }
             }
