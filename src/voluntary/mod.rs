@@ -851,9 +851,13 @@ fn build_pool(
         }
     }
     let f = &cfg.features;
-    // One candidate: its prospect, or why it is left out (`None`: neither a
-    // si_number nor a reference to key it by, which cannot happen).
-    let prospect = |mut c: Cand| -> Option<Result<Prospect, &'static str>> {
+    let mut excluded: BTreeMap<&str, u64> = BTreeMap::new();
+    // Sized once, for every candidate (the excluded ones' room is never
+    // touched, so never resident), rather than grown by doubling, which
+    // copies the prospects (2.4M of about 450 bytes at 16M people) while the
+    // old buffer is still held; the pool is the stage's peak.
+    let mut out = Vec::with_capacity(cands.len());
+    for (_, mut c) in cands {
         // Everything the person's si_number links to.
         let person = c.si.as_ref().and_then(|s| d.people.get(s));
         if let Some(s) = &c.si {
@@ -905,7 +909,8 @@ fn build_pool(
             cfg.pool.min_age_years,
         );
         if let Some(why) = why {
-            return Some(Err(why));
+            *excluded.entry(why).or_default() += 1;
+            continue;
         }
         let source_at = SOURCES.iter().position(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
         let source = SOURCES[source_at].1;
@@ -955,9 +960,9 @@ fn build_pool(
         let key = match (&c.si, &person_ref) {
             (Some(s), _) => keyer.si(s),
             (None, Some(r)) => keyer.tax(r),
-            _ => return None,
+            _ => continue,
         };
-        Some(Ok(Prospect {
+        out.push(Prospect {
             key,
             si: c.si.clone(),
             person_ref,
@@ -974,38 +979,11 @@ fn build_pool(
             name: person.and_then(|p| p.name.clone()).or(c.name.clone()).or_else(|| taxes.iter().find_map(|t| t.name.clone())),
             birth,
             citizen_id: person.and_then(|p| p.citizen_id.clone()).or(c.citizen_id.clone()).or_else(|| taxes.iter().find_map(|t| t.citizen_id.clone())),
-        }))
-    };
-    let mut excluded: BTreeMap<&str, u64> = BTreeMap::new();
-    // Sized once, for every candidate (the excluded ones' room is never
-    // touched, so never resident), rather than grown by doubling, which
-    // copies the prospects (2.4M of about 450 bytes at 16M people) while the
-    // old buffer is still held; the pool is the stage's peak.
-    let mut out = Vec::with_capacity(cands.len());
-    // The candidates are worked a chunk at a time on every core, in key
-    // order (the same prospects in the same order as one at a time): only
-    // one chunk's answers are held beside the pool.
-    let mut cands = cands.into_values();
-    loop {
-        let chunk: Vec<Cand> = cands.by_ref().take(POOL_CHUNK).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        let done: Vec<Option<Result<Prospect, &'static str>>> = chunk.into_par_iter().map(&prospect).collect();
-        for r in done.into_iter().flatten() {
-            match r {
-                Ok(p) => out.push(p),
-                Err(why) => *excluded.entry(why).or_default() += 1,
-            }
-        }
+        });
     }
     report.excluded = excluded.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     out
 }
-
-/// Candidates worked at once by [`build_pool`] (an engineering choice: big
-/// enough to keep every core busy, small beside the pool).
-const POOL_CHUNK: usize = 16_384;
 
 // ------------------------------------------------------------------ agents
 
