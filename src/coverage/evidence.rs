@@ -8,7 +8,9 @@ use crate::lake::{gold, Lake};
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::collections::HashMap;
+// Keyed by the agencies' own codes (no untrusted input to flood it): a
+// fast hash, not the default SipHash.
+use foldhash::{HashMap, HashMapExt};
 use std::path::Path;
 
 fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<DataFrame>> {

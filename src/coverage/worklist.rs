@@ -26,7 +26,10 @@ use crate::month::Month;
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+// Keyed by the agencies' own codes and references (no untrusted input to
+// flood them): a fast hash, not the default SipHash.
+use foldhash::{HashMap, HashMapExt};
 
 pub const HISTORY_DOC: &str = "Every worklist item and uninsured worker ever listed, with when it was first and last listed and when it was developed; the basis of `worklist_results`.";
 
