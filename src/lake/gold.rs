@@ -15,7 +15,6 @@
 use super::write_parquet;
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
-use rayon::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -119,21 +118,18 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
     fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let write = || -> Result<usize> {
         let parts = sorted.partition_by_stable([PARTITION], true)?;
-        // Provinces side by side (each file is small: the writer has little
-        // to share out within one); the first error in province order wins.
-        let written: Vec<Result<()>> = parts
-            .par_iter()
-            .map(|part| {
-                let code = part.column(PARTITION)?.str()?.get(0).map(str::to_string);
-                let Some(code) = code else { bail!("gold table {table}: null {PARTITION}") };
-                if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    bail!("gold table {table}: {PARTITION} {code:?} cannot name a folder");
-                }
-                let mut data = part.drop(PARTITION)?;
-                write_parquet(&tmp.join(format!("{PARTITION}={code}")).join("part-0.parquet"), &mut data)
-            })
-            .collect();
-        written.into_iter().collect::<Result<Vec<()>>>()?;
+        // Provinces side by side, the largest first (each file is small: the
+        // writer has little to share out within one); the first error in
+        // province order wins.
+        super::for_each_side_by_side("gold", &parts, |part| part.height() as u64, |part| {
+            let code = part.column(PARTITION)?.str()?.get(0).map(str::to_string);
+            let Some(code) = code else { bail!("gold table {table}: null {PARTITION}") };
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                bail!("gold table {table}: {PARTITION} {code:?} cannot name a folder");
+            }
+            let mut data = part.drop(PARTITION)?;
+            write_parquet(&tmp.join(format!("{PARTITION}={code}")).join("part-0.parquet"), &mut data)
+        })?;
         Ok(parts.len())
     };
     let n = match write() {
