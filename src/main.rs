@@ -141,6 +141,11 @@ struct RunArgs {
     /// ran (the nightly run reuses those: see docs/architecture.md).
     #[arg(long)]
     full: bool,
+    /// Memory the run may use, in MiB (default 8192): voluntary runs beside
+    /// coverage and assess when the lake's last whole run peaked at half of
+    /// it or less; 0 runs every stage alone.
+    #[arg(long, env = "BHXH_MEMORY_BUDGET_MIB")]
+    memory_budget_mib: Option<u64>,
 }
 
 #[derive(Args)]
@@ -181,6 +186,9 @@ impl RunArgs {
             cfg.threads = v;
         }
         cfg.full |= self.full;
+        if let Some(v) = self.memory_budget_mib {
+            cfg.memory_budget_mib = v;
+        }
         Ok(cfg)
     }
 }

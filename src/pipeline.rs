@@ -23,6 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// `pipelines/nightly.toml`: what the nightly job reads and where it writes.
@@ -56,6 +57,11 @@ pub struct RunConfig {
     /// are those it last ran with is kept as it is (see [`crate::lake::memo`]).
     #[serde(default)]
     pub full: bool,
+    /// Memory the run may use, in MiB: voluntary runs beside coverage and
+    /// assess when the lake's last whole run peaked at half of it or less
+    /// (see [`side_by_side`]); 0 runs every stage alone.
+    #[serde(default = "default_memory_budget_mib")]
+    pub memory_budget_mib: u64,
 }
 
 fn default_linkage() -> PathBuf {
@@ -69,6 +75,9 @@ fn default_scoring() -> PathBuf {
 }
 fn default_lock_ttl_hours() -> i64 {
     12
+}
+fn default_memory_budget_mib() -> u64 {
+    8192
 }
 
 impl RunConfig {
@@ -89,6 +98,7 @@ impl RunConfig {
             work_dir: None,
             lock_ttl_hours: default_lock_ttl_hours(),
             full: false,
+            memory_budget_mib: default_memory_budget_mib(),
         }
     }
 
@@ -116,6 +126,8 @@ pub struct RunReport {
     pub voluntary: Option<VoluntaryReport>,
     pub publish: Option<PublishReport>,
     pub export: Option<ExportReport>,
+    /// Whether voluntary ran beside coverage and assess (see [`side_by_side`]).
+    pub side_by_side: bool,
     pub seconds: f64,
 }
 
@@ -214,6 +226,7 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .as_ref()
             .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
             .unwrap_or_default(),
+        peak_rss_mib: if stages == Stages::All { peak_rss_mib() } else { None },
         reused: result
             .as_ref()
             .map(|(_, c, (_, link, ..))| {
@@ -223,11 +236,11 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .unwrap_or_default(),
     };
     manifest.write(&lake)?;
-    let (ingest, conform, (assess, link, coverage, voluntary, publish, export)) = result?;
+    let (ingest, conform, (assess, link, coverage, voluntary, publish, export, side_by_side)) = result?;
     if stages == Stages::All {
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
-    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, export, seconds: start.elapsed().as_secs_f64() })
+    Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, export, side_by_side, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -289,6 +302,8 @@ type Assessed = (
     Option<VoluntaryReport>,
     Option<PublishReport>,
     Option<ExportReport>,
+    // Whether voluntary ran beside coverage and assess.
+    bool,
 );
 
 fn stages_in_order(
@@ -329,7 +344,7 @@ fn stages_in_order(
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
     if stages == Stages::IngestOnly {
-        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None, None, None)));
+        return Ok((ingest, Vec::new(), (AssessReport::default(), None, None, None, None, None, false)));
     }
     let t = Instant::now();
     let mut memo = Memo::load(&lake.root, !cfg.full)?;
@@ -351,32 +366,67 @@ fn stages_in_order(
         ambiguous = link.ambiguous, unmatched = link.unmatched, pairs = link.pairs_compared,
         seconds = t.elapsed().as_secs_f64(), "stage done"
     );
-    let t = Instant::now();
-    let months = coverage_month_inputs(cfg, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "coverage", inputs));
-    let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, months)?;
+    // The kept steps' fingerprints are taken before any of the stages below
+    // records into the memo (none of them reads another's steps).
+    let months = coverage_month_inputs(cfg, &memo)?;
+    let unit_months = assess_inputs(cfg, &memo)?;
+    let frames = voluntary_inputs(cfg, lake, &memo)?;
+    let memo = Mutex::new(memo);
+    let coverage_and_assess = || -> Result<(CoverageReport, AssessReport)> {
+        let t = Instant::now();
+        let months = months.map(|inputs| MonthCache::new(&memo, &lake.root, "coverage", inputs));
+        let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, months)?;
+        tracing::info!(
+            stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
+            under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
+            worklist_items = coverage.worklist_items, months_reused = coverage.months_reused,
+            months_computed = coverage.months_computed, windows_reused = coverage.windows_reused,
+            frames_reused = coverage.frames_reused, frames_computed = coverage.frames_computed, seconds = t.elapsed().as_secs_f64(), "stage done"
+        );
+        // After coverage: the inspection list reads the coverage gold tables.
+        let unit_months = unit_months.map(|inputs| MonthCache::new(&memo, &lake.root, "assess", inputs));
+        let assess = assess::run(lake, &reference, cfg.as_of, unit_months)?;
+        tracing::info!(
+            stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
+            paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
+            candidates = assess.inspection_candidates, frames_reused = assess.frames_reused,
+            frames_computed = assess.frames_computed, seconds = assess.seconds, "stage done"
+        );
+        Ok((coverage, assess))
+    };
+    // Voluntary reads silver tables and the links only, and writes tables of
+    // its own: nothing coverage or assess read or write.
+    let voluntary = || -> Result<VoluntaryReport> {
+        let frames = frames.map(|inputs| MonthCache::new(&memo, &lake.root, "voluntary", inputs));
+        let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames)?;
+        tracing::info!(
+            stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
+            d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, frames_reused = v.frames_reused,
+            frames_computed = v.frames_computed, seconds = v.seconds, "stage done"
+        );
+        Ok(v)
+    };
+    let last_peak = last_peak_mib(lake);
+    let beside = side_by_side(last_peak, cfg.memory_budget_mib);
     tracing::info!(
-        stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
-        under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
-        worklist_items = coverage.worklist_items, months_reused = coverage.months_reused,
-        months_computed = coverage.months_computed, windows_reused = coverage.windows_reused,
-        frames_reused = coverage.frames_reused, frames_computed = coverage.frames_computed, seconds = t.elapsed().as_secs_f64(), "stage done"
+        last_peak_mib = last_peak, memory_budget_mib = cfg.memory_budget_mib,
+        "{}",
+        if beside { "voluntary runs beside coverage and assess" } else { "coverage, assess and voluntary run one after another" }
     );
-    // After coverage: the inspection list reads the coverage gold tables.
-    let unit_months = assess_inputs(cfg, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "assess", inputs));
-    let assess = assess::run(lake, &reference, cfg.as_of, unit_months)?;
-    tracing::info!(
-        stage = "assess", units = assess.units, notices = assess.notices, due = assess.total_due,
-        paid = assess.total_paid, debt = assess.debt, delinquent = assess.delinquent,
-        candidates = assess.inspection_candidates, frames_reused = assess.frames_reused,
-        frames_computed = assess.frames_computed, seconds = assess.seconds, "stage done"
-    );
-    let frames = voluntary_inputs(cfg, lake, &memo)?.map(|inputs| MonthCache::new(&mut memo, &lake.root, "voluntary", inputs));
-    let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames)?;
-    tracing::info!(
-        stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
-        d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, frames_reused = v.frames_reused,
-        frames_computed = v.frames_computed, seconds = v.seconds, "stage done"
-    );
+    let (done, v) = if beside {
+        std::thread::scope(|s| {
+            let v = s.spawn(voluntary);
+            let done = coverage_and_assess();
+            (done, v.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        })
+    } else {
+        let done = coverage_and_assess();
+        let v = if done.is_ok() { voluntary() } else { Err(anyhow::anyhow!("not run")) };
+        (done, v)
+    };
+    // The first error in stage order.
+    let (coverage, assess) = done?;
+    let v = v?;
     let p = publish::run(lake, &reference, cfg.as_of, !cfg.full)?;
     tracing::info!(
         stage = "publish", report_week = %p.report_week, weeks = p.weeks, rows_written = p.rows_written,
@@ -387,7 +437,42 @@ fn stages_in_order(
         stage = "export", provinces = e.provinces, workbooks = e.workbooks, rows = e.rows, seconds = e.seconds,
         "stage done"
     );
-    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p), Some(e))))
+    Ok((ingest, conform, (assess, Some(link), Some(coverage), Some(v), Some(p), Some(e), beside)))
+}
+
+/// Whether voluntary runs beside coverage and assess: when the lake's last
+/// whole run peaked at no more than half `budget_mib` (each side's peak is
+/// at most a whole run's, so the two together stay within the budget). A
+/// lake with no such run (a new one), or a budget of 0, runs them one after
+/// another.
+pub fn side_by_side(last_peak_mib: Option<u64>, budget_mib: u64) -> bool {
+    last_peak_mib.and_then(|p| p.checked_mul(2)).is_some_and(|twice| budget_mib > 0 && twice <= budget_mib)
+}
+
+/// The peak resident memory of the lake's latest run of every stage that
+/// recorded one (`peak_rss_mib` in `_runs/<run_id>.json`; run ids sort in
+/// time order). Runs of some stages only, and unreadable manifests, are
+/// passed over.
+pub fn last_peak_mib(lake: &Lake) -> Option<u64> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(lake.root.join("_runs"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    runs.sort();
+    runs.iter().rev().find_map(|p| {
+        let text = std::fs::read_to_string(p).ok()?;
+        serde_json::from_str::<serde_json::Value>(&text).ok()?.get("peak_rss_mib")?.as_u64()
+    })
+}
+
+/// This process's peak resident memory so far, in MiB (Linux reports KiB).
+fn peak_rss_mib() -> Option<u64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; it is read only on success.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
+    ok.then(|| unsafe { usage.assume_init() }.ru_maxrss.max(0) as u64 / 1024)
 }
 
 /// Silver tables the coverage stage's month rules read (besides the link
@@ -746,6 +831,11 @@ pub struct Manifest {
     /// Steps kept from an earlier run because their inputs, rules and code
     /// were unchanged (`conform/<table>`, `link`); empty with `--full`.
     pub reused: Vec<String>,
+    /// The process's peak resident memory at the end of a run of every
+    /// stage (absent for other runs): the next run's measure of whether
+    /// stages fit beside one another (see [`side_by_side`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mib: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -788,5 +878,45 @@ impl Manifest {
         std::fs::create_dir_all(&dir)?;
         let target = dir.join(format!("{}.json", self.run_id));
         crate::lake::write_file(&target, &serde_json::to_vec_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_go_side_by_side_only_when_twice_the_last_peak_fits_the_budget() {
+        assert!(side_by_side(Some(4096), 8192), "exactly half");
+        assert!(!side_by_side(Some(4097), 8192));
+        assert!(!side_by_side(None, 8192), "no run to go by");
+        assert!(!side_by_side(Some(0), 0), "a budget of 0 runs every stage alone");
+        assert!(!side_by_side(Some(u64::MAX), u64::MAX), "no overflow");
+    }
+
+    #[test]
+    fn the_last_peak_is_the_latest_whole_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        assert_eq!(last_peak_mib(&lake), None, "no _runs folder");
+        let runs = dir.path().join("_runs");
+        std::fs::create_dir_all(&runs).unwrap();
+        let write = |id: &str, text: &str| std::fs::write(runs.join(format!("{id}.json")), text).unwrap();
+        write("20200608T010000.000Z-1", r#"{"run_id": "a", "peak_rss_mib": 900}"#);
+        write("20200609T010000.000Z-2", r#"{"run_id": "b", "peak_rss_mib": 1200}"#);
+        assert_eq!(last_peak_mib(&lake), Some(1200));
+        // Later: a run of ingest alone (no peak), an unreadable manifest and
+        // a file that is no manifest are passed over.
+        write("20200610T010000.000Z-3", r#"{"run_id": "c"}"#);
+        write("20200611T010000.000Z-4", "{not json");
+        std::fs::write(runs.join("20200612T010000.000Z-5.json.tmp"), r#"{"peak_rss_mib": 1}"#).unwrap();
+        assert_eq!(last_peak_mib(&lake), Some(1200));
+        write("20200613T010000.000Z-6", r#"{"run_id": "d", "peak_rss_mib": 700}"#);
+        assert_eq!(last_peak_mib(&lake), Some(700), "the latest, not the largest");
+    }
+
+    #[test]
+    fn this_process_has_a_peak() {
+        assert!(peak_rss_mib().is_some_and(|p| p > 0));
     }
 }

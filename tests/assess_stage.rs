@@ -304,26 +304,26 @@ fn unit_months_kept_for_the_month_give_the_same_answers_as_the_contributions() {
     let lake = Lake::new(&root);
     let as_of: NaiveDate = AS_OF.parse().unwrap();
     let month = bhxh::month::Month::of_date(as_of);
-    let mut memo = Memo::load(&root, true).unwrap();
+    let memo = std::sync::Mutex::new(Memo::load(&root, true).unwrap());
 
     let plain = assess::run(&lake, &reference(), as_of, None).unwrap();
     let (gold, exports) = (tree(&root.join("gold")), tree(&root.join("exports")));
-    let first = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&mut memo, &root, "assess", "inputs".into()))).unwrap();
+    let first = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&memo, &root, "assess", "inputs".into()))).unwrap();
     assert_eq!((first.frames_reused, first.frames_computed), (0, 1));
     let kept = root.join("_state/assess/unit_months").join(format!("{}.parquet", month.first_day().format("%Y-%m")));
     assert!(kept.exists(), "{} kept", kept.display());
     // Another night of the month: read back, the same files and figures, the orphan rows' count included.
-    let again = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&mut memo, &root, "assess", "inputs".into()))).unwrap();
+    let again = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&memo, &root, "assess", "inputs".into()))).unwrap();
     assert_eq!((again.frames_reused, again.frames_computed), (1, 0));
     let plain_counts = assess::AssessReport { frames_reused: 0, frames_computed: 0, ..plain.clone() };
     assert_eq!(settled(&assess::AssessReport { frames_reused: 0, frames_computed: 0, ..again.clone() }), settled(&plain_counts));
     assert!(tree(&root.join("gold")) == gold && tree(&root.join("exports")) == exports, "read back: files differ");
     // Other inputs (a new contributions extract, say): computed again, and only the latest kept.
-    let other = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&mut memo, &root, "assess", "other".into()))).unwrap();
+    let other = assess::run(&lake, &reference(), as_of, Some(MonthCache::new(&memo, &root, "assess", "other".into()))).unwrap();
     assert_eq!((other.frames_reused, other.frames_computed), (0, 1));
     assert!(tree(&root.join("gold")) == gold, "computed again: files differ");
     let next = bhxh::month::Month::of_date(as_of).next();
-    let later = assess::run(&lake, &reference(), next.first_day(), Some(MonthCache::new(&mut memo, &root, "assess", "other".into()))).unwrap();
+    let later = assess::run(&lake, &reference(), next.first_day(), Some(MonthCache::new(&memo, &root, "assess", "other".into()))).unwrap();
     assert_eq!((later.frames_reused, later.frames_computed), (0, 1), "a new month: computed");
     assert!(!kept.exists(), "the earlier month's frame is forgotten");
 }

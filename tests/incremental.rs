@@ -13,10 +13,16 @@ fn date(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2020, 6, d).unwrap()
 }
 
+/// A run; a `full` rebuild also runs its stages one after another (a
+/// memory budget of 0), so that the comparisons below also check that
+/// voluntary beside coverage and assess writes what it writes alone.
 fn run(inbox: &Path, lake: &Path, as_of: NaiveDate, full: bool) -> RunReport {
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
     let mut cfg = RunConfig::new(inbox, lake, reference, as_of);
     cfg.full = full;
+    if full {
+        cfg.memory_budget_mib = 0;
+    }
     pipeline::run(&cfg).unwrap()
 }
 
@@ -131,6 +137,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
 
     let first = run(&inbox, &lake, date(8), false);
     assert!(reused(&first).is_empty(), "a new lake has nothing to reuse");
+    assert!(!first.side_by_side, "a new lake has no run's peak memory to go by");
     assert_eq!(months(&first), (0, WINDOW, 0), "every month computed once");
     assert_eq!(frames(&first), (0, FRAMES));
     assert_eq!(identities(&first), (0, 1));
@@ -138,6 +145,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
 
     // The same inputs the next night: every silver table and the links are kept.
     let again = run(&inbox, &lake, date(8), false);
+    assert!(again.side_by_side, "the last run peaked far below half the default budget");
     assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
     assert!(again.link.as_ref().unwrap().skipped);
     assert_eq!(months(&again), (0, 0, 2), "both rules' window folds read back: no month read or computed");
@@ -159,6 +167,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     copy_dir(&lake, &rebuilt);
     let inc = run(&inbox, &lake, date(9), false);
     let full = run(&inbox, &rebuilt, date(9), true);
+    assert!(inc.side_by_side && !full.side_by_side);
     let kept = reused(&inc);
     assert!(!kept.contains(&"payments".to_string()), "payments changed: {kept:?}");
     assert!(kept.contains(&"wages".to_string()) && kept.contains(&"contributions".to_string()) && kept.contains(&"link".to_string()));
@@ -245,6 +254,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     let newest = runs.iter().max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap()).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
     assert!(manifest["reused"].as_array().unwrap().iter().any(|s| s == "conform/payments"));
+    assert!(manifest["peak_rss_mib"].as_u64().is_some_and(|p| p > 0), "a whole run records its peak memory");
 
     // A mid-week night with one region missing at one level computes the
     // weeks again and fills the region back (the rest is kept as published).

@@ -6,6 +6,7 @@ use crate::month::Month;
 use anyhow::{Context, Result};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -103,7 +104,9 @@ pub fn stack(mut a: DataFrame, b: DataFrame) -> Result<DataFrame> {
 /// Coverage keeps one answer per month of its window; voluntary keeps the
 /// frames it reads for the month of the as-of date (see [`Self::frame`]).
 pub struct MonthCache<'a> {
-    memo: &'a mut Memo,
+    /// Shared with the stages running beside this one (each keeps its own
+    /// steps, under its stage's name).
+    memo: &'a Mutex<Memo>,
     root: PathBuf,
     stage: &'static str,
     inputs: String,
@@ -119,8 +122,14 @@ pub struct MonthCache<'a> {
 }
 
 impl<'a> MonthCache<'a> {
-    pub fn new(memo: &'a mut Memo, lake_root: &Path, stage: &'static str, inputs: String) -> MonthCache<'a> {
+    pub fn new(memo: &'a Mutex<Memo>, lake_root: &Path, stage: &'static str, inputs: String) -> MonthCache<'a> {
         MonthCache { memo, root: lake_root.to_path_buf(), stage, inputs, reused: 0, computed: 0, windows_reused: 0, frames_reused: 0, frames_computed: 0 }
+    }
+
+    /// The memo, for one step's look-up or record (a stage that panicked
+    /// holding it left whole entries: each record is one insert and a save).
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn step(&self, part: &str, m: Month) -> String {
@@ -206,7 +215,7 @@ impl<'a> MonthCache<'a> {
     /// `part` of month `m` as kept under the same inputs (and `extra`), if it is.
     fn reuse(&mut self, part: &str, m: Month, extra: &str) -> Result<Option<(DataFrame, serde_json::Value)>> {
         let step = self.step(part, m);
-        let Some(report) = self.memo.fresh(&step, &self.fingerprint(&step, extra)).map(|e| e.report.clone()) else {
+        let Some(report) = self.memo().fresh(&step, &self.fingerprint(&step, extra)).map(|e| e.report.clone()) else {
             return Ok(None);
         };
         Ok(Some((lake::read_parquet(&self.file(&step))?, report)))
@@ -221,7 +230,7 @@ impl<'a> MonthCache<'a> {
         df.align_chunks_par();
         lake::write_parquet(&file, df)?;
         let fingerprint = self.fingerprint(&step, extra);
-        self.memo.record(&step, &fingerprint, &[file], report)?;
+        self.memo().record(&step, &fingerprint, &[file], report)?;
         Ok(())
     }
 
@@ -229,13 +238,14 @@ impl<'a> MonthCache<'a> {
     fn keep_only(&mut self, part: &str, first: Month, last: Month) -> Result<()> {
         let prefix = format!("{}/{part}/", self.stage);
         let keep: Vec<String> = first.through(last).map(|m| self.step(part, m)).collect();
-        for step in self.memo.steps_with_prefix(&prefix) {
+        let steps = self.memo().steps_with_prefix(&prefix);
+        for step in steps {
             if !keep.contains(&step) {
                 let f = self.file(&step);
                 if f.exists() {
                     std::fs::remove_file(&f).with_context(|| format!("removing {}", f.display()))?;
                 }
-                self.memo.forget(&step)?;
+                self.memo().forget(&step)?;
             }
         }
         Ok(())
