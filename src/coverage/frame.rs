@@ -155,6 +155,22 @@ impl<'a> MonthCache<'a> {
         Ok(df)
     }
 
+    /// The months of `first..=last` that [`by_month`] computes for `part`:
+    /// none when the window's fold is kept, else those without a kept
+    /// answer. For a stage that prepares what the months read.
+    pub fn to_compute(&self, part: &str, first: Month, last: Month) -> Vec<Month> {
+        if self.is_kept(&format!("{part}-window"), last, &first.to_string()) {
+            return Vec::new();
+        }
+        first.through(last).filter(|&m| !self.is_kept(part, m, "")).collect()
+    }
+
+    /// Whether `part` of month `m` is kept under the same inputs (and `extra`).
+    fn is_kept(&self, part: &str, m: Month, extra: &str) -> bool {
+        let step = self.step(part, m);
+        self.memo().fresh(&step, &self.fingerprint(&step, extra)).is_some()
+    }
+
     /// `<lake>/_state/<step>.parquet`.
     fn file(&self, step: &str) -> PathBuf {
         self.root.join("_state").join(format!("{step}.parquet"))
@@ -300,4 +316,34 @@ pub fn avg_vnd(sum: i64, n: i64) -> i64 {
         return 0;
     }
     (2 * sum + n) / (2 * n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn month(s: &str) -> Month {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn to_compute_names_the_months_by_month_would_compute() {
+        let dir = tempfile::tempdir().unwrap();
+        let memo = Mutex::new(Memo::load(dir.path(), true).unwrap());
+        let (jan, mar, apr) = (month("2020-01"), month("2020-03"), month("2020-04"));
+        let cache = RefCell::new(MonthCache::new(&memo, dir.path(), "coverage", "inputs".into()));
+        assert_eq!(cache.borrow().to_compute("rule", jan, mar), vec![jan, month("2020-02"), mar], "nothing kept yet");
+        let answer = |m: Month| Ok(DataFrame::new(1, vec![Column::new("m".into(), [m.to_string()])])?);
+        by_month(jan, mar, Some((&cache, "rule")), answer, stack).unwrap();
+        assert_eq!(cache.borrow().to_compute("rule", jan, mar), Vec::<Month>::new(), "the window's fold is kept");
+        assert_eq!(cache.borrow().to_compute("rule", month("2020-02"), apr), vec![apr], "the window moved on: one new month");
+        assert_eq!(cache.borrow().to_compute("other", jan, mar).len(), 3, "another rule keeps nothing");
+        let changed = MonthCache::new(&memo, dir.path(), "coverage", "new inputs".into());
+        assert_eq!(changed.to_compute("rule", jan, mar).len(), 3, "inputs changed: every month again");
+        // What to_compute promised: by_month computes exactly that month.
+        let computed = RefCell::new(Vec::new());
+        by_month(month("2020-02"), apr, Some((&cache, "rule")), |m| { computed.borrow_mut().push(m); answer(m) }, stack).unwrap();
+        assert_eq!(computed.into_inner(), vec![apr]);
+    }
 }

@@ -14,6 +14,7 @@ mod covid;
 mod employers;
 pub mod evidence;
 pub mod frame;
+mod month_parts;
 pub mod tables;
 mod under_declared;
 mod uninsured;
@@ -93,6 +94,9 @@ pub(crate) struct Ctx<'a> {
     /// Month answers kept between runs (the nightly run's; none for a
     /// single stage or a test).
     pub months: Option<RefCell<MonthCache<'a>>>,
+    /// The months the rules compute, split from the bulk tables once
+    /// (see [`month_parts`]); none when fewer than a few months are computed.
+    pub parts: Option<month_parts::MonthParts>,
 }
 
 impl Ctx<'_> {
@@ -271,7 +275,7 @@ pub fn run(
             total_rate_bp += reference.rate(f, p, asof_m)?;
         }
     }
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         lake,
         cfg,
         reference,
@@ -282,16 +286,23 @@ pub fn run(
         units: Units::load(lake)?,
         employers: Employers::load(lake)?,
         months: months.map(RefCell::new),
+        parts: None,
     };
     let mut report = CoverageReport::default();
 
     let mut t = Instant::now();
+    ctx.parts = month_parts::prepare(&ctx)?;
+    if ctx.parts.is_some() {
+        lap("months split", &mut t);
+    }
     let mut workers = uninsured::compute(&ctx)?;
     lap("uninsured_workers", &mut t);
     let mut unregistered = employers::unregistered(&ctx)?;
     lap("unregistered_employers", &mut t);
     let under = under_declared::compute(&ctx)?;
     lap("under_declared_wages", &mut t);
+    // The split's scratch folder goes before the rest of the stage.
+    ctx.parts = None;
     let (monitor, mut resume) = covid::compute(&ctx)?;
     lap("covid", &mut t);
     let plan = worklist::plan(&ctx, &mut workers, &mut unregistered, &mut resume)?;

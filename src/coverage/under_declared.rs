@@ -5,7 +5,7 @@
 //! taxable income that month from the unit's employer — head office and
 //! branches, through the person's link (`below_income_share`).
 
-use super::frame::{self, date_column, str_list};
+use super::frame::{self, date_column};
 use super::Ctx;
 use anyhow::Result;
 use polars::prelude::*;
@@ -42,14 +42,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     let (wages, links) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?);
     let cache = ctx.months.as_ref().map(|c| (c, "under_declared"));
     let found = frame::by_month(first_m, last_m, cache, |m| {
-        let decl = contrib
-            .clone()
-            .filter(
-                col("work_status")
-                    .is_in(str_list(&ctx.cfg.uninsured.due_statuses), false)
-                    .and(col("month").eq(lit(m.first_day()))),
-            )
-            .select([col("unit_code"), col("si_number"), col("month"), col("insured_wage")])
+        let decl = super::month_parts::due_in(ctx.parts.as_ref(), &ctx.cfg.uninsured.due_statuses, &contrib, m)?
             .join(
                 units.clone().select([col("unit_code"), col("head_tax_code"), col("wage_region").cast(DataType::Int64), col("province_code")]),
                 [col("unit_code")],
@@ -59,8 +52,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             .join(min_wage.clone(), [col("wage_region"), col("month")], [col("wage_region"), col("month")], JoinArgs::new(JoinType::Left));
         let decl = match (wages.clone(), links.clone()) {
             (Some(w), Some(l)) => {
-                let income = w
-                    .filter(col("month").eq(lit(m.first_day())))
+                let income = super::month_parts::wages_in(ctx.parts.as_ref(), &w, m)?
                     .select([col("person_ref"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
                     .join(
                         l.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]),

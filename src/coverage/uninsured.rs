@@ -214,8 +214,7 @@ fn smallest_identifiers() -> [Expr; 5] {
 /// the months again (the minimum of minimums is the minimum).
 fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Result<LazyFrame> {
     let c = &ctx.cfg.uninsured;
-    let w = wages
-        .filter(col("month").eq(lit(m.first_day())))
+    let w = super::month_parts::wages_in(ctx.parts.as_ref(), &wages, m)?
         .filter(col("contract").is_in(str_list(&c.compulsory_contracts), false))
         .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
         .join(
@@ -225,7 +224,7 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
             JoinArgs::new(JoinType::Left),
         );
     // Due declarations by person, employer head and month.
-    let due = due_declarations(ctx)?.map(|d| d.filter(col("month").eq(lit(m.first_day()))));
+    let due = due_declarations_in(ctx, m)?;
     // The rows left uncovered. A row is covered when the employer declared
     // the person (the due declarations are matched on the person's
     // si_number, the head and the month), or, for an ambiguous person, one
@@ -283,6 +282,21 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
         .group_by([col("pid"), col("employer_head_tax_code"), col("month")])
         .agg([col("any_due").any(true), col("taxable_income").sum()].into_iter().chain(smallest_identifiers()).collect::<Vec<_>>())
         .with_column(when(col("any_due")).then(lit("elsewhere")).otherwise(lit("uninsured")).alias("state")))
+}
+
+/// Month `m`'s due declarations: [`due_declarations`] of that month, from
+/// the month's part when the window was split.
+fn due_declarations_in(ctx: &Ctx, m: Month) -> Result<Option<LazyFrame>> {
+    let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        super::month_parts::due_in(ctx.parts.as_ref(), &ctx.cfg.uninsured.due_statuses, &contrib, m)?
+            .select([col("unit_code"), col("si_number"), col("month")])
+            .join(units.select([col("unit_code"), col("head_tax_code")]), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
+            .filter(col("head_tax_code").is_not_null())
+            .select([col("si_number"), col("head_tax_code"), col("month")]),
+    ))
 }
 
 /// Due declarations: (si_number, head_tax_code, month), one row per unit

@@ -190,8 +190,10 @@ pub fn sink_parquet(lf: LazyFrame, target: &Path) -> Result<u64> {
 pub fn sink_parquet_by(lf: LazyFrame, key: &str, dir: &Path) -> Result<()> {
     remove_dir(dir)?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // LZ4: the parts are scratch, read once; at 4M people coverage's split
+    // took 9.3 s with Zstandard and 7.1 s with LZ4.
     let options = ParquetWriteOptions {
-        compression: ParquetCompression::Zstd(None),
+        compression: ParquetCompression::Lz4Raw,
         statistics: StatisticsOptions::default(),
         ..Default::default()
     };
