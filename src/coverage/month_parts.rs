@@ -171,7 +171,9 @@ mod tests {
         // January and February split; April too, though no row has it; March not.
         let months: BTreeSet<Month> = ["2020-01", "2020-02", "2020-04"].into_iter().map(month).collect();
         let parts = MonthParts::split(&lake, &due, months).unwrap();
-        let scratch = dir.path().join("_state/coverage/by_month");
+        let scratch = parts.dir.path().to_path_buf();
+        assert!(scratch.starts_with(dir.path().join("_state/coverage")));
+        assert!(scratch.file_name().unwrap().to_string_lossy().starts_with(".by_month.tmp-"), "a temporary: {}", scratch.display());
         assert!(scratch.join("wages/month=2020-01-01").exists() && !scratch.join("wages/month=2020-03-01").exists());
         let cols = ["person_ref", "employer_tax_code", "employer_head_tax_code", "month", "taxable_income", "contract"];
         for m in ["2020-01", "2020-02", "2020-03", "2020-04"].map(month) {

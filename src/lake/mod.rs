@@ -226,12 +226,15 @@ pub fn remove_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// A stage's scratch folder: emptied when made (a run that stopped may have
-/// left one), deleted with what it holds when dropped, error or not.
+/// A stage's scratch folder, deleted with what it holds when dropped, error
+/// or not. It is named as a temporary (`.<name>.tmp-<pid>` beside where
+/// `path` says), so that readers pass over it and the next run sweeps one a
+/// killed run left (see [`remove_stale_temporaries`]).
 pub struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     pub fn new(path: PathBuf) -> Result<ScratchDir> {
+        let path = tmp_path(&path);
         remove_dir(&path)?;
         Ok(ScratchDir(path))
     }
