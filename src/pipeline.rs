@@ -226,7 +226,8 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
             .as_ref()
             .map(|(_, c, _)| c.iter().map(|t| (t.table.clone(), t.rows_out)).collect())
             .unwrap_or_default(),
-        peak_rss_mib: if stages == Stages::All { peak_rss_mib() } else { None },
+        // Only a whole run that finished has a whole run's peak.
+        peak_rss_mib: if stages == Stages::All && result.is_ok() { peak_rss_mib() } else { None },
         reused: result
             .as_ref()
             .map(|(_, c, (_, link, ..))| {
@@ -832,8 +833,10 @@ pub struct Manifest {
     /// were unchanged (`conform/<table>`, `link`); empty with `--full`.
     pub reused: Vec<String>,
     /// The process's peak resident memory at the end of a run of every
-    /// stage (absent for other runs): the next run's measure of whether
-    /// stages fit beside one another (see [`side_by_side`]).
+    /// stage that finished (absent for other runs, and for a failed one,
+    /// which may have stopped before the stages that need the most): the
+    /// next run's measure of whether stages fit beside one another (see
+    /// [`side_by_side`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_mib: Option<u64>,
 }
@@ -913,6 +916,23 @@ mod tests {
         assert_eq!(last_peak_mib(&lake), Some(1200));
         write("20200613T010000.000Z-6", r#"{"run_id": "d", "peak_rss_mib": 700}"#);
         assert_eq!(last_peak_mib(&lake), Some(700), "the latest, not the largest");
+    }
+
+    #[test]
+    fn a_failed_run_records_no_peak() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inbox, lake) = (dir.path().join("inbox"), dir.path().join("lake"));
+        std::fs::create_dir_all(&inbox).unwrap();
+        let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+        let mut cfg = RunConfig::new(&inbox, &lake, reference, NaiveDate::from_ymd_opt(2020, 6, 8).unwrap());
+        cfg.coverage = dir.path().join("missing.toml");
+        assert!(run(&cfg).is_err());
+        let runs: Vec<PathBuf> = std::fs::read_dir(lake.join("_runs")).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(runs.len(), 1);
+        let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&runs[0]).unwrap()).unwrap();
+        assert!(manifest["outcome"].as_str().unwrap().starts_with("failed"));
+        assert!(manifest.get("peak_rss_mib").is_none(), "it may have stopped before the stages that need the most");
+        assert_eq!(last_peak_mib(&Lake::new(&lake)), None);
     }
 
     #[test]
