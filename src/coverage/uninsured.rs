@@ -290,13 +290,8 @@ fn due_declarations_in(ctx: &Ctx, m: Month) -> Result<Option<LazyFrame>> {
     let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
         return Ok(None);
     };
-    Ok(Some(
-        super::month_parts::due_in(ctx.parts.as_ref(), &ctx.cfg.uninsured.due_statuses, &contrib, m)?
-            .select([col("unit_code"), col("si_number"), col("month")])
-            .join(units.select([col("unit_code"), col("head_tax_code")]), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
-            .filter(col("head_tax_code").is_not_null())
-            .select([col("si_number"), col("head_tax_code"), col("month")]),
-    ))
+    let due = super::month_parts::due_in(ctx.parts.as_ref(), &ctx.cfg.uninsured.due_statuses, &contrib, m)?;
+    Ok(Some(with_heads(due, units)))
 }
 
 /// Due declarations: (si_number, head_tax_code, month), one row per unit
@@ -305,14 +300,16 @@ pub(crate) fn due_declarations(ctx: &Ctx) -> Result<Option<LazyFrame>> {
     let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
         return Ok(None);
     };
-    Ok(Some(
-        contrib
-            .filter(col("work_status").is_in(str_list(&ctx.cfg.uninsured.due_statuses), false))
-            .select([col("unit_code"), col("si_number"), col("month")])
-            .join(units.select([col("unit_code"), col("head_tax_code")]), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
-            .filter(col("head_tax_code").is_not_null())
-            .select([col("si_number"), col("head_tax_code"), col("month")]),
-    ))
+    Ok(Some(with_heads(contrib.filter(col("work_status").is_in(str_list(&ctx.cfg.uninsured.due_statuses), false)), units)))
+}
+
+/// Due contribution rows as (si_number, head_tax_code, month): each with its
+/// unit's head office, rows of units without one left out.
+fn with_heads(due: LazyFrame, units: LazyFrame) -> LazyFrame {
+    due.select([col("unit_code"), col("si_number"), col("month")])
+        .join(units.select([col("unit_code"), col("head_tax_code")]), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
+        .filter(col("head_tax_code").is_not_null())
+        .select([col("si_number"), col("head_tax_code"), col("month")])
 }
 
 pub(crate) fn frame(ctx: &Ctx, rows: &[WorkerRow]) -> Result<DataFrame> {
