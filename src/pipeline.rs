@@ -421,9 +421,8 @@ fn stages_in_order(
             (done, v.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         })
     } else {
-        let done = coverage_and_assess();
-        let v = if done.is_ok() { voluntary() } else { Err(anyhow::anyhow!("not run")) };
-        (done, v)
+        let done = coverage_and_assess()?;
+        (Ok(done), voluntary())
     };
     // The first error in stage order.
     let (coverage, assess) = done?;
