@@ -622,7 +622,9 @@ fn load_parquet(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str)
     };
     let mut text = Vec::with_capacity(df.width());
     for c in df.columns() {
-        text.push(c.as_materialized_series().cast(&DataType::String)?);
+        // One chunk: a row lookup in a column of many chunks walks them
+        // from the first (the loop below would cost rows × chunks).
+        text.push(c.as_materialized_series().cast(&DataType::String)?.rechunk());
     }
     let cols: Vec<_> = text.iter().map(|s| s.str().expect("cast to String")).collect::<Vec<_>>();
     let mut loader = Loader::new(x, lake, file, header, is_province);
