@@ -52,14 +52,9 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             .join(min_wage.clone(), [col("wage_region"), col("month")], [col("wage_region"), col("month")], JoinArgs::new(JoinType::Left));
         let decl = match (wages.clone(), links.clone()) {
             (Some(w), Some(l)) => {
-                let income = super::month_parts::wages_in(ctx.parts.as_ref(), &w, m)?
-                    .select([col("person_ref"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
-                    .join(
-                        l.filter(col("status").eq(lit("matched"))).select([col("person_ref"), col("si_number")]),
-                        [col("person_ref")],
-                        [col("person_ref")],
-                        JoinArgs::new(JoinType::Inner),
-                    )
+                let income = super::month_parts::linked_wages_in(ctx.parts.as_ref(), &w, &l, m)?
+                    .filter(col("status").eq(lit("matched")))
+                    .select([col("si_number"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
                     .group_by([col("si_number"), col("employer_head_tax_code"), col("month")])
                     .agg([col("taxable_income").sum()]);
                 decl.join(

@@ -214,14 +214,10 @@ fn smallest_identifiers() -> [Expr; 5] {
 /// the months again (the minimum of minimums is the minimum).
 fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Result<LazyFrame> {
     let c = &ctx.cfg.uninsured;
-    let w = super::month_parts::wages_in(ctx.parts.as_ref(), &wages, m)?
+    let w = super::month_parts::linked_wages_in(ctx.parts.as_ref(), &wages, &links, m)?
         .filter(col("contract").is_in(str_list(&c.compulsory_contracts), false))
-        .select([col("person_ref"), col("employer_tax_code"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
-        .join(
-            links.select([col("person_ref"), col("status"), col("si_number"), col("method")]),
-            [col("person_ref")],
-            [col("person_ref")],
-            JoinArgs::new(JoinType::Left),
+        .select(
+            ["person_ref", "employer_tax_code", "employer_head_tax_code", "month", "taxable_income", "status", "si_number", "method"].map(col),
         );
     // Due declarations by person, employer head and month.
     let due = due_declarations_in(ctx, m)?;
