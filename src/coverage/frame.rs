@@ -310,6 +310,12 @@ pub fn str_list(v: &[String]) -> Expr {
     lit(Series::new("".into(), v.to_vec())).implode(false)
 }
 
+/// The rows whose `month` (a date, the month's first day) is one of `months`.
+pub fn month_in<'a>(months: impl IntoIterator<Item = &'a Month>) -> Expr {
+    let days: Vec<i32> = months.into_iter().map(|m| to_days(m.first_day())).collect();
+    col("month").cast(DataType::Int32).is_in(lit(Series::new("".into(), days)).implode(false), false)
+}
+
 /// Rounds `sum / n` to the nearest whole VND, halves up.
 pub fn avg_vnd(sum: i64, n: i64) -> i64 {
     if n <= 0 {

@@ -58,13 +58,9 @@ impl MonthParts {
     /// declarations (work status in `due_statuses`) of `months`.
     pub fn split(lake: &Lake, due_statuses: &[String], months: BTreeSet<Month>) -> Result<MonthParts> {
         let dir = ScratchDir::new(lake.root.join("_state/coverage/by_month"))?;
-        let in_months = || {
-            let days: Vec<i32> = months.iter().map(|m| frame::to_days(m.first_day())).collect();
-            col("month").cast(DataType::Int32).is_in(lit(Series::new("".into(), days)).implode(false), false)
-        };
         let links = frame::silver(lake, "person_links")?;
         if let Some(wages) = frame::silver(lake, "wages")? {
-            let rows = wages.filter(in_months()).select(WAGE_COLUMNS.map(col));
+            let rows = wages.filter(frame::month_in(&months)).select(WAGE_COLUMNS.map(col));
             let rows = match &links {
                 Some(l) => with_links(rows, l),
                 None => rows,
@@ -73,7 +69,7 @@ impl MonthParts {
         }
         if let Some(contrib) = frame::silver(lake, "contributions")? {
             let rows = contrib
-                .filter(col("work_status").is_in(str_list(due_statuses), false).and(in_months()))
+                .filter(col("work_status").is_in(str_list(due_statuses), false).and(frame::month_in(&months)))
                 .select([col("unit_code"), col("si_number"), col("month"), col("insured_wage")]);
             lake::sink_parquet_by(rows, "month", &dir.path().join(DUE))?;
         }
