@@ -526,31 +526,25 @@ fn distinct_counts(ctx: &Ctx) -> Result<HashMap<(Level, String, usize, usize), i
         let mut distinct = months.clone();
         distinct.sort();
         distinct.dedup();
-        let eval = DataFrame::new(
-            distinct.len(),
-            vec![
-                frame::date_column("eval_month", distinct.iter().map(|m| Some(*m)).collect())?,
-                Column::new("w".into(), (0..distinct.len() as i64).collect::<Vec<_>>()),
-            ],
-        )?;
+        let eval = DataFrame::new(distinct.len(), vec![frame::date_column("eval_month", distinct.iter().map(|m| Some(*m)).collect())?])?;
         let lf = lf
             .with_column(coalesce(&[col("person_province"), col("agent_province")]).alias("province_code"))
             .cross_join(eval.lazy(), None)
             .filter(col("paid_from").lt_eq(col("eval_month")).and(col("paid_through").gt_eq(col("eval_month"))))
-            .select([col("si_number"), col("scheme"), col("province_code"), col("w")]);
+            .select([col("si_number"), col("scheme"), col("province_code"), col("eval_month")]);
         for level in LEVELS {
             let df = lf
                 .clone()
                 .join(region_map(ctx, level).lazy(), [col("province_code")], [col("province_code")], JoinArgs::new(JoinType::Inner))
-                .group_by([col("region"), col("scheme"), col("w")])
+                .group_by([col("region"), col("scheme"), col("eval_month")])
                 .agg([col("si_number").n_unique().alias("people")])
                 .collect()?;
-            let (r, s, w, n) = (strs(&df, "region")?, strs(&df, "scheme")?, ints(&df, "w")?, ints(&df, "people")?);
+            let (r, s, em, n) = (strs(&df, "region")?, strs(&df, "scheme")?, days(&df, "eval_month")?, ints(&df, "people")?);
             for i in 0..df.height() {
-                let (Some(r), Some(s), Some(w)) = (&r[i], &s[i], w[i]) else { continue };
+                let (Some(r), Some(s), Some(em)) = (&r[i], &s[i], em[i]) else { continue };
                 let f = if s == "voluntary_si" { F_VOLUNTARY } else { F_HOUSEHOLD };
                 for (date, m) in months.iter().enumerate() {
-                    if *m == distinct[w as usize] {
+                    if *m == from_days(em) {
                         out.insert((level, r.clone(), date, f), n[i].unwrap_or(0));
                     }
                 }
