@@ -57,7 +57,9 @@ pub fn by_month(
         }
     }
     let mut all: Option<DataFrame> = None;
+    let (mut in_parts, mut in_combine) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     for m in first.through(last) {
+        let t = std::time::Instant::now();
         let df = match cache {
             Some((c, name)) => {
                 let mut c = c.borrow_mut();
@@ -71,11 +73,22 @@ pub fn by_month(
             }
             None => part(m)?,
         };
+        let t = {
+            in_parts += t.elapsed();
+            std::time::Instant::now()
+        };
         all = Some(match all.take() {
             Some(a) => combine(a, df)?,
             None => df,
         });
+        in_combine += t.elapsed();
     }
+    tracing::debug!(
+        part = cache.map(|c| c.1),
+        months_seconds = in_parts.as_secs_f64(),
+        combine_seconds = in_combine.as_secs_f64(),
+        "month answers combined"
+    );
     if let Some((c, name)) = cache {
         let mut c = c.borrow_mut();
         c.keep_only(name, first, last)?;

@@ -54,13 +54,14 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             (Some(w), Some(l)) => {
                 let income = super::month_parts::linked_wages_in(ctx.parts.as_ref(), &w, &l, m)?
                     .filter(col("status").eq(lit("matched")))
-                    .select([col("si_number"), col("employer_head_tax_code"), col("month"), col("taxable_income")])
-                    .group_by([col("si_number"), col("employer_head_tax_code"), col("month")])
+                    .select([col("si_number"), col("employer_head_tax_code"), col("taxable_income")])
+                    // Every row is of month `m`: the month is no part of the keys.
+                    .group_by([col("si_number"), col("employer_head_tax_code")])
                     .agg([col("taxable_income").sum()]);
                 decl.join(
                     income,
-                    [col("si_number"), col("head_tax_code"), col("month")],
-                    [col("si_number"), col("employer_head_tax_code"), col("month")],
+                    [col("si_number"), col("head_tax_code")],
+                    [col("si_number"), col("employer_head_tax_code")],
                     JoinArgs::new(JoinType::Left),
                 )
             }

@@ -233,12 +233,14 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
     // anyone else is one person_ref, with one link; only an ambiguous
     // reference has candidates), so the groups left are exactly the ones
     // that grouping every row leaves uncovered.
+    // Every row here is of month `m`, so the month is no part of any key
+    // (a narrower key to encode and hash for each of the month's rows).
     let w = match due {
         Some(due) => {
             let w = w.join(
                 due.clone(),
-                [col("si_number"), col("employer_head_tax_code"), col("month")],
-                [col("si_number"), col("head_tax_code"), col("month")],
+                [col("si_number"), col("employer_head_tax_code")],
+                [col("si_number"), col("head_tax_code")],
                 JoinArgs::new(JoinType::Anti),
             );
             let w = match frame::silver(ctx.lake, "clerical_review")? {
@@ -246,18 +248,18 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
                     let amb = review
                         .select([col("person_ref"), col("si_number").alias("cand")])
                         .join(due.clone(), [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
-                        .select([col("person_ref"), col("head_tax_code"), col("month")]);
+                        .select([col("person_ref"), col("head_tax_code")]);
                     w.join(
                         amb,
-                        [col("person_ref"), col("employer_head_tax_code"), col("month")],
-                        [col("person_ref"), col("head_tax_code"), col("month")],
+                        [col("person_ref"), col("employer_head_tax_code")],
+                        [col("person_ref"), col("head_tax_code")],
                         JoinArgs::new(JoinType::Anti),
                     )
                 }
                 None => w,
             };
-            let any = due.select([col("si_number"), col("month")]).unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("any_due"));
-            w.join(any, [col("si_number"), col("month")], [col("si_number"), col("month")], JoinArgs::new(JoinType::Left))
+            let any = due.select([col("si_number")]).unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("any_due"));
+            w.join(any, [col("si_number")], [col("si_number")], JoinArgs::new(JoinType::Left))
         }
         None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("any_due")),
     };
@@ -275,9 +277,13 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
                 .alias("pid"),
             col("any_due").fill_null(lit(false)).alias("any_due"),
         ])
-        .group_by([col("pid"), col("employer_head_tax_code"), col("month")])
+        .group_by([col("pid"), col("employer_head_tax_code")])
         .agg([col("any_due").any(true), col("taxable_income").sum()].into_iter().chain(smallest_identifiers()).collect::<Vec<_>>())
-        .with_column(when(col("any_due")).then(lit("elsewhere")).otherwise(lit("uninsured")).alias("state")))
+        .with_columns([
+            when(col("any_due")).then(lit("elsewhere")).otherwise(lit("uninsured")).alias("state"),
+            // A Date, as the month column was (the rows' other dates are read as days).
+            lit(frame::to_days(m.first_day())).cast(DataType::Date).alias("month"),
+        ]))
 }
 
 /// Month `m`'s due declarations: [`due_declarations`] of that month, from
