@@ -836,6 +836,24 @@ fn write_plan_vs_target(lake: &Lake) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// One person in two provinces of a region is one person there; the
+    /// largest ten-digit si_number stays in its region (the 34 bits hold
+    /// it); the count is `n_unique` grouped by region.
+    #[test]
+    fn distinct_per_region_counts_each_value_once_per_region() {
+        let rows = df!(
+            "region_no" => [0u64, 0, 0, 1, 1, 2, 2],
+            "si_number" => [9_999_999_999u64, 9_999_999_999, 1, 9_999_999_999, 0, 5, 5],
+        )
+        .unwrap();
+        let mut got = distinct_per_region(rows.clone().lazy(), "si_number", SI_BITS).unwrap();
+        got.sort();
+        assert_eq!(got, vec![(0, 2), (1, 2), (2, 1)]);
+        let want = rows.lazy().group_by([col("region_no")]).agg([col("si_number").n_unique()]).sort(["region_no"], Default::default()).collect().unwrap();
+        let want: Vec<(usize, i64)> = want.column("region_no").unwrap().u64().unwrap().iter().zip(want.column("si_number").unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter()).map(|(r, n)| (r.unwrap() as usize, n.unwrap())).collect();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn straight_line_halves_up() {
         // 1,000,000 target, day 158 of 366: 431,693.98... → 431,694.
