@@ -438,10 +438,11 @@ const SI_BITS: u32 = 34;
 /// (`province_code`, `region_no`: the region's position in that list).
 fn region_numbers(ctx: &Ctx, level: Level) -> Result<(Vec<String>, DataFrame)> {
     let map = region_map(ctx, level);
-    let mut regions: Vec<String> = strs(&map, "region")?.into_iter().flatten().collect();
+    let of_province = strs(&map, "region")?;
+    let mut regions: Vec<String> = of_province.iter().flatten().cloned().collect();
     regions.sort();
     regions.dedup();
-    let no: Vec<u64> = strs(&map, "region")?
+    let no: Vec<u64> = of_province
         .iter()
         .map(|r| r.as_ref().and_then(|r| regions.binary_search(r).ok()).expect("a region of the map") as u64)
         .collect();
@@ -513,20 +514,20 @@ fn distinct_counts(ctx: &Ctx) -> Result<HashMap<(Level, String, usize, usize), i
             .join(units.with_row_index("unit", None), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
             .select([col("unit"), col("si_number"), col("month"), col("province_code")]);
         lake::sink_parquet_by(rows, "month", dir.path())?;
+        let levels = LEVELS.into_iter().map(|level| Ok((level, region_numbers(ctx, level)?))).collect::<Result<Vec<_>>>()?;
         for month in distinct {
             let files = lake::parquet_part(dir.path(), "month", &month.first_day().format("%Y-%m-%d").to_string())?;
             if files.is_empty() {
                 continue;
             }
             let rows = lake::scan_parquet(&files)?;
-            for level in LEVELS {
-                let (regions, map) = region_numbers(ctx, level)?;
-                let rows = rows.clone().join(map.lazy(), [col("province_code")], [col("province_code")], JoinArgs::new(JoinType::Inner));
+            for (level, (regions, map)) in &levels {
+                let rows = rows.clone().join(map.clone().lazy(), [col("province_code")], [col("province_code")], JoinArgs::new(JoinType::Inner));
                 for (figure, id, bits) in [(F_COMPULSORY, "si_number", SI_BITS), (F_UNITS, "unit", 32)] {
                     for (r, n) in distinct_per_region(rows.clone(), id, bits)? {
                         for (w, wm) in months.iter().enumerate() {
                             if *wm == month {
-                                out.insert((level, regions[r].clone(), w, figure), n);
+                                out.insert((*level, regions[r].clone(), w, figure), n);
                             }
                         }
                     }
