@@ -27,11 +27,18 @@ pub fn month_of(days: i32) -> Month {
 }
 
 /// Works a window one month at a time: `part` answers for one month, and
-/// `combine` folds each answer into what the months before it left (`None`
-/// for an empty window). For rules that compare one month's rows only, so
-/// that a month's join is all that is in memory; a rule that sums months up
-/// folds as it goes, so that the window's month answers are never all held
-/// at once (at 16M people they took 7 GB).
+/// `combine` joins two answers, the earlier months first (`None` for an
+/// empty window). For rules that compare one month's rows only, so that a
+/// month's join is all that is in memory; a rule that sums months up
+/// combines as it goes, so that the window's month answers are never all
+/// held at once (at 16M people they took 7 GB).
+///
+/// After the first month, the answers are stacked [`BATCH`] at a time and
+/// each batch is combined into the months before it once: a rule's
+/// combine groups what the months before it left again, and those totals
+/// hardly shrink month to month, so combining each month alone grouped
+/// them 23 times in a 24-month window (at 4M people the combines took
+/// 3.8 s; in batches of four, 1.2 s).
 ///
 /// With a [`MonthCache`], a month whose inputs are unchanged since a run
 /// kept its answer is read back instead of computed: the nightly run after
@@ -39,6 +46,11 @@ pub fn month_of(days: i32) -> Month {
 /// the new month is computed. The fold of the whole window is kept too (as
 /// `<part>-window`, for its last month and its first): a night whose window
 /// and inputs are unchanged reads that one answer and no month.
+/// Month answers [`by_month`] stacks before one combine: four months of a
+/// rule's answers at 16M people are well under a gigabyte. An engineering
+/// bound, not a business rule.
+pub const BATCH: usize = 4;
+
 pub fn by_month(
     first: Month,
     last: Month,
@@ -57,6 +69,8 @@ pub fn by_month(
         }
     }
     let mut all: Option<DataFrame> = None;
+    // Month answers stacked, not yet combined, and how many.
+    let (mut pending, mut batched): (Option<DataFrame>, usize) = (None, 0);
     let (mut in_parts, mut in_combine) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     for m in first.through(last) {
         let t = std::time::Instant::now();
@@ -77,11 +91,25 @@ pub fn by_month(
             in_parts += t.elapsed();
             std::time::Instant::now()
         };
-        all = Some(match all.take() {
-            Some(a) => combine(a, df)?,
-            None => df,
-        });
+        match all.take() {
+            None => all = Some(df),
+            Some(a) => {
+                all = Some(a);
+                pending = Some(match pending.take() {
+                    Some(p) => stack(p, df)?,
+                    None => df,
+                });
+                batched += 1;
+                if batched == BATCH {
+                    all = Some(combine(all.take().expect("the first month"), pending.take().expect("a batch"))?);
+                    batched = 0;
+                }
+            }
+        }
         in_combine += t.elapsed();
+    }
+    if let Some(p) = pending.take() {
+        all = Some(combine(all.take().expect("the first month"), p)?);
     }
     tracing::debug!(
         part = cache.map(|c| c.1),
@@ -364,5 +392,30 @@ mod tests {
         let computed = RefCell::new(Vec::new());
         by_month(month("2020-02"), apr, Some((&cache, "rule")), |m| { computed.borrow_mut().push(m); answer(m) }, stack).unwrap();
         assert_eq!(computed.into_inner(), vec![apr]);
+    }
+
+    /// Windows of 1 to 13 months: every month once and in order (stacking
+    /// is not commutative), and with a combine that sums its two sides into
+    /// one row, the window's total in one row, whatever the batches.
+    #[test]
+    fn by_month_combines_every_month_once_in_order() {
+        use chrono::Datelike;
+        let jan = month("2019-01");
+        for n in 1..=13i32 {
+            let last = jan.add(n - 1);
+            let answer = |m: Month| Ok(DataFrame::new(1, vec![Column::new("m".into(), [m.to_string()])])?);
+            let df = by_month(jan, last, None, answer, stack).unwrap().unwrap();
+            let got: Vec<String> = df.column("m").unwrap().str().unwrap().iter().flatten().map(str::to_string).collect();
+            let want: Vec<String> = jan.through(last).map(|m| m.to_string()).collect();
+            assert_eq!(got, want, "{n} months");
+            let one = |m: Month| Ok(DataFrame::new(1, vec![Column::new("x".into(), [i64::from(m.first_day().month())])])?);
+            let sum = |a: DataFrame, b: DataFrame| -> Result<DataFrame> {
+                let total: i64 = a.column("x")?.i64()?.sum().unwrap_or(0) + b.column("x")?.i64()?.sum().unwrap_or(0);
+                Ok(DataFrame::new(1, vec![Column::new("x".into(), [total])])?)
+            };
+            let df = by_month(jan, last, None, one, sum).unwrap().unwrap();
+            let want: i64 = jan.through(last).map(|m| i64::from(m.first_day().month())).sum();
+            assert_eq!((df.height(), df.column("x").unwrap().i64().unwrap().get(0)), (1, Some(want)), "{n} months");
+        }
     }
 }
