@@ -91,19 +91,17 @@ pub fn by_month(
             in_parts += t.elapsed();
             std::time::Instant::now()
         };
-        match all.take() {
-            None => all = Some(df),
-            Some(a) => {
-                all = Some(a);
-                pending = Some(match pending.take() {
-                    Some(p) => stack(p, df)?,
-                    None => df,
-                });
-                batched += 1;
-                if batched == BATCH {
-                    all = Some(combine(all.take().expect("the first month"), pending.take().expect("a batch"))?);
-                    batched = 0;
-                }
+        if all.is_none() {
+            all = Some(df);
+        } else {
+            pending = Some(match pending.take() {
+                Some(p) => stack(p, df)?,
+                None => df,
+            });
+            batched += 1;
+            if batched == BATCH {
+                all = Some(combine(all.take().expect("the first month"), pending.take().expect("a batch"))?);
+                batched = 0;
             }
         }
         in_combine += t.elapsed();
