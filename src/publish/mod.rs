@@ -434,6 +434,9 @@ fn add_covid_reviews(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Res
 /// Bits of a si_number as a number: ten digits are below 2^34.
 const SI_BITS: u32 = 34;
 
+/// Bits of a unit's row in silver `units` (a Polars row index, 32 bits).
+const UNIT_BITS: u32 = 32;
+
 /// The regions of `level` (sorted), and the province map as a frame of
 /// (`province_code`, `region_no`: the region's position in that list).
 fn region_numbers(ctx: &Ctx, level: Level) -> Result<(Vec<String>, DataFrame)> {
@@ -523,7 +526,7 @@ fn distinct_counts(ctx: &Ctx) -> Result<HashMap<(Level, String, usize, usize), i
             let rows = lake::scan_parquet(&files)?;
             for (level, (regions, map)) in &levels {
                 let rows = rows.clone().join(map.clone().lazy(), [col("province_code")], [col("province_code")], JoinArgs::new(JoinType::Inner));
-                for (figure, id, bits) in [(F_COMPULSORY, "si_number", SI_BITS), (F_UNITS, "unit", 32)] {
+                for (figure, id, bits) in [(F_COMPULSORY, "si_number", SI_BITS), (F_UNITS, "unit", UNIT_BITS)] {
                     for (r, n) in distinct_per_region(rows.clone(), id, bits)? {
                         for (w, wm) in months.iter().enumerate() {
                             if *wm == month {
