@@ -54,16 +54,12 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             (Some(w), Some(l)) => {
                 let income = super::month_parts::linked_wages_in(ctx.parts.as_ref(), &w, &l, m)?
                     .filter(col("status").eq(lit("matched")))
-                    .select([col("si_number"), col("employer_head_tax_code"), col("taxable_income")])
-                    // Every row is of month `m`: the month is no part of the keys.
-                    .group_by([col("si_number"), col("employer_head_tax_code")])
+                    // Every row is of month `m`: the month is no part of the
+                    // key, and the person at the employer is one number.
+                    .group_by([frame::person_at_head(col("si_number"), col("employer_head_tax_code")).alias("pair")])
                     .agg([col("taxable_income").sum()]);
-                decl.join(
-                    income,
-                    [col("si_number"), col("head_tax_code")],
-                    [col("si_number"), col("employer_head_tax_code")],
-                    JoinArgs::new(JoinType::Left),
-                )
+                decl.with_column(frame::person_at_head(col("si_number"), col("head_tax_code")).alias("pair"))
+                    .join(income, [col("pair")], [col("pair")], JoinArgs::new(JoinType::Left))
             }
             _ => decl.with_column(lit(NULL).cast(DataType::Int64).alias("taxable_income")),
         };

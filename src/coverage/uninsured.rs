@@ -234,20 +234,22 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
     // reference has candidates), so the groups left are exactly the ones
     // that grouping every row leaves uncovered.
     // Every row here is of month `m`, so the month is no part of any key
-    // (a narrower key to encode and hash for each of the month's rows).
+    // (a narrower key to encode and hash for each of the month's rows), and
+    // the person at the employer is one number (`frame::person_at_head`).
     let w = match due {
         Some(due) => {
-            let w = w.join(
-                due.clone(),
-                [col("si_number"), col("employer_head_tax_code")],
-                [col("si_number"), col("head_tax_code")],
+            let due = due.with_column(col("si_number").strict_cast(DataType::UInt64).alias("si_no"));
+            let w = w.with_column(frame::person_at_head(col("si_number"), col("employer_head_tax_code")).alias("pair")).join(
+                due.clone().select([frame::person_at_head(col("si_number"), col("head_tax_code")).alias("pair")]),
+                [col("pair")],
+                [col("pair")],
                 JoinArgs::new(JoinType::Anti),
             );
             let w = match frame::silver(ctx.lake, "clerical_review")? {
                 Some(review) => {
                     let amb = review
-                        .select([col("person_ref"), col("si_number").alias("cand")])
-                        .join(due.clone(), [col("cand")], [col("si_number")], JoinArgs::new(JoinType::Inner))
+                        .select([col("person_ref"), col("si_number").strict_cast(DataType::UInt64).alias("cand")])
+                        .join(due.clone(), [col("cand")], [col("si_no")], JoinArgs::new(JoinType::Inner))
                         .select([col("person_ref"), col("head_tax_code")]);
                     w.join(
                         amb,
@@ -258,8 +260,9 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
                 }
                 None => w,
             };
-            let any = due.select([col("si_number")]).unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("any_due"));
-            w.join(any, [col("si_number")], [col("si_number")], JoinArgs::new(JoinType::Left))
+            let any = due.select([col("si_no")]).unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("any_due"));
+            w.with_column(col("si_number").strict_cast(DataType::UInt64).alias("si_no"))
+                .join(any, [col("si_no")], [col("si_no")], JoinArgs::new(JoinType::Left))
         }
         None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("any_due")),
     };
