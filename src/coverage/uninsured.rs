@@ -238,9 +238,11 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
     // the person at the employer is one number (`frame::person_at_head`).
     let w = match due {
         Some(due) => {
-            let due = due.with_column(col("si_number").strict_cast(DataType::UInt64).alias("si_no"));
-            let w = w.with_column(frame::person_at_head(col("si_number"), col("employer_head_tax_code")).alias("pair")).join(
-                due.clone().select([frame::person_at_head(col("si_number"), col("head_tax_code")).alias("pair")]),
+            // Each si_number parsed once: the number, then the pair from it.
+            let si_no = || col("si_number").strict_cast(DataType::UInt64).alias("si_no");
+            let due = due.with_column(si_no());
+            let w = w.with_column(si_no()).with_column(frame::person_at_head(col("si_no"), col("employer_head_tax_code")).alias("pair")).join(
+                due.clone().select([frame::person_at_head(col("si_no"), col("head_tax_code")).alias("pair")]),
                 [col("pair")],
                 [col("pair")],
                 JoinArgs::new(JoinType::Anti),
@@ -261,8 +263,7 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
                 None => w,
             };
             let any = due.select([col("si_no")]).unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("any_due"));
-            w.with_column(col("si_number").strict_cast(DataType::UInt64).alias("si_no"))
-                .join(any, [col("si_no")], [col("si_no")], JoinArgs::new(JoinType::Left))
+            w.join(any, [col("si_no")], [col("si_no")], JoinArgs::new(JoinType::Left))
         }
         None => w.with_column(lit(NULL).cast(DataType::Boolean).alias("any_due")),
     };
