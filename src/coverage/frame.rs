@@ -348,12 +348,13 @@ pub fn date_column(name: &str, v: Vec<Option<NaiveDate>>) -> Result<Column> {
 /// 64-bit number, for the month rules' joins and groups: Polars hashes a
 /// key of one primitive column as a number, where two string columns are
 /// row-encoded and compared byte by byte (at 16M people a large share of
-/// the month rules' time, by `perf`). The si_number (ten digits, below 2^34) is shifted over the
-/// head's first nine digits (below 10^9 < 2^30): its tenth is the check
-/// digit of the nine, so it adds nothing (ingest refuses a tax code whose
-/// check digit is wrong, and an si_number that is not ten digits). A null
-/// in either gives null, which matches nothing. The casts are strict: a
-/// value of another form fails the query rather than match wrongly.
+/// the month rules' time, by `perf`). The si_number (ten digits, below
+/// 2^34) is shifted over the head's first nine digits (below 10^9 < 2^30):
+/// its tenth is the check digit of the nine, so it adds nothing (ingest
+/// refuses a tax code whose check digit is wrong, and an si_number that is
+/// not ten digits). A null in either gives null, which matches nothing. The
+/// casts are strict: a value of another form fails the query rather than
+/// match wrongly.
 pub fn person_at_head(si_number: Expr, head_tax_code: Expr) -> Expr {
     si_number.strict_cast(DataType::UInt64) * lit(1u64 << HEAD_BITS)
         + head_tax_code.str().slice(lit(0), lit(9)).strict_cast(DataType::UInt64)
