@@ -22,6 +22,13 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// (the per-province workers) or gone idle wait for their arena's next
 /// allocation: the 16M run peaked 769 MiB higher (8,035 against 7,266 MiB;
 /// voluntary's pool 8,028 against 7,192 MB; see docs/benchmarks.md).
+///
+/// jemalloc's eager purge of allocations of 8 MiB and more (its default
+/// `oversize_threshold`) is kept on purpose: `oversize_threshold:0` (big
+/// buffers held ten seconds like the rest) made the run 7% faster at 16M
+/// people and 8–9% at 1M, but peaked at 9,486 MiB at 16M, over the 8 GiB
+/// goal; held one second, it gained nothing (docs/benchmarks.md,
+/// seventeenth session).
 #[export_name = "_rjem_malloc_conf"]
 #[allow(non_upper_case_globals)]
 pub static malloc_conf: &u8 = &b"background_thread:true\0"[0];
