@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod lake;
 pub mod link;
 pub mod month;
+pub mod order;
 pub mod person_key;
 pub mod pipeline;
 pub mod publish;

@@ -21,6 +21,7 @@ pub use config::LinkConfig;
 pub use model::{Decision, Field, Level, Method, Model, Status};
 
 use crate::lake::{self, Lake};
+use crate::order;
 use crate::person_key::PersonKeyer;
 use anyhow::Result;
 use itertools::izip;
@@ -187,8 +188,8 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
             .select([col("si_number"), col("head_tax_code")])
             .filter(col("head_tax_code").is_not_null())
             .unique(None, UniqueKeepStrategy::Any)
-            .sort(["si_number", "head_tax_code"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let df = order::sorted(df, &["si_number", "head_tax_code"], false)?;
         let (si, head) = (df.column("si_number")?.str()?, df.column("head_tax_code")?.str()?);
         for (s, h) in si.iter().zip(head.iter()) {
             if let (Some(s), Some(h)) = (s, h) {
@@ -201,16 +202,13 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
         // The distinct ways each person was shown, then (a second query, so
         // that the two are never in memory together: at 16M people the
         // combined rows were the stage's peak) the distinct employers.
-        let mut df = wages
+        let df = wages
             .clone()
             .select([col("person_ref"), col("citizen_id"), col("full_name"), col("birth_date").cast(DataType::Int32)])
             .unique(None, UniqueKeepStrategy::Any)
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
-        df.rechunk_mut_par();
-        let order = variants_order(df.column("person_ref")?.str()?, df.column("citizen_id")?.str()?, df.column("full_name")?.str()?, df.column("birth_date")?.i32()?);
-        // The unsorted rows are dropped as soon as they are gathered.
-        let df = { df }.take(&IdxCa::from_vec("order".into(), order))?;
+        let df = order::sorted(df, &["person_ref", "citizen_id", "full_name", "birth_date"], true)?;
         lap("wage_variants query");
         let (pref, cid, name, dob) =
             (df.column("person_ref")?.str()?, df.column("citizen_id")?.str()?, df.column("full_name")?.str()?, df.column("birth_date")?.i32()?);
@@ -248,9 +246,9 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
                 .select([col("person_ref"), col("employer_head_tax_code"), col("province_code")])
                 .filter(col("employer_head_tax_code").is_not_null())
                 .unique(None, UniqueKeepStrategy::Any)
-                .sort(["person_ref", "employer_head_tax_code", "province_code"], SortMultipleOptions::default().with_nulls_last(true))
                 .collect_with_engine(Engine::Streaming)?
                 .unwrap_single();
+            let df = order::sorted(df, &["person_ref", "employer_head_tax_code", "province_code"], true)?;
             lap("wage_employers query");
             m.rewind_sorted_lookups();
             let (pref, head, prov) = (df.column("person_ref")?.str()?, df.column("employer_head_tax_code")?.str()?, df.column("province_code")?.str()?);
@@ -272,8 +270,8 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
                 col("sex"),
                 col("province_code"),
             ])
-            .sort(["tax_code"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
+        let df = order::sorted(df, &["tax_code"], false)?;
         let (tax, cid, name, dob, sex, prov) = (
             df.column("tax_code")?.str()?,
             df.column("citizen_id")?.str()?,
@@ -291,48 +289,6 @@ pub fn load_model_tuned(lake: &Lake, wage_rows_per_pass: u64) -> Result<Model> {
         lap("households");
     }
     Ok(m)
-}
-
-/// The rows (of single-chunk columns) in (person_ref, citizen_id, full_name,
-/// birth_date) order, each ascending with nulls last: the order Polars' sort
-/// on the four columns gives distinct rows. Polars compared the strings of
-/// 13M rows (at 16M people) in 11.9 s; here most comparisons are of the
-/// reference's first 16 bytes as two numbers (a padded big-endian prefix
-/// never orders two strings the wrong way round: equal prefixes fall back
-/// to the strings).
-fn variants_order(pref: &StringChunked, cid: &StringChunked, name: &StringChunked, dob: &Int32Chunked) -> Vec<IdxSize> {
-    use rayon::prelude::*;
-    let prefix = |s: Option<&str>| -> (u64, u64) {
-        let Some(s) = s else { return (u64::MAX, u64::MAX) };
-        let mut b = [0u8; 16];
-        let n = s.len().min(16);
-        b[..n].copy_from_slice(&s.as_bytes()[..n]);
-        (u64::from_be_bytes(b[..8].try_into().expect("8 bytes")), u64::from_be_bytes(b[8..].try_into().expect("8 bytes")))
-    };
-    let mut keys: Vec<(u64, u64, u32)> = pref.iter().enumerate().map(|(i, p)| {
-        let (a, b) = prefix(p);
-        (a, b, i as u32)
-    }).collect();
-    keys.par_sort_unstable_by(|x, y| {
-        (x.0, x.1).cmp(&(y.0, y.1)).then_with(|| {
-            let (i, j) = (x.2 as usize, y.2 as usize);
-            nulls_last(pref.get(i), pref.get(j))
-                .then_with(|| nulls_last(cid.get(i), cid.get(j)))
-                .then_with(|| nulls_last(name.get(i), name.get(j)))
-                .then_with(|| nulls_last(dob.get(i), dob.get(j)))
-        })
-    });
-    keys.into_iter().map(|k| k.2 as IdxSize).collect()
-}
-
-/// Ascending, with `None` after every value (Polars' `nulls_last`).
-fn nulls_last<T: Ord>(a: Option<T>, b: Option<T>) -> std::cmp::Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => a.cmp(&b),
-        (None, None) => std::cmp::Ordering::Equal,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (Some(_), None) => std::cmp::Ordering::Less,
-    }
 }
 
 /// Runs the linkage over silver and writes the link and clerical-review tables.
@@ -536,58 +492,4 @@ fn review_frame(m: &Model, decisions: &[Decision]) -> Result<DataFrame> {
 /// Loads `pipelines/linkage.toml` (or another path).
 pub fn load_config(path: &Path) -> Result<LinkConfig> {
     LinkConfig::load(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nulls_last_sorts_values_up_and_nulls_after_them() {
-        let mut v = vec![None, Some(3), Some(-1), None, Some(0)];
-        v.sort_by(|a, b| nulls_last(*a, *b));
-        assert_eq!(v, [Some(-1), Some(0), Some(3), None, None]);
-        let mut s = vec![Some("b"), None, Some("a"), Some("B")];
-        s.sort_by(|a, b| nulls_last(*a, *b));
-        assert_eq!(s, [Some("B"), Some("a"), Some("b"), None], "bytes order, as Polars sorts strings");
-    }
-
-    /// The order Polars' sort on the four columns (nulls last) gives,
-    /// whatever order the rows came in, with references that share their
-    /// first 16 bytes, are prefixes of one another, or are null.
-    #[test]
-    fn variants_come_in_polars_sort_order() {
-        let long = "name:Nguyễn Văn An 1990";
-        let refs = [Some("pit:0100109106"), Some(long), None, Some("cid:001090000001"), Some("pit:0100109106"), Some("name:Nguyễn Văn An 19"),
-            Some("cid:123456789"), Some(long), Some("pit:0100109106"), Some("name:Nguyễn Văn An 1990x"), Some("cid:001090000001")];
-        let cids = [Some("123456789"), None, None, None, None, Some("1"), None, Some("0"), Some("123456789"), None, Some("2")];
-        let names = [Some("B"), Some("A"), Some("A"), Some("C"), Some("A"), Some("A"), Some("A"), Some("A"), Some("A"), Some("A"), Some("C")];
-        let dobs = [Some(2), None, Some(1), Some(1), None, None, None, None, Some(1), None, Some(0)];
-        let n = refs.len();
-        let df = DataFrame::new(
-            n,
-            vec![
-                Column::new("person_ref".into(), refs),
-                Column::new("citizen_id".into(), cids),
-                Column::new("full_name".into(), names),
-                Column::new("birth_date".into(), dobs),
-            ],
-        )
-        .unwrap();
-        let want = df
-            .clone()
-            .lazy()
-            .sort(["person_ref", "citizen_id", "full_name", "birth_date"], SortMultipleOptions::default().with_nulls_last(true))
-            .collect()
-            .unwrap();
-        let order = variants_order(
-            df.column("person_ref").unwrap().str().unwrap(),
-            df.column("citizen_id").unwrap().str().unwrap(),
-            df.column("full_name").unwrap().str().unwrap(),
-            df.column("birth_date").unwrap().i32().unwrap(),
-        );
-        let got = df.take(&IdxCa::from_vec("order".into(), order)).unwrap();
-        assert!(got.equals_missing(&want), "{got}\n{want}");
-        assert_eq!(got.column("person_ref").unwrap().str().unwrap().get(n - 1), None, "the null reference last");
-    }
 }

@@ -593,7 +593,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
             }
         }
         let info = kept(cache, "wage_facts", asof_m, || {
-            Ok(window
+            let df = window
                 .group_by([col("person_ref"), col("employer_tax_code")])
                 .agg([
                     col("taxable_income").sum().cast(DataType::Int64).alias("income"),
@@ -601,9 +601,10 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
                     col("citizen_id").drop_nulls().first().alias("citizen_id"),
                     col("full_name").first().alias("full_name"),
                 ])
-                .sort(["person_ref", "employer_tax_code"], Default::default())
                 .collect_with_engine(Engine::Streaming)?
-                .unwrap_single())
+                .unwrap_single();
+            // Ordered by number where the crate's string sort is slow (see crate::order).
+            crate::order::sorted(df, &["person_ref", "employer_tax_code"], false)
         })?;
         let (r, e, inc, b, c, nm) = (texts(&info, "person_ref")?, texts(&info, "employer_tax_code")?, ints(&info, "income")?, days(&info, "birth_date")?, texts(&info, "citizen_id")?, texts(&info, "full_name")?);
         // Sorted by reference: the payer of most income is found in each
