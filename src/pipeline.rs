@@ -468,7 +468,7 @@ pub fn last_peak_mib(lake: &Lake) -> Option<u64> {
 }
 
 /// This process's peak resident memory so far, in MiB (Linux reports KiB).
-fn peak_rss_mib() -> Option<u64> {
+pub(crate) fn peak_rss_mib() -> Option<u64> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given; it is read only on success.
     let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;

@@ -102,7 +102,7 @@ pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar, mut
         let ds = contract::dataset(t.dataset).expect("silver tables name contract datasets");
         let bronze = lake::scan_parquet(&files)?;
         let rows_in = count(bronze.clone())?;
-        let rows_out = lake::sink_parquet(conform_table(bronze, ds, t.keep)?, &target)?;
+        let rows_out = lake::sink_parquet(conform_table(bronze, rows_in, ds, t.keep)?, &target)?;
         let report = TableReport {
             table: t.name.to_string(),
             rows_in,
@@ -111,6 +111,7 @@ pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar, mut
             seconds: start.elapsed().as_secs_f64(),
             skipped: false,
         };
+        tracing::debug!(stage = "conform", table = t.name, seconds = report.seconds, peak_mib = crate::pipeline::peak_rss_mib(), "table written");
         if let Some(m) = memo.as_deref_mut() {
             m.record(&step, &fingerprint, &[target], serde_json::to_value(&report)?)?;
         }
@@ -148,21 +149,84 @@ fn count(lf: LazyFrame) -> Result<u64> {
     Ok(df.column("n")?.u32()?.get(0).unwrap_or(0) as u64)
 }
 
-/// One row per natural key, sorted by key, with derived stable keys.
+/// One row per natural key, with derived stable keys.
 ///
-/// `bronze` must list the extracts oldest first (see [`bronze_in_order`]), each
-/// in line order, so "last" is the newest extract's last line. The kept rows
-/// stay in that order: no sort, so the table streams through in bounded memory.
-pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
+/// `bronze` (`rows` rows) must list the extracts oldest first (see
+/// [`bronze_in_order`]), each in line order, so "last" is the newest
+/// extract's last line. The kept rows stay in that order: no sort, so the
+/// table streams through in bounded memory.
+pub fn conform_table(bronze: LazyFrame, rows: u64, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
     // Decide the survivors on the key columns alone, then stream the whole
-    // rows through a semi join on the row number: the wide rows are never all
-    // held at once.
+    // rows through an anti join on the row numbers of the others: the wide
+    // rows are never all held at once, and the join's table holds the few
+    // duplicates (0.5% of the wages), not one entry per row (at 16M people a
+    // semi join on the survivors hashed 168M row numbers).
     let indexed = bronze.with_row_index("_row", None);
-    let survivors = survivors(indexed.clone(), ds, keep)?;
-    let mut args = JoinArgs::new(JoinType::Semi);
-    args.maintain_order = MaintainOrderJoin::Left;
-    let kept = indexed.join(survivors.lazy(), [col("_row")], [col("_row")], args).drop(cols(["_row"]));
-    Ok(with_stable_keys(kept, ds))
+    let t = Instant::now();
+    let dropped = dropped_rows(survivors(indexed.clone(), ds, keep)?, rows)?;
+    tracing::debug!(stage = "conform", table = ds.name, dropped = dropped.height(), seconds = t.elapsed().as_secs_f64(), peak_mib = crate::pipeline::peak_rss_mib(), "survivors found");
+    let kept = if dropped.height() == 0 {
+        indexed
+    } else {
+        let mut args = JoinArgs::new(JoinType::Anti);
+        args.maintain_order = MaintainOrderJoin::Left;
+        indexed.join(dropped.lazy(), [col("_row")], [col("_row")], args)
+    };
+    Ok(with_stable_keys(kept.drop(cols(["_row"])), ds))
+}
+
+/// The row numbers in `0..rows` that are not among `survivors`' `_row`, in order.
+fn dropped_rows(survivors: DataFrame, rows: u64) -> Result<DataFrame> {
+    let mut kept = vec![0u64; (rows as usize).div_ceil(64)];
+    for r in survivors.column("_row")?.idx()?.into_no_null_iter() {
+        let r = r as usize;
+        anyhow::ensure!(r < rows as usize, "row number {r} past the {rows} rows read");
+        kept[r / 64] |= 1 << (r % 64);
+    }
+    drop(survivors);
+    let mut dropped: Vec<IdxSize> = Vec::new();
+    for (w, bits) in kept.iter().enumerate() {
+        let mut missing = !bits;
+        while missing != 0 {
+            let r = w * 64 + missing.trailing_zeros() as usize;
+            if r >= rows as usize {
+                break;
+            }
+            dropped.push(r as IdxSize);
+            missing &= missing - 1;
+        }
+    }
+    Ok(DataFrame::new(dropped.len(), vec![Column::new("_row".into(), dropped)])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(df: &DataFrame) -> Vec<IdxSize> {
+        df.column("_row").unwrap().idx().unwrap().into_no_null_iter().collect()
+    }
+
+    #[test]
+    fn dropped_rows_are_the_ones_not_kept_in_order() {
+        let kept = df!("_row" => [130 as IdxSize, 0, 2, 64, 63, 65, 127, 129]).unwrap();
+        let want: Vec<IdxSize> = (0..131).filter(|r| ![130, 0, 2, 64, 63, 65, 127, 129].contains(r)).collect();
+        assert_eq!(rows_of(&dropped_rows(kept, 131).unwrap()), want);
+    }
+
+    #[test]
+    fn nothing_dropped_when_every_row_is_kept_and_everything_when_none_is() {
+        let all = df!("_row" => (0..128 as IdxSize).rev().collect::<Vec<_>>()).unwrap();
+        assert!(rows_of(&dropped_rows(all, 128).unwrap()).is_empty());
+        let none = df!("_row" => Vec::<IdxSize>::new()).unwrap();
+        assert_eq!(rows_of(&dropped_rows(none, 3).unwrap()), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_row_number_past_the_rows_read_is_refused() {
+        let kept = df!("_row" => [0 as IdxSize, 5]).unwrap();
+        assert!(dropped_rows(kept, 5).is_err());
+    }
 }
 
 /// The row numbers (`_row`) of the rows that survive deduplication.
