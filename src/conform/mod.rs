@@ -102,7 +102,7 @@ pub fn run(lake: &Lake, as_of: NaiveDate, progress: &indicatif::ProgressBar, mut
         let ds = contract::dataset(t.dataset).expect("silver tables name contract datasets");
         let bronze = lake::scan_parquet(&files)?;
         let rows_in = count(bronze.clone())?;
-        let rows_out = lake::sink_parquet(conform_table(bronze, rows_in, ds, t.keep)?, &target)?;
+        let rows_out = lake::sink_parquet(conform_table(bronze, ds, t.keep)?, &target)?;
         let report = TableReport {
             table: t.name.to_string(),
             rows_in,
@@ -151,20 +151,19 @@ fn count(lf: LazyFrame) -> Result<u64> {
 
 /// One row per natural key, with derived stable keys.
 ///
-/// `bronze` (`rows` rows) must list the extracts oldest first (see
-/// [`bronze_in_order`]), each in line order, so "last" is the newest
-/// extract's last line. The kept rows stay in that order: no sort, so the
-/// table streams through in bounded memory.
-pub fn conform_table(bronze: LazyFrame, rows: u64, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
-    // Decide the survivors on the key columns alone, then stream the whole
-    // rows through an anti join on the row numbers of the others: the wide
-    // rows are never all held at once, and the join's table holds the few
-    // duplicates (0.5% of the wages), not one entry per row (at 16M people a
-    // semi join on the survivors hashed 168M row numbers).
+/// `bronze` must list the extracts oldest first (see [`bronze_in_order`]),
+/// each in line order, so "last" is the newest extract's last line. The kept
+/// rows stay in that order: no sort, so the table streams through in bounded
+/// memory.
+pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
+    // Decide which rows go on the key columns alone, then stream the whole
+    // rows through an anti join on their row numbers: the wide rows are never
+    // all held at once, and the join's table holds only the duplicates (0.5%
+    // of the wages).
     let indexed = bronze.with_row_index("_row", None);
     let t = Instant::now();
-    let dropped = dropped_rows(survivors(indexed.clone(), ds, keep)?, rows)?;
-    tracing::debug!(stage = "conform", table = ds.name, dropped = dropped.height(), seconds = t.elapsed().as_secs_f64(), peak_mib = crate::pipeline::peak_rss_mib(), "survivors found");
+    let dropped = dropped_rows(indexed.clone(), ds, keep)?;
+    tracing::debug!(stage = "conform", table = ds.name, dropped = dropped.height(), seconds = t.elapsed().as_secs_f64(), peak_mib = crate::pipeline::peak_rss_mib(), "duplicates found");
     let kept = if dropped.height() == 0 {
         indexed
     } else {
@@ -175,28 +174,92 @@ pub fn conform_table(bronze: LazyFrame, rows: u64, ds: &Dataset, keep: Keep) -> 
     Ok(with_stable_keys(kept.drop(cols(["_row"])), ds))
 }
 
-/// The row numbers in `0..rows` that are not among `survivors`' `_row`, in order.
-fn dropped_rows(survivors: DataFrame, rows: u64) -> Result<DataFrame> {
-    let mut kept = vec![0u64; (rows as usize).div_ceil(64)];
-    for r in survivors.column("_row")?.idx()?.into_no_null_iter() {
-        let r = r as usize;
-        anyhow::ensure!(r < rows as usize, "row number {r} past the {rows} rows read");
-        kept[r / 64] |= 1 << (r % 64);
+/// The row numbers (`_row`) of the rows deduplication drops, in order.
+///
+/// Exact, in two streaming passes over the key columns and 8 bytes a row:
+/// 1. a 64-bit hash of every row's key (equal keys hash alike, nulls too),
+///    sorted to find the hashes seen more than once;
+/// 2. the rows carrying such a hash — every copy of every repeated key, and
+///    the rare row whose different key shares a hash — deduplicated on the
+///    keys themselves ([`dropped_among`]).
+///
+/// A row whose hash no other row has has a key no other row has: it stays.
+/// (Deduplicating the whole table on its string keys took 16 GB at 4M
+/// people; one month at a time read the key columns twelve times.)
+fn dropped_rows(indexed: LazyFrame, ds: &Dataset, keep: Keep) -> Result<DataFrame> {
+    let key: Vec<PlSmallStr> = ds.key.iter().map(|k| PlSmallStr::from(*k)).collect();
+    let hashes = indexed.clone().select([key_hash(&key)]).collect_with_engine(Engine::Streaming)?.unwrap_single();
+    let hashes = hashes.into_columns().pop().context("the key hash column")?.take_materialized_series();
+    let mut h: Vec<u64> = Vec::with_capacity(hashes.len());
+    let ca = hashes.u64()?.clone();
+    drop(hashes);
+    for chunk in ca.downcast_into_iter() {
+        h.extend_from_slice(chunk.values());
     }
-    drop(survivors);
-    let mut dropped: Vec<IdxSize> = Vec::new();
-    for (w, bits) in kept.iter().enumerate() {
-        let mut missing = !bits;
-        while missing != 0 {
-            let r = w * 64 + missing.trailing_zeros() as usize;
-            if r >= rows as usize {
-                break;
+    let repeated = repeated_values(h);
+    if repeated.is_empty() {
+        return Ok(DataFrame::new(0, vec![Column::new("_row".into(), Vec::<IdxSize>::new())])?);
+    }
+    let repeated = lit(Series::new("".into(), repeated)).implode(false);
+    let mut key_and_row: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
+    key_and_row.push(col("_row"));
+    let candidates = indexed
+        .with_column(key_hash(&key))
+        .filter(col("_key_hash").is_in(repeated, false))
+        .select(key_and_row)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    dropped_among(candidates, &key, keep)
+}
+
+/// Each row's key hashed to a `u64` (`_key_hash`), the same in every batch
+/// and every pass (a fixed seed).
+fn key_hash(key: &[PlSmallStr]) -> Expr {
+    let exprs: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
+    map_multiple(
+        |cols: &mut [Column]| {
+            let state = foldhash::quality::SeedableRandomState::fixed();
+            let mut h = Vec::with_capacity(cols.first().map_or(0, |c| c.len()));
+            if let Some((first, rest)) = cols.split_first() {
+                first.vec_hash(state.clone(), &mut h)?;
+                for c in rest {
+                    c.vec_hash_combine(state.clone(), &mut h)?;
+                }
             }
-            dropped.push(r as IdxSize);
-            missing &= missing - 1;
+            Ok(Column::new("_key_hash".into(), h))
+        },
+        exprs,
+        |_: &Schema, _: &[Field]| Ok(Field::new("_key_hash".into(), DataType::UInt64)),
+    )
+    .alias("_key_hash")
+}
+
+/// The values that occur more than once in `v`, each once, ascending.
+fn repeated_values(mut v: Vec<u64>) -> Vec<u64> {
+    use rayon::slice::ParallelSliceMut;
+    v.par_sort_unstable();
+    let mut out = Vec::new();
+    for w in v.windows(2) {
+        if w[0] == w[1] && out.last() != Some(&w[0]) {
+            out.push(w[0]);
         }
     }
-    Ok(DataFrame::new(dropped.len(), vec![Column::new("_row".into(), dropped)])?)
+    out
+}
+
+/// Of `candidates` (key columns and `_row`, every row of each key they
+/// hold), the row numbers that are not the key's survivor (the last or
+/// first row of the key by `_row`), in order.
+fn dropped_among(candidates: DataFrame, key: &[PlSmallStr], keep: Keep) -> Result<DataFrame> {
+    let strategy = match keep {
+        Keep::Latest => UniqueKeepStrategy::Last,
+        Keep::First => UniqueKeepStrategy::First,
+    };
+    let candidates = candidates.lazy().sort(["_row"], SortMultipleOptions::default());
+    let survivors = candidates.clone().unique_stable(Some(cols(key.to_vec())), strategy).select([col("_row")]);
+    let mut args = JoinArgs::new(JoinType::Anti);
+    args.maintain_order = MaintainOrderJoin::Left;
+    Ok(candidates.select([col("_row")]).join(survivors, [col("_row")], [col("_row")], args).collect()?)
 }
 
 #[cfg(test)]
@@ -208,73 +271,68 @@ mod tests {
     }
 
     #[test]
-    fn dropped_rows_are_the_ones_not_kept_in_order() {
-        let kept = df!("_row" => [130 as IdxSize, 0, 2, 64, 63, 65, 127, 129]).unwrap();
-        let want: Vec<IdxSize> = (0..131).filter(|r| ![130, 0, 2, 64, 63, 65, 127, 129].contains(r)).collect();
-        assert_eq!(rows_of(&dropped_rows(kept, 131).unwrap()), want);
+    fn repeated_values_are_each_listed_once() {
+        assert_eq!(repeated_values(vec![5, 1, 5, 3, 1, 5, 9, u64::MAX, u64::MAX]), vec![1, 5, u64::MAX]);
+        assert!(repeated_values(vec![3, 2, 1]).is_empty());
+        assert!(repeated_values(Vec::new()).is_empty());
+    }
+
+    /// Rows of the wage key (employer, tax code, citizen id, name, birth
+    /// date, month): `(employer, citizen_id, month)` with the rest fixed.
+    fn wages(rows: &[(&str, Option<&str>, i32)]) -> LazyFrame {
+        let n = rows.len();
+        df!(
+            "employer_tax_code" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "person_tax_code" => vec![None::<&str>; n],
+            "citizen_id" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "full_name" => vec!["Nguyễn Văn An"; n],
+            "birth_date" => vec![7000; n],
+            "month" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "line" => (0..n as i64).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .lazy()
+        .with_columns([col("birth_date").cast(DataType::Date), col("month").cast(DataType::Date)])
+        .with_row_index("_row", None)
     }
 
     #[test]
-    fn nothing_dropped_when_every_row_is_kept_and_everything_when_none_is() {
-        let all = df!("_row" => (0..128 as IdxSize).rev().collect::<Vec<_>>()).unwrap();
-        assert!(rows_of(&dropped_rows(all, 128).unwrap()).is_empty());
-        let none = df!("_row" => Vec::<IdxSize>::new()).unwrap();
-        assert_eq!(rows_of(&dropped_rows(none, 3).unwrap()), vec![0, 1, 2]);
+    fn every_copy_of_a_key_but_its_survivor_is_dropped_nulls_alike_months_apart() {
+        let ds = contract::dataset("tax_wages").unwrap();
+        let lf = wages(&[
+            ("0100000001", Some("001")), // 0
+            ("0100000001", Some("001")), // 1: same key as 0
+            ("0100000001", None),        // 2
+            ("0100000002", Some("001")), // 3
+            ("0100000001", None),        // 4: same key as 2 (nulls equal)
+            ("0100000001", Some("001")), // 5: same key as 0 and 1
+        ]
+        .iter()
+        .map(|&(e, c)| (e, c, 18_000))
+        .chain([("0100000001", Some("001"), 18_031)]) // 6: another month, its own key
+        .collect::<Vec<_>>());
+        assert_eq!(rows_of(&dropped_rows(lf.clone(), ds, Keep::Latest).unwrap()), vec![0, 1, 2]);
+        assert_eq!(rows_of(&dropped_rows(lf, ds, Keep::First).unwrap()), vec![1, 4, 5]);
     }
 
     #[test]
-    fn a_row_number_past_the_rows_read_is_refused() {
-        let kept = df!("_row" => [0 as IdxSize, 5]).unwrap();
-        assert!(dropped_rows(kept, 5).is_err());
+    fn nothing_is_dropped_when_every_key_is_unique() {
+        let ds = contract::dataset("tax_wages").unwrap();
+        let lf = wages(&[("0100000001", Some("001"), 18_000), ("0100000001", Some("002"), 18_000), ("0100000001", Some("001"), 18_031)]);
+        assert!(rows_of(&dropped_rows(lf, ds, Keep::Latest).unwrap()).is_empty());
     }
-}
 
-/// The row numbers (`_row`) of the rows that survive deduplication.
-///
-/// A key that contains `month` (wages, contributions: the year's bulk) is
-/// deduplicated one month at a time — no key spans two months, so the answer
-/// is the same, and only one month's keys are in memory at once (a whole
-/// year's string keys took 16 GB at 4M people).
-fn survivors(indexed: LazyFrame, ds: &Dataset, keep: Keep) -> Result<DataFrame> {
-    let key: Vec<PlSmallStr> = ds.key.iter().map(|k| PlSmallStr::from(*k)).collect();
-    let strategy = match keep {
-        Keep::Latest => UniqueKeepStrategy::Last,
-        Keep::First => UniqueKeepStrategy::First,
-    };
-    let mut key_and_row: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
-    key_and_row.push(col("_row"));
-    let dedup = |lf: LazyFrame| -> Result<DataFrame> {
-        Ok(lf
-            .select(key_and_row.clone())
-            .unique_stable(Some(cols(key.clone())), strategy)
-            .select([col("_row")])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single())
-    };
-    if !ds.key.contains(&"month") {
-        return dedup(indexed);
+    /// A hash two different keys share brings both in as candidates; the
+    /// keys themselves decide, so neither is dropped.
+    #[test]
+    fn candidates_with_different_keys_are_all_kept() {
+        let key: Vec<PlSmallStr> = vec!["k".into()];
+        let candidates = df!("k" => ["a", "b", "a", "c"], "_row" => [9 as IdxSize, 3, 4, 7]).unwrap();
+        assert_eq!(rows_of(&dropped_among(candidates.clone(), &key, Keep::Latest).unwrap()), vec![4]);
+        assert_eq!(rows_of(&dropped_among(candidates, &key, Keep::First).unwrap()), vec![9]);
+        let distinct = df!("k" => ["a", "b"], "_row" => [1 as IdxSize, 2]).unwrap();
+        assert!(rows_of(&dropped_among(distinct, &key, Keep::Latest).unwrap()).is_empty());
     }
-    let months = indexed
-        .clone()
-        .select([col("month")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let months = months.column("month")?.as_materialized_series().clone();
-    let mut parts: Vec<DataFrame> = Vec::with_capacity(months.len());
-    for i in 0..months.len() {
-        let m = months.get(i)?;
-        let this = if m.is_null() { col("month").is_null() } else { col("month").eq(lit(Scalar::new(months.dtype().clone(), m.into_static()))) };
-        parts.push(dedup(indexed.clone().filter(this))?);
-    }
-    let mut all = match parts.pop() {
-        Some(df) => df,
-        None => return dedup(indexed),
-    };
-    for p in &parts {
-        all.vstack_mut(p)?;
-    }
-    Ok(all)
 }
 
 /// The bronze files of a dataset dated on or before `as_of`, oldest extract
