@@ -56,11 +56,12 @@ fn newest_extract_wins_resends_keep_the_first_copy_and_the_past_stays_past() {
     assert_eq!(column(&lake, "payments", "reference"), ["R1"]);
 }
 
-/// Keys with a month are deduplicated month by month (bounded memory); the
-/// answer must be the one a whole-table deduplication gives: per key the
-/// newest extract's last line, the kept rows in extract and line order.
+/// Keys with a month, spread over several extracts (so over several bronze
+/// files, each hashed in its own batches): per key the newest extract's last
+/// line survives, the kept rows in extract and line order, as a whole-table
+/// deduplication on the keys themselves would have it.
 #[test]
-fn month_keys_deduplicate_month_by_month_with_the_whole_table_answer() {
+fn month_keys_across_extracts_keep_the_newest_last_line_in_order() {
     const CONTRIB: &str = "unit_code,si_number,month,insured_wage,work_status";
     let dir = tempfile::tempdir().unwrap();
     let (inbox, lake) = (dir.path().join("inbox"), dir.path().join("lake"));
