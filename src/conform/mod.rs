@@ -156,10 +156,10 @@ fn count(lf: LazyFrame) -> Result<u64> {
 /// rows stay in that order: no sort, so the table streams through in bounded
 /// memory.
 pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<LazyFrame> {
-    // Decide which rows go on the key columns alone, then stream the whole
-    // rows through an anti join on their row numbers: the wide rows are never
-    // all held at once, and the join's table holds only the duplicates (0.5%
-    // of the wages).
+    // Decide on the key columns alone which rows are dropped, then stream the
+    // whole rows through an anti join on those rows' numbers: the wide rows
+    // are never all held at once, and the join's table holds only the
+    // duplicates (0.5% of the wages).
     let indexed = bronze.with_row_index("_row", None);
     let t = Instant::now();
     let dropped = dropped_rows(indexed.clone(), ds, keep)?;
