@@ -233,8 +233,10 @@ fn text(v: AnyValue<'_>, cell: Cell) -> String {
 }
 
 /// The workbooks' deflate level (1 fastest … 9 smallest). An engineering
-/// choice, not a business rule: the level Excel itself saves with.
-const ZIP_LEVEL: u8 = 3;
+/// choice, not a business rule: zlib-rs's fast strategy, one level below
+/// Excel's own (3). At 4M people it cut the stage's CPU by 15% for
+/// workbooks 4.9% larger (docs/benchmarks.md, 2026-12-06).
+const ZIP_LEVEL: u8 = 2;
 
 /// Excel's last row (1,048,576 rows, the header included).
 const MAX_ROWS: usize = 1_048_575;
@@ -246,8 +248,8 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
     // lake's disk (the system's temporary folder may be memory; the library
     // still opens an empty one there as each sheet is made).
     wb.set_tempdir(pdir)?;
-    // Deflate level 3, Excel's own: the library's default (6) spent almost
-    // half the stage compressing sheets for files about 5% smaller.
+    // The library's default (6) spent almost half the stage compressing
+    // sheets for files about 5% smaller than level 3 (see `ZIP_LEVEL`).
     wb.set_zip_compression_level(ZIP_LEVEL);
     // Dated by the data, not the clock: the same lake gives the same bytes.
     let created = ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)?;
@@ -262,16 +264,28 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
     for list in lists {
         let path = pdir.join(list.file);
         let want: Vec<&str> = list.columns.iter().map(|c| c.0).collect();
-        let (head, records) = if path.exists() {
-            read_csv(&path)?
+        // Each record is written as it is read, into one reused record: a
+        // province's lists are never held whole (at 4M people, holding them
+        // as strings took 150 MB of the stage's peak and a tenth of its CPU).
+        let mut reader = if path.exists() {
+            let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            let mut buf = std::io::BufReader::with_capacity(1 << 16, file);
+            // The byte-order mark the lists are written with is not a header's.
+            use std::io::BufRead;
+            if buf.fill_buf().with_context(|| format!("reading {}", path.display()))?.starts_with(b"\xEF\xBB\xBF") {
+                buf.consume(3);
+            }
+            let mut r = csv::Reader::from_reader(buf);
+            let head: Vec<&str> = r.headers().with_context(|| format!("reading {}", path.display()))?.iter().collect();
+            if head != want {
+                bail!("{}: header {head:?} differs from the declared columns {want:?}", path.display());
+            }
+            Some(r)
         } else {
             // The stage that writes it did not run (`bhxh stage`, a stage left out): an empty sheet.
             tracing::warn!(stage = "export", province, list = list.file, "no such list: its sheet is empty");
-            (want.iter().map(|h| h.to_string()).collect(), Vec::new())
+            None
         };
-        if head != want {
-            bail!("{}: header {head:?} differs from the declared columns {want:?}", path.display());
-        }
         // Constant memory: each row goes to a temporary file once the next
         // begins (strings inline), so a province of 600,000 rows does not
         // hold its sheets in memory (rows are written in order, as it needs).
@@ -300,17 +314,24 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
         }
         ws.set_row_height(0, 45)?;
         ws.set_freeze_panes(1, 0)?;
-        if records.len() > MAX_ROWS {
-            tracing::warn!(stage = "export", province, list = list.file, rows = records.len(), "more rows than a sheet holds: the workbook has the first ones, the CSV all");
-        }
-        for (r, rec) in records.iter().take(MAX_ROWS).enumerate() {
-            let row = u32::try_from(r + 1).context("row")?;
-            for (c, ((_, cell), v)) in list.columns.iter().zip(rec).enumerate() {
+        let mut rec = csv::StringRecord::new();
+        let mut records = 0usize;
+        while let Some(r) = reader.as_mut() {
+            if !r.read_record(&mut rec).with_context(|| format!("reading {}", path.display()))? {
+                break;
+            }
+            records += 1;
+            if records > MAX_ROWS {
+                // Counted for the warning, not written.
+                continue;
+            }
+            let row = u32::try_from(records).context("row")?;
+            for (c, ((_, cell), v)) in list.columns.iter().zip(rec.iter()).enumerate() {
                 let c = c as u16;
                 if v.is_empty() {
                     continue;
                 }
-                let bad = || format!("{} line {}: {v:?} is not a {cell:?}", path.display(), r + 2);
+                let bad = || format!("{} line {}: {v:?} is not a {cell:?}", path.display(), records + 1);
                 match cell {
                     Cell::Text => {
                         ws.write_string(row, c, v)?;
@@ -338,8 +359,12 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
             }
             rows_written += 1;
         }
-        if !records.is_empty() {
-            let last_row = u32::try_from(records.len().min(MAX_ROWS)).context("rows")?;
+        if records > MAX_ROWS {
+            tracing::warn!(stage = "export", province, list = list.file, rows = records, "more rows than a sheet holds: the workbook has the first ones, the CSV all");
+        }
+        if records > 0 {
+            // The filter's range is metadata the workbook writes at the end.
+            let last_row = u32::try_from(records.min(MAX_ROWS)).context("rows")?;
             ws.autofilter(0, 0, last_row, (list.columns.len() - 1) as u16)?;
         }
     }
@@ -347,20 +372,6 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
     let bytes = wb.save_to_buffer().with_context(|| format!("building {}", target.display()))?;
     crate::lake::write_file(&target, &bytes)?;
     Ok(rows_written)
-}
-
-/// A list's CSV (BOM stripped): header and records.
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let bad = || format!("reading {}", path.display());
-    let head = r.headers().with_context(bad)?.iter().map(str::to_string).collect();
-    let mut out = Vec::new();
-    for rec in r.records() {
-        out.push(rec.with_context(bad)?.iter().map(str::to_string).collect());
-    }
-    Ok((head, out))
 }
 
 #[cfg(test)]
