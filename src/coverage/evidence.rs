@@ -8,9 +8,6 @@ use crate::lake::{gold, Lake};
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
-// Keyed by the agencies' own codes (no untrusted input to flood it): a
-// fast hash, not the default SipHash.
-use foldhash::{HashMap, HashMapExt};
 use std::path::Path;
 
 fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<DataFrame>> {
@@ -18,13 +15,6 @@ fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<Dat
         return Ok(None);
     }
     Ok(Some(gold::read_partition(lake_root, table, province)?))
-}
-
-fn unit_names(lake_root: &Path) -> Result<HashMap<String, String>> {
-    let Some(units) = super::frame::silver(&Lake::new(lake_root), "units")? else { return Ok(HashMap::new()) };
-    let df = units.select([col("unit_code"), col("name")]).collect()?;
-    let (c, n) = (super::frame::strs(&df, "unit_code")?, super::frame::strs(&df, "name")?);
-    Ok(c.into_iter().zip(n).filter_map(|(c, n)| Some((c?, n?))).collect())
 }
 
 /// Units with uninsured workers (`uninsured_workers`, months_uninsured > 0).
@@ -39,16 +29,27 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
             col("months_uninsured").max().alias("months"),
             col("employer_tax_code").first(),
             col("officer_id").first(),
-        ])
-        .sort(["unit_code"], Default::default())
-        .collect()?;
-    let names = unit_names(lake_root)?;
+        ]);
+    // The units' names joined to these few units (a unit code is silver
+    // units' key), not every unit's name put in a map for each province.
+    let df = match super::frame::silver(&Lake::new(lake_root), "units")? {
+        Some(units) => df.join(
+            units.select([col("unit_code"), col("name").alias("unit_name")]),
+            [col("unit_code")],
+            [col("unit_code")],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => df.with_column(lit(NULL).cast(DataType::String).alias("unit_name")),
+    }
+    .sort(["unit_code"], Default::default())
+    .collect()?;
     let (unit, tax, off) = (super::frame::strs(&df, "unit_code")?, super::frame::strs(&df, "employer_tax_code")?, super::frame::strs(&df, "officer_id")?);
+    let names = super::frame::strs(&df, "unit_name")?;
     let (workers, months) = (super::frame::ints(&df, "workers")?, super::frame::ints(&df, "months")?);
     Ok((0..df.height())
         .map(|i| InspectionEntry {
             province_code: province.to_string(),
-            unit_name: unit[i].as_ref().and_then(|u| names.get(u).cloned()),
+            unit_name: names[i].clone(),
             unit_code: unit[i].clone(),
             tax_code: tax[i].clone(),
             officer_id: off[i].clone(),
