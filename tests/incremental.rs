@@ -268,3 +268,42 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(gone.exists(), "{} is written again", gone.display());
     assert!(run(&inbox, &lake, july, false).publish.as_ref().unwrap().reused);
 }
+
+/// Items of the worklist history checked for development in a run.
+fn checked(r: &RunReport) -> u64 {
+    r.coverage.as_ref().unwrap().history_checked
+}
+
+/// The worklist history's development check: a night whose coverage inputs
+/// and as-of month are the last run's checks only the items listed since
+/// that run (the others were checked against the same declarations), and
+/// writes what a full rebuild writes; a rerun of the same date checks all.
+#[test]
+fn a_night_with_the_same_coverage_inputs_checks_only_the_items_listed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake, rebuilt) = (dir.path().join("inbox"), dir.path().join("lake"), dir.path().join("rebuilt"));
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+    generate(&GenerateOptions { out: inbox.clone(), people: 3_000, seed: 12, as_of: date(8), reference_dir: reference }).unwrap();
+    std::fs::remove_dir_all(inbox.join("truth")).unwrap();
+
+    let first = run(&inbox, &lake, date(8), false);
+    assert_eq!(checked(&first), 0, "nothing was listed before the first run");
+    let second = run(&inbox, &lake, date(9), false);
+    let listed = first.coverage.as_ref().unwrap().history_items;
+    assert!(listed > 0);
+    assert_eq!(checked(&second), listed, "the items listed on the 8th are checked on the 9th");
+
+    copy_dir(&lake, &rebuilt);
+    let inc = run(&inbox, &lake, date(10), false);
+    let full = run(&inbox, &rebuilt, date(10), true);
+    assert!(checked(&full) > 0);
+    assert!(checked(&inc) < checked(&full), "only the items listed since the 9th: {} of {}", checked(&inc), checked(&full));
+    assert_eq!(inc.coverage.as_ref().unwrap().developed_items, full.coverage.as_ref().unwrap().developed_items);
+    assert_same(&lake, &rebuilt, "a night with the same coverage inputs");
+
+    // The same date again: the items developed on the 10th are pending again
+    // (a run recomputes everything from its date on), so all are checked.
+    let again = run(&inbox, &lake, date(10), false);
+    assert_eq!(checked(&again), checked(&full));
+    assert_same(&lake, &rebuilt, "a rerun of the same date");
+}

@@ -257,6 +257,27 @@ impl<'a> MonthCache<'a> {
         self.keep_only(part, m, m)
     }
 
+    /// The as-of date of the last run that recorded `part` of month `m` done
+    /// (see [`Self::record_done`]) under the same inputs, with the files it
+    /// named untouched since; `None` when there is none (or with `--full`).
+    pub fn done_on(&self, part: &str, m: Month) -> Option<NaiveDate> {
+        let step = self.step(part, m);
+        let memo = self.memo();
+        let e = memo.fresh(&step, &self.fingerprint(&step, ""))?;
+        e.report.get("as_of")?.as_str()?.parse().ok()
+    }
+
+    /// Records that `part` of month `m` was done as of `as_of` under the
+    /// current inputs, its result in `outputs` (files inside the lake, which
+    /// must stay untouched for [`Self::done_on`] to answer); every other
+    /// month's record of `part` is forgotten.
+    pub fn record_done(&mut self, part: &str, m: Month, as_of: NaiveDate, outputs: &[PathBuf]) -> Result<()> {
+        let step = self.step(part, m);
+        let fingerprint = self.fingerprint(&step, "");
+        self.memo().record(&step, &fingerprint, outputs, serde_json::json!({ "as_of": as_of.to_string() }))?;
+        self.keep_only(part, m, m)
+    }
+
     /// The fingerprint of `step`: the inputs, and `extra` when not empty.
     fn fingerprint(&self, step: &str, extra: &str) -> String {
         let mut f = Fingerprint::new(step);

@@ -64,6 +64,10 @@ pub struct CoverageReport {
     pub officers_with_work: u64,
     pub history_items: u64,
     pub developed_items: u64,
+    /// Items of the history checked against the declarations for development
+    /// (the pending ones; only those listed since the last run's check when
+    /// its inputs are unchanged: see `worklist::mark_developed`).
+    pub history_checked: u64,
     pub export_files: u64,
     /// Month answers (uninsured months, under-declared wages) read back from
     /// an earlier run, and computed.
@@ -338,6 +342,7 @@ pub fn run(
     report.officers_with_work = out.officers_with_work;
     report.history_items = out.history_items;
     report.developed_items = out.developed_items;
+    report.history_checked = out.history_checked;
     report.export_files = out.export_files;
     if let Some(c) = &ctx.months {
         let c = c.borrow();

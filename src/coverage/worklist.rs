@@ -235,6 +235,7 @@ pub(crate) struct Published {
     pub officers_with_work: u64,
     pub history_items: u64,
     pub developed_items: u64,
+    pub history_checked: u64,
     pub export_files: u64,
 }
 
@@ -270,15 +271,20 @@ pub(crate) fn publish(
     officers.sort();
     officers.dedup();
 
-    let history = update_history(ctx, plan, workers)?;
+    let (history, checked) = update_history(ctx, plan, workers)?;
     lap("worklist history", &mut t);
     let developed = history.iter().filter(|h| h.developed_on.is_some()).count() as u64;
     write_history(ctx, &history)?;
+    if let Some(c) = &ctx.months {
+        // Recorded once the history is written: a run stopped before
+        // leaves the last record, whose history file no longer matches.
+        c.borrow_mut().record_done(DEVELOPED_CHECK, ctx.asof_m, ctx.as_of, &[ctx.lake.silver_file("worklist_history")])?;
+    }
     super::publish(ctx.lake, &super::tables::WORKLIST_RESULTS, results_frame(ctx, &history)?)?;
     lap("worklist results", &mut t);
     let files = export(ctx, plan, workers)?;
     lap("worklist exports", &mut t);
-    Ok(Published { officers_with_work: officers.len() as u64, history_items: history.len() as u64, developed_items: developed, export_files: files })
+    Ok(Published { officers_with_work: officers.len() as u64, history_items: history.len() as u64, developed_items: developed, history_checked: checked, export_files: files })
 }
 
 // ------------------------------------------------------------------ history
@@ -339,7 +345,8 @@ fn load_history(ctx: &Ctx) -> Result<Vec<HistoryRow>> {
     Ok(rows)
 }
 
-fn update_history(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<Vec<HistoryRow>> {
+/// The history after this run's listings and development check, and the items checked.
+fn update_history(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<(Vec<HistoryRow>, u64)> {
     let mut rows = load_history(ctx)?;
     let mut at: HashMap<(String, String), usize> = rows.iter().enumerate().map(|(i, r)| ((r.kind.clone(), r.key.clone()), i)).collect();
     let mut listed = |kind: &str, key: String, province: Option<String>, officer: Option<String>, employer: Option<String>, unit: Option<String>, pref: Option<String>| {
@@ -381,19 +388,62 @@ fn update_history(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<Vec<H
             Some(w.person_ref.clone()),
         );
     }
-    mark_developed(ctx, &mut rows)?;
+    let checked = mark_developed(ctx, &mut rows)?;
     rows.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.key.cmp(&b.key)));
-    Ok(rows)
+    Ok((rows, checked))
 }
 
+/// The memo's record of the development check (see [`mark_developed`]).
+const DEVELOPED_CHECK: &str = "developed_check";
+
 /// Marks pending items listed before this run's date that contributions now show.
-fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
+///
+/// An item is checked against the declarations from its listing month on,
+/// and against nothing else of the day. So an item a run left pending under
+/// the same inputs (the coverage rules and reference tables, contributions,
+/// units and links, the as-of month) cannot have developed since: when the
+/// memo holds such a run, dated before this one, with the history it wrote
+/// untouched, only the items listed since are checked. A unit's item still
+/// follows its workers' (a worker listed since may develop it).
+/// Returns how many items were checked against the declarations.
+fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<u64> {
     let pending: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].developed_on.is_none() && rows[i].first_listed_on < ctx.as_of).collect();
     if pending.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
-    let Some(due) = super::uninsured::due_declarations(ctx)? else { return Ok(()) };
+    let checked_on = ctx.months.as_ref().and_then(|c| c.borrow().done_on(DEVELOPED_CHECK, ctx.asof_m)).filter(|d| *d < ctx.as_of);
+    let to_check: Vec<usize> = pending.iter().copied().filter(|&i| checked_on.is_none_or(|d| rows[i].first_listed_on >= d)).collect();
+    tracing::debug!(stage = "coverage", pending = pending.len(), checked = to_check.len(), since = ?checked_on, "development check");
     let mut found: HashMap<usize, Month> = HashMap::new();
+    if !to_check.is_empty() {
+        find_developed(ctx, rows, &to_check, &mut found)?;
+    }
+    for (i, m) in &found {
+        rows[*i].developed_on = Some(ctx.as_of);
+        rows[*i].developed_month = Some(*m);
+    }
+    // Units with uninsured workers: developed with their first developed worker.
+    let mut unit_dev: HashMap<String, Month> = HashMap::new();
+    for r in rows.iter().filter(|r| r.kind == "uninsured_worker") {
+        if let (Some(u), Some(m)) = (&r.unit_code, r.developed_month) {
+            let e = unit_dev.entry(u.clone()).or_insert(m);
+            *e = (*e).min(m);
+        }
+    }
+    for i in pending {
+        if rows[i].kind == Kind::UninsuredWorkers.as_str() {
+            if let Some(m) = unit_dev.get(&rows[i].key) {
+                rows[i].developed_on = Some(ctx.as_of);
+                rows[i].developed_month = Some(*m);
+            }
+        }
+    }
+    Ok(to_check.len() as u64)
+}
+
+/// The items of `to_check` that declarations show developed, with the month.
+fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mut HashMap<usize, Month>) -> Result<()> {
+    let Some(due) = super::uninsured::due_declarations(ctx)? else { return Ok(()) };
     let listing = |i: usize| Some(Month::of_date(rows[i].first_listed_on).first_day());
     // Only declarations from the earliest listing on can develop an item:
     // the rest of the table is left out before the joins.
@@ -403,7 +453,7 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
         None => due.clone(),
     };
     // Workers: their current link, declared by a unit of the employer.
-    let w: Vec<usize> = pending.iter().copied().filter(|&i| rows[i].kind == "uninsured_worker").collect();
+    let w: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == "uninsured_worker").collect();
     if let (false, Some(links)) = (w.is_empty(), frame::silver(ctx.lake, "person_links")?) {
         let q = DataFrame::new(
             w.len(),
@@ -428,10 +478,10 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
             .agg([col("month").min()])
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
-        collect_found(&df, &mut found)?;
+        collect_found(&df, found)?;
     }
     // Unregistered employers: any unit of theirs declaring anyone.
-    let e: Vec<usize> = pending.iter().copied().filter(|&i| rows[i].kind == Kind::UnregisteredEmployer.as_str()).collect();
+    let e: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == Kind::UnregisteredEmployer.as_str()).collect();
     if !e.is_empty() {
         let q = DataFrame::new(
             e.len(),
@@ -449,10 +499,10 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
             .agg([col("month").min()])
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
-        collect_found(&df, &mut found)?;
+        collect_found(&df, found)?;
     }
     // Should-have-resumed units: a month since with declarations and nobody out.
-    let r: Vec<usize> = pending.iter().copied().filter(|&i| rows[i].kind == Kind::ShouldHaveResumed.as_str()).collect();
+    let r: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == Kind::ShouldHaveResumed.as_str()).collect();
     if !r.is_empty() {
         let q = DataFrame::new(
             r.len(),
@@ -471,27 +521,7 @@ fn mark_developed(ctx: &Ctx, rows: &mut [HistoryRow]) -> Result<()> {
                 .agg([col("month").min()])
                 .collect_with_engine(Engine::Streaming)?
                 .unwrap_single();
-            collect_found(&df, &mut found)?;
-        }
-    }
-    for (i, m) in &found {
-        rows[*i].developed_on = Some(ctx.as_of);
-        rows[*i].developed_month = Some(*m);
-    }
-    // Units with uninsured workers: developed with their first developed worker.
-    let mut unit_dev: HashMap<String, Month> = HashMap::new();
-    for r in rows.iter().filter(|r| r.kind == "uninsured_worker") {
-        if let (Some(u), Some(m)) = (&r.unit_code, r.developed_month) {
-            let e = unit_dev.entry(u.clone()).or_insert(m);
-            *e = (*e).min(m);
-        }
-    }
-    for i in pending {
-        if rows[i].kind == Kind::UninsuredWorkers.as_str() {
-            if let Some(m) = unit_dev.get(&rows[i].key) {
-                rows[i].developed_on = Some(ctx.as_of);
-                rows[i].developed_month = Some(*m);
-            }
+            collect_found(&df, found)?;
         }
     }
     Ok(())
