@@ -372,6 +372,7 @@ fn stages_in_order(
     let months = coverage_month_inputs(cfg, &memo)?;
     let unit_months = assess_inputs(cfg, &memo)?;
     let frames = voluntary_inputs(cfg, lake, &memo)?;
+    let pool_key = voluntary_pool_key(cfg, lake, &memo, &keyer)?;
     let memo = Mutex::new(memo);
     let coverage_and_assess = || -> Result<(CoverageReport, AssessReport)> {
         let t = Instant::now();
@@ -399,7 +400,7 @@ fn stages_in_order(
     // its own: nothing coverage or assess read or write.
     let voluntary = || -> Result<VoluntaryReport> {
         let frames = frames.map(|inputs| MonthCache::new(&memo, &lake.root, "voluntary", inputs));
-        let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames)?;
+        let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames, pool_key.as_deref())?;
         tracing::info!(
             stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
             d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, frames_reused = v.frames_reused,
@@ -535,6 +536,29 @@ fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo) -> Result<Option<
     }
     let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
     f.add("link", fp.as_bytes());
+    Ok(Some(f.finish()))
+}
+
+/// Silver tables the voluntary stage's kept pool reads besides its frames'
+/// inputs (conference registrations by commune; the employers' places).
+const VOLUNTARY_POOL_INPUTS: [&str; 2] = ["conferences", "employers"];
+
+/// What the voluntary stage's kept pool depends on beyond its frames'
+/// inputs (which the cache's fingerprint carries): the reference tables
+/// (retirement ages), the conferences and employers tables, and the person
+/// key. `None` when a table's origin is unknown: then no pool is kept.
+fn voluntary_pool_key(cfg: &RunConfig, lake: &Lake, memo: &Memo, keyer: &PersonKeyer) -> Result<Option<String>> {
+    let mut f = Fingerprint::new("voluntary/pool");
+    f.add_dir("reference", &cfg.reference)?;
+    // The key's identity without the key: a keyed hash of a fixed text.
+    f.add("person_key", keyer.si("\0fingerprint").as_bytes());
+    for t in VOLUNTARY_POOL_INPUTS {
+        match (conform::table_fingerprint(memo, t), lake.silver_file(t).exists()) {
+            (Some(fp), true) => f.add(t, fp.as_bytes()),
+            (_, false) => f.add(t, b"\0absent"),
+            (None, true) => return Ok(None),
+        };
+    }
     Ok(Some(f.finish()))
 }
 
@@ -772,7 +796,7 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         }
         Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of, None)?),
         Single::Voluntary => {
-            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of, None)?)
+            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of, None, None)?)
         }
         Single::Publish => r.publish = Some(publish::run(&lake, &reference, cfg.as_of, false)?),
         Single::Export => r.export = Some(export::run(&lake, &reference, cfg.as_of)?),

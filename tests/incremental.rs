@@ -99,8 +99,13 @@ fn unit_months(r: &RunReport) -> (u32, u32) {
 }
 
 /// Free workers, people needed, due months, links, last compulsory month,
-/// wage facts, people held (src/voluntary/mod.rs, `load`).
-const FRAMES: u32 = 7;
+/// wage facts, people held (src/voluntary/mod.rs, `load`), and the pool
+/// before the day's ages (`pool_base`).
+const FRAMES: u32 = 8;
+
+/// What a night that finds the pool kept reads back: the pool, and the
+/// frames the rest of the stage reads (people needed, links, people held).
+const NIGHT_FRAMES: u32 = 4;
 
 fn reused(r: &RunReport) -> Vec<String> {
     let mut v: Vec<String> = r.conform.iter().filter(|t| t.skipped).map(|t| t.table.clone()).collect();
@@ -149,7 +154,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
     assert!(again.link.as_ref().unwrap().skipped);
     assert_eq!(months(&again), (0, 0, 2), "both rules' window folds read back: no month read or computed");
-    assert_eq!(frames(&again), (FRAMES, 0), "voluntary's frames kept");
+    assert_eq!(frames(&again), (NIGHT_FRAMES, 0), "voluntary's frames and pool kept");
     assert_eq!(identities(&again), (1, 0), "the same people listed: their identities kept");
     assert_eq!(unit_months(&again), (1, 0), "assess's unit months kept");
     assert_eq!(
@@ -175,7 +180,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(reused(&full).is_empty(), "--full recomputes everything");
     assert_eq!(months(&inc), (0, 0, 2), "payments feed no month rule");
     assert_eq!(months(&full), (0, WINDOW, 0), "--full computes every month");
-    assert_eq!(frames(&inc), (FRAMES, 0), "the same month, and payments feed no frame");
+    assert_eq!(frames(&inc), (NIGHT_FRAMES, 0), "the same month, and payments feed no frame and not the pool");
     assert_eq!(frames(&full), (0, FRAMES), "--full computes every frame");
     assert_eq!((identities(&inc), identities(&full)), ((1, 0), (0, 1)));
     assert_eq!((unit_months(&inc), unit_months(&full)), ((1, 0), (0, 1)), "payments are settled afresh, the dues kept");
@@ -245,6 +250,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
         assert_eq!(files(&format!("coverage/{part}-window")), ["2020-06.parquet"], "{part}: only the latest window's fold is kept");
     }
     assert_eq!(files("voluntary/wage_facts"), ["2020-07.parquet"], "only the as-of month's frames are kept");
+    assert_eq!(files("voluntary/pool_base"), ["2020-07.parquet"], "and its pool");
     assert_eq!(files("coverage/identities"), ["2020-07.parquet"]);
     assert_eq!(files("assess/unit_months"), ["2020-07.parquet"]);
     assert_same(&lake, &rebuilt, "a new month");

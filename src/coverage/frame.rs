@@ -257,6 +257,31 @@ impl<'a> MonthCache<'a> {
         self.keep_only(part, m, m)
     }
 
+    /// Whether every one of `parts` of month `m` is kept under the same inputs.
+    pub fn all_kept(&self, parts: &[&str], m: Month) -> bool {
+        parts.iter().all(|p| self.is_kept(p, m, ""))
+    }
+
+    /// Frame `part` of month `m` under `key` and what was kept beside it,
+    /// when kept under the same inputs and key (counted as reused).
+    pub fn kept_frame_keyed(&mut self, part: &str, m: Month, key: &str) -> Result<Option<(DataFrame, serde_json::Value)>> {
+        self.kept_frame_for(part, m, key)
+    }
+
+    /// Keeps frame `part` of month `m` under `key`, written to the file it
+    /// is given by `write` (batch by batch, so that a large frame is never
+    /// whole in memory), with `report`; counted as computed, every other
+    /// month's `part` forgotten.
+    pub fn keep_frame_written(&mut self, part: &str, m: Month, key: &str, report: serde_json::Value, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        let step = self.step(part, m);
+        let file = self.file(&step);
+        write(&file)?;
+        let fingerprint = self.fingerprint(&step, key);
+        self.memo().record(&step, &fingerprint, &[file], report)?;
+        self.frames_computed += 1;
+        self.keep_only(part, m, m)
+    }
+
     /// The as-of date of the last run that recorded `part` of month `m` done
     /// (see [`Self::record_done`]) under the same inputs, with the files it
     /// named untouched since; `None` when there is none (or with `--full`).

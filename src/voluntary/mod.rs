@@ -22,7 +22,7 @@ use crate::lake::{self, gold::GoldTable, Lake};
 use crate::month::Month;
 use crate::person_key::PersonKeyer;
 use crate::reference::{Reference, Scheme, SupportGroup};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use score::{Model, FEATURES};
@@ -376,7 +376,11 @@ fn kept(cache: &mut Option<MonthCache>, part: &str, m: Month, compute: impl FnOn
 /// What depends only on the silver tables and the as-of month (the scans of
 /// wages, contributions, links and people, most of the stage's time) is read
 /// through `cache`: the next night in the same month reads it back.
-fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<MonthCache>) -> Result<Data> {
+///
+/// With `for_pool` false (the pool is kept), what only the pool is built
+/// from (household businesses, free workers' income, due months, wage facts,
+/// employers' places) is neither read nor held.
+fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<MonthCache>, for_pool: bool) -> Result<Data> {
     let mut d = Data {
         people: HashMap::new(),
         contrib: HashMap::new(),
@@ -393,7 +397,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
     let mut t = Instant::now();
     let now_from = asof_m.add(1 - cfg.pool.compulsory_now_months as i32);
 
-    if let Some(lf) = frame::silver(lake, "households")? {
+    if let (true, Some(lf)) = (for_pool, frame::silver(lake, "households")?) {
         let df = lf
             .select([col("tax_code"), col("status"), col("monthly_revenue"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"), col("owner_name"), col("citizen_id")])
             .sort(["tax_code"], Default::default())
@@ -463,7 +467,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
         None => None,
     };
     let comp = col("contract").is_in(frame::str_list(&cfg.pool.compulsory_contracts), false).fill_null(lit(false));
-    if let Some(window) = &window {
+    if let (true, Some(window)) = (for_pool, &window) {
         let free = kept(cache, "free_workers", asof_m, || {
             Ok(window
                 .clone()
@@ -519,7 +523,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
     lap("people needed", &mut t);
 
     // Due months and the last due month of the people held (numbers only).
-    if let Some(due) = due {
+    if let (true, Some(due)) = (for_pool, due) {
         let df = kept(cache, "due_months", asof_m, || {
             Ok(only(due, "si_number", &need_si)
                 .group_by([col("si_number")])
@@ -543,7 +547,9 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
         d.link.reserve(df.height());
         for i in 0..df.height() {
             if let (Some(r), Some(s)) = (r[i].clone(), s[i].clone()) {
-                d.refs_of.entry(s.clone()).or_default().push(r.clone());
+                if for_pool {
+                    d.refs_of.entry(s.clone()).or_default().push(r.clone());
+                }
                 d.link.insert(r, s);
             }
         }
@@ -569,7 +575,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
     lap("due months and links held", &mut t);
 
     let mut places: HashMap<Text, (Option<Text>, Option<Text>)> = HashMap::new();
-    if let Some(lf) = frame::silver(lake, "employers")? {
+    if let (true, Some(lf)) = (for_pool, frame::silver(lake, "employers")?) {
         let df = lf.select([col("tax_code"), col("province_code"), col("ward_code")]).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (c, p, w) = (texts(&df, "tax_code")?, texts(&df, "province_code")?, texts(&df, "ward_code")?);
         for i in 0..df.height() {
@@ -581,7 +587,7 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
 
     // Wage facts of the references held: last compulsory month, identity and
     // the place of the payer of most income.
-    if let Some(window) = window {
+    if let (true, Some(window)) = (for_pool, window) {
         let window = only(window, "person_ref", &held_refs);
         let compulsory = kept(cache, "last_compulsory", asof_m, || {
             Ok(window.clone().filter(comp).group_by([col("person_ref")]).agg([col("month").max().alias("last")]).collect_with_engine(Engine::Streaming)?.unwrap_single())
@@ -778,15 +784,13 @@ fn household_standing(d: &Data) -> HashMap<&str, (Month, i64)> {
     out
 }
 
-fn build_pool(
+fn pool_base(
     d: &Data,
     cfg: &ScoringConfig,
     reference: &Reference,
     keyer: &PersonKeyer,
-    as_of: NaiveDate,
-    report: &mut VoluntaryReport,
-) -> Vec<Prospect> {
-    let asof_m = Month::of_date(as_of);
+    asof_m: Month,
+) -> PoolBase {
     let now_from = asof_m.add(1 - cfg.pool.compulsory_now_months as i32);
     let wage_from = asof_m.add(-(cfg.pool.compulsory_wage_months as i32));
     let mut cands: BTreeMap<Text, Cand> = BTreeMap::new();
@@ -835,8 +839,6 @@ fn build_pool(
             c.sources |= SRC_HH;
         }
     }
-    report.candidates = cands.len() as u64;
-
     let voluntary: HashSet<&str> = d.enrolments.iter().filter(|e| e.scheme == Scheme::VoluntarySi).map(|e| e.si.as_str()).collect();
     let hh_of_si: HashMap<&str, &str> =
         d.enrolments.iter().filter_map(|e| e.household.as_deref().map(|h| (e.si.as_str(), h))).collect();
@@ -852,12 +854,14 @@ fn build_pool(
         }
     }
     let f = &cfg.features;
-    let mut excluded: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
     // Sized once, for every candidate (the excluded ones' room is never
     // touched, so never resident), rather than grown by doubling, which
     // copies the prospects (2.4M of about 450 bytes at 16M people) while the
     // old buffer is still held; the pool is the stage's peak.
     let mut out = Vec::with_capacity(cands.len());
+    let mut basis = Vec::with_capacity(cands.len());
+    let candidates = cands.len() as u64;
     for (_, mut c) in cands {
         // Everything the person's si_number links to.
         let person = c.si.as_ref().and_then(|s| d.people.get(s));
@@ -877,21 +881,13 @@ fn build_pool(
         let female = person.and_then(|p| p.female).or(c.female).or_else(|| {
             taxes.iter().find_map(|t| t.citizen_id.as_deref().and_then(female_from_cccd))
         });
-        let age_m = birth.map(|b| age_months(b, as_of));
-        // No birth date: the birth year a CCCD carries gives an age range.
+        // No birth date: the birth year a CCCD carries gives an age range (see `finish_pool`).
         let cccd_year = person
             .and_then(|p| p.citizen_id.as_deref())
             .or(c.citizen_id.as_deref())
             .or_else(|| taxes.iter().find_map(|t| t.citizen_id.as_deref()))
             .and_then(birth_year_from_cccd);
         let birth_year = birth.map(|b| b.year()).or(cccd_year);
-        let age_range = match (age_m, cccd_year) {
-            (Some(a), _) => Some((a, a)),
-            (None, Some(y)) => NaiveDate::from_ymd_opt(y, 12, 31)
-                .zip(NaiveDate::from_ymd_opt(y, 1, 1))
-                .map(|(youngest, oldest)| (age_months(youngest, as_of), age_months(oldest, as_of))),
-            _ => None,
-        };
         // Unknown sex: the later (men's) retirement age, so nobody is dropped on a guess.
         let retirement = birth_year.and_then(|y| reference.retirement_age_months(female.unwrap_or(false), y).ok());
         let si_contrib = c.si.as_ref().and_then(|s| d.contrib.get(s));
@@ -905,12 +901,13 @@ fn build_pool(
             taxes.iter().any(|t| {
                 t.last_compulsory.is_some_and(|m| m >= wage_from && si_contrib.is_none_or(|(_, last)| m > *last))
             }),
-            age_range,
+            // The ages are the day's: `finish_pool` judges them.
+            None,
             retirement,
             cfg.pool.min_age_years,
         );
         if let Some(why) = why {
-            *excluded.entry(why).or_default() += 1;
+            *excluded.entry(why.into()).or_default() += 1;
             continue;
         }
         let source_at = SOURCES.iter().position(|(b, _)| c.sources & b != 0).expect("a candidate has a source");
@@ -930,10 +927,6 @@ fn build_pool(
             feature!(x, "prior_10_19_years", 1.0);
         }
         feature!(x, "prior_months", (prior as f64 / f.prior_full_months as f64).min(1.0));
-        let age = age_m.map(|a| i64::from(a / 12));
-        if age.is_some_and(|a| a >= i64::from(f.prime_age_from) && a <= i64::from(f.prime_age_to)) {
-            feature!(x, "prime_age", 1.0);
-        }
         if let Some(rev) = c.revenue {
             if rev >= f.revenue_min_vnd {
                 feature!(x, "business_revenue", 1.0);
@@ -970,7 +963,7 @@ fn build_pool(
             source,
             province,
             ward,
-            age,
+            age: None,
             x,
             score: 0,
             reasons: String::new(),
@@ -981,9 +974,144 @@ fn build_pool(
             birth,
             citizen_id: person.and_then(|p| p.citizen_id.clone()).or(c.citizen_id.clone()).or_else(|| taxes.iter().find_map(|t| t.citizen_id.clone())),
         });
+        basis.push(AgeBasis { cccd_year, retirement });
     }
-    report.excluded = excluded.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    out
+    PoolBase { pool: out, basis, candidates, excluded }
+}
+
+/// The pool before the day's ages are judged (see [`finish_pool`]): what
+/// depends on the as-of month only, kept between the nights of a month.
+struct PoolBase {
+    /// The prospects, `age` unset and the `prime_age` feature 0.
+    pool: Vec<Prospect>,
+    /// Each prospect's [`AgeBasis`], in the pool's order.
+    basis: Vec<AgeBasis>,
+    /// Candidates before any exclusion.
+    candidates: u64,
+    /// Candidates excluded, by reason (none by age yet).
+    excluded: BTreeMap<String, u64>,
+}
+
+/// The frames `load` keeps for the month (see [`kept`]).
+const FRAMES: [&str; 7] = ["free_workers", "people_needed", "due_months", "links_held", "last_compulsory", "wage_facts", "people_held"];
+
+/// The kept pool before the day's ages (a frame of the cache, under the pool's key).
+const POOL_BASE: &str = "pool_base";
+
+/// The pool base as a frame: one row per prospect, a column per feature.
+fn pool_base_frame(pool: &[Prospect], basis: &[AgeBasis]) -> Result<DataFrame> {
+    let text = |f: fn(&Prospect) -> Option<&str>| pool.iter().map(f).collect::<Vec<_>>();
+    let mut cols = vec![
+        Column::new("key".into(), pool.iter().map(|p| p.key.as_str()).collect::<Vec<_>>()),
+        Column::new("si_number".into(), text(|p| p.si.as_deref())),
+        Column::new("person_ref".into(), text(|p| p.person_ref.as_deref())),
+        Column::new("source".into(), pool.iter().map(|p| p.source).collect::<Vec<_>>()),
+        Column::new("province_code".into(), text(|p| p.province.as_deref())),
+        Column::new("ward_code".into(), text(|p| p.ward.as_deref())),
+        Column::new("name".into(), text(|p| p.name.as_deref())),
+        Column::new("citizen_id".into(), text(|p| p.citizen_id.as_deref())),
+        date_column("birth_date", pool.iter().map(|p| p.birth).collect())?,
+        Column::new("cccd_year".into(), basis.iter().map(|b| b.cccd_year).collect::<Vec<_>>()),
+        Column::new("retirement_months".into(), basis.iter().map(|b| b.retirement.map(i64::from)).collect::<Vec<_>>()),
+    ];
+    for (j, name) in FEATURES.iter().enumerate() {
+        cols.push(Column::new(format!("x_{name}").into(), pool.iter().map(|p| p.x[j]).collect::<Vec<f64>>()));
+    }
+    Ok(DataFrame::new(pool.len(), cols)?)
+}
+
+/// Writes the pool base to `file`, a batch of prospects at a time (the
+/// pool is the stage's peak: it is never copied whole into a frame).
+fn write_pool_base(file: &std::path::Path, pool: &[Prospect], basis: &[AgeBasis]) -> Result<()> {
+    const BATCH: usize = 1 << 17;
+    let first = pool_base_frame(&pool[..pool.len().min(BATCH)], &basis[..basis.len().min(BATCH)])?;
+    let mut out = lake::ParquetFile::create(file, first.schema())?;
+    out.write(&first)?;
+    drop(first);
+    for (p, b) in pool.chunks(BATCH).zip(basis.chunks(BATCH)).skip(1) {
+        out.write(&pool_base_frame(p, b)?)?;
+    }
+    out.commit()
+}
+
+/// The pool base read back: the frame [`write_pool_base`] wrote and the
+/// counts kept beside it.
+fn read_pool_base(df: &DataFrame, kept: &serde_json::Value) -> Result<PoolBase> {
+    let (key, si, pr, src) = (texts(df, "key")?, texts(df, "si_number")?, texts(df, "person_ref")?, texts(df, "source")?);
+    let (prov, ward, name, cid) = (texts(df, "province_code")?, texts(df, "ward_code")?, texts(df, "name")?, texts(df, "citizen_id")?);
+    let (birth, cccd, retirement) = (days(df, "birth_date")?, ints(df, "cccd_year")?, ints(df, "retirement_months")?);
+    let xs: Vec<Vec<Option<f64>>> = FEATURES.iter().map(|n| floats(df, &format!("x_{n}"))).collect::<Result<_>>()?;
+    let (mut pool, mut basis) = (Vec::with_capacity(df.height()), Vec::with_capacity(df.height()));
+    for i in 0..df.height() {
+        let mut x: Features = [0.0; FEATURES.len()];
+        for (j, v) in xs.iter().enumerate() {
+            x[j] = v[i].unwrap_or(0.0);
+        }
+        let source = SOURCES.iter().map(|s| s.1).find(|s| src[i].as_deref() == Some(*s));
+        let (Some(key), Some(source)) = (key[i].as_deref(), source) else { anyhow::bail!("kept pool: row {i} has no key or an unknown source") };
+        pool.push(Prospect {
+            key: key.to_string(),
+            si: si[i].clone(),
+            person_ref: pr[i].clone(),
+            source,
+            province: prov[i].clone(),
+            ward: ward[i].clone(),
+            age: None,
+            x,
+            score: 0,
+            reasons: String::new(),
+            agent: None,
+            assigned_by: "unassigned",
+            rank: 0,
+            name: name[i].clone(),
+            birth: birth[i].map(frame::from_days),
+            citizen_id: cid[i].clone(),
+        });
+        basis.push(AgeBasis { cccd_year: cccd[i].and_then(|y| i32::try_from(y).ok()), retirement: retirement[i].and_then(|r| u32::try_from(r).ok()) });
+    }
+    let candidates = kept.get("candidates").and_then(serde_json::Value::as_u64).context("kept pool: no candidate count")?;
+    let excluded = serde_json::from_value(kept.get("excluded").cloned().context("kept pool: no exclusion counts")?)?;
+    Ok(PoolBase { pool, basis, candidates, excluded })
+}
+
+/// What the day's age of a prospect is judged by, beside its birth date.
+#[derive(Clone, Copy, Debug)]
+struct AgeBasis {
+    /// The birth year a CCCD carries (for a person without a birth date).
+    cccd_year: Option<i32>,
+    /// The retirement age for the person's sex and birth year, in months.
+    retirement: Option<u32>,
+}
+
+/// The pool as of the day: each prospect's age at `as_of`, the exclusions by
+/// age (too young, past retirement age) and the `prime_age` feature, in
+/// place (the pool is the stage's peak). Everything else of the pool depends
+/// on the as-of month only, and is kept between the nights of a month.
+fn finish_pool(pool: &mut Vec<Prospect>, basis: &[AgeBasis], cfg: &ScoringConfig, as_of: NaiveDate, excluded: &mut BTreeMap<String, u64>) {
+    let f = &cfg.features;
+    let mut i = 0;
+    pool.retain_mut(|p| {
+        let b = basis[i];
+        i += 1;
+        let age_m = p.birth.map(|b| age_months(b, as_of));
+        let age_range = match (age_m, b.cccd_year) {
+            (Some(a), _) => Some((a, a)),
+            (None, Some(y)) => NaiveDate::from_ymd_opt(y, 12, 31)
+                .zip(NaiveDate::from_ymd_opt(y, 1, 1))
+                .map(|(youngest, oldest)| (age_months(youngest, as_of), age_months(oldest, as_of))),
+            _ => None,
+        };
+        if let Some(why) = exclusion(false, false, false, false, age_range, b.retirement, cfg.pool.min_age_years) {
+            *excluded.entry(why.into()).or_default() += 1;
+            return false;
+        }
+        let age = age_m.map(|a| i64::from(a / 12));
+        if age.is_some_and(|a| a >= i64::from(f.prime_age_from) && a <= i64::from(f.prime_age_to)) {
+            feature!(p.x, "prime_age", 1.0);
+        }
+        p.age = age;
+        true
+    });
 }
 
 // ------------------------------------------------------------------ agents
@@ -1133,21 +1261,57 @@ struct DueRow<'a> {
 /// conferences, rankings, then the exports.
 /// With a `cache` (the nightly run), the frames it reads are kept for the
 /// as-of month (see [`load`]); `bhxh stage voluntary` reads everything.
-pub fn run(lake: &Lake, cfg: &ScoringConfig, reference: &Reference, keyer: &PersonKeyer, as_of: NaiveDate, mut cache: Option<MonthCache>) -> Result<VoluntaryReport> {
+///
+/// `pool_key` names what the pool reads beyond the cache's inputs (see
+/// `pipeline::voluntary_pool_key`); with it, the pool before the day's ages
+/// is kept for the month like the frames, and a night that finds it kept
+/// (and every frame) reads it back instead of what it is built from.
+pub fn run(
+    lake: &Lake,
+    cfg: &ScoringConfig,
+    reference: &Reference,
+    keyer: &PersonKeyer,
+    as_of: NaiveDate,
+    mut cache: Option<MonthCache>,
+    pool_key: Option<&str>,
+) -> Result<VoluntaryReport> {
     let start = Instant::now();
     let asof_m = Month::of_date(as_of);
     let mut report = VoluntaryReport::default();
-    let mut d = load(lake, cfg, asof_m, &mut cache)?;
+    let mut kept_base = None;
+    if let (Some(c), Some(key)) = (cache.as_mut(), pool_key) {
+        if c.all_kept(&FRAMES, asof_m) {
+            if let Some((df, kept)) = c.kept_frame_keyed(POOL_BASE, asof_m, key)? {
+                kept_base = Some(read_pool_base(&df, &kept)?);
+            }
+        }
+    }
+    let mut d = load(lake, cfg, asof_m, &mut cache, kept_base.is_none())?;
+    let mut t = Instant::now();
+    let base = match kept_base {
+        Some(b) => b,
+        None => {
+            let b = pool_base(&d, cfg, reference, keyer, asof_m);
+            // What only the pool is built from, freed before the rest of the
+            // stage (the links once the outcomes are recorded); the history is
+            // read after the pool is built, so that the two are not in memory
+            // together with everything the pool is built from.
+            (d.tax, d.refs_of, d.contrib, d.households) = Default::default();
+            if let (Some(c), Some(key)) = (cache.as_mut(), pool_key) {
+                let kept = serde_json::json!({ "candidates": b.candidates, "excluded": b.excluded });
+                c.keep_frame_written(POOL_BASE, asof_m, key, kept, |file| write_pool_base(file, &b.pool, &b.basis))?;
+            }
+            b
+        }
+    };
     if let Some(c) = cache.take() {
         (report.frames_reused, report.frames_computed) = (c.frames_reused, c.frames_computed);
     }
-    let mut t = Instant::now();
-    let mut pool = build_pool(&d, cfg, reference, keyer, as_of, &mut report);
-    // What only the pool is built from, freed before the rest of the stage
-    // (the links once the outcomes are recorded); the history is read after
-    // the pool is built, so that the two are not in memory together with
-    // everything the pool is built from.
-    (d.tax, d.refs_of, d.contrib, d.households) = Default::default();
+    let PoolBase { mut pool, basis, candidates, mut excluded } = base;
+    finish_pool(&mut pool, &basis, cfg, as_of, &mut excluded);
+    drop(basis);
+    report.candidates = candidates;
+    report.excluded = excluded.into_iter().collect();
     lap("pool", &mut t);
     let mut history = load_history(lake)?;
     record_outcomes(&mut history, &d, as_of);
@@ -1718,6 +1882,89 @@ mod tests {
         assert_eq!(exclusion(false, false, false, false, Some((720, 720)), ret, 15), Some("past_retirement_age"));
         assert_eq!(exclusion(false, false, false, false, Some((719, 719)), ret, 15), None);
         assert_eq!(exclusion(false, false, false, false, None, ret, 15), None, "no birth date: kept");
+    }
+
+    fn prospect(key: &str, birth: Option<NaiveDate>) -> Prospect {
+        let mut x: Features = [0.0; FEATURES.len()];
+        x[0] = 0.1 + 0.2; // not a round binary fraction: read back exactly all the same
+        x[SOURCE_FEATURES[2]] = 1.0;
+        Prospect {
+            key: key.into(),
+            si: Some("0123456789".into()),
+            person_ref: None,
+            source: SOURCES[2].1,
+            province: Some("01".into()),
+            ward: None,
+            age: None,
+            x,
+            score: 0,
+            reasons: String::new(),
+            agent: None,
+            assigned_by: "unassigned",
+            rank: 0,
+            name: Some("Nguyễn Văn A".into()),
+            birth,
+            citizen_id: None,
+        }
+    }
+
+    fn scoring() -> ScoringConfig {
+        ScoringConfig::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_kept_pool_is_judged_by_the_days_age() {
+        let cfg = scoring();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2020, 6, d).unwrap();
+        let finish = |as_of: NaiveDate| {
+            let mut pool = vec![
+                // 15 on 9 June 2005 + 15 years: too young the day before.
+                prospect("a", NaiveDate::from_ymd_opt(2005, 6, 9)),
+                // 20 on 9 June: prime age from that day.
+                prospect("b", NaiveDate::from_ymd_opt(2000, 6, 9)),
+                // 60 (the retirement age given below) on 9 June.
+                prospect("c", NaiveDate::from_ymd_opt(1960, 6, 9)),
+                // A CCCD's birth year only: 2005 may still be 14 in June 2020.
+                prospect("d", None),
+            ];
+            let basis = [
+                AgeBasis { cccd_year: None, retirement: Some(720) },
+                AgeBasis { cccd_year: None, retirement: Some(720) },
+                AgeBasis { cccd_year: None, retirement: Some(720) },
+                AgeBasis { cccd_year: Some(2005), retirement: Some(720) },
+            ];
+            let mut excluded = BTreeMap::from([("pensioner".to_string(), 2)]);
+            finish_pool(&mut pool, &basis, &cfg, as_of, &mut excluded);
+            (pool, excluded)
+        };
+        let prime = feature_index("prime_age");
+        let (pool, excluded) = finish(day(8));
+        let kept: Vec<(&str, Option<i64>, f64)> = pool.iter().map(|p| (p.key.as_str(), p.age, p.x[prime])).collect();
+        assert_eq!(kept, [("b", Some(19), 0.0), ("c", Some(59), 0.0), ("d", None, 0.0)]);
+        assert_eq!(excluded, BTreeMap::from([("pensioner".to_string(), 2), ("under_min_age".to_string(), 1)]));
+        let (pool, excluded) = finish(day(9));
+        let kept: Vec<(&str, Option<i64>, f64)> = pool.iter().map(|p| (p.key.as_str(), p.age, p.x[prime])).collect();
+        assert_eq!(kept, [("a", Some(15), 0.0), ("b", Some(20), 1.0), ("d", None, 0.0)]);
+        assert_eq!(excluded, BTreeMap::from([("past_retirement_age".to_string(), 1), ("pensioner".to_string(), 2)]));
+    }
+
+    #[test]
+    fn the_pool_base_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pool_base.parquet");
+        let pool = vec![prospect("a", NaiveDate::from_ymd_opt(1990, 2, 28)), prospect("b", None)];
+        let basis = vec![AgeBasis { cccd_year: None, retirement: Some(720) }, AgeBasis { cccd_year: Some(1985), retirement: None }];
+        write_pool_base(&file, &pool, &basis).unwrap();
+        let kept = serde_json::json!({ "candidates": 7, "excluded": { "pensioner": 5 } });
+        let back = read_pool_base(&crate::lake::read_parquet(&file).unwrap(), &kept).unwrap();
+        assert_eq!(back.candidates, 7);
+        assert_eq!(back.excluded, BTreeMap::from([("pensioner".to_string(), 5)]));
+        let show = |p: &[Prospect]| format!("{p:?}");
+        assert_eq!(show(&back.pool), show(&pool));
+        assert_eq!(format!("{:?}", back.basis), format!("{basis:?}"));
+        // An empty pool is a frame with no rows.
+        write_pool_base(&file, &[], &[]).unwrap();
+        assert!(read_pool_base(&crate::lake::read_parquet(&file).unwrap(), &kept).unwrap().pool.is_empty());
     }
 
     #[test]
