@@ -527,12 +527,8 @@ const VOLUNTARY_CACHED_INPUTS: [&str; 5] = ["wages", "contributions", "household
 fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo) -> Result<Option<String>> {
     let mut f = Fingerprint::new("voluntary/frames");
     f.add_file("scoring.toml", &cfg.scoring)?;
-    for t in VOLUNTARY_CACHED_INPUTS {
-        match (conform::table_fingerprint(memo, t), lake.silver_file(t).exists()) {
-            (Some(fp), true) => f.add(t, fp.as_bytes()),
-            (_, false) => f.add(t, b"\0absent"),
-            (None, true) => return Ok(None),
-        };
+    if !add_silver(&mut f, lake, memo, &VOLUNTARY_CACHED_INPUTS) {
+        return Ok(None);
     }
     let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
     f.add("link", fp.as_bytes());
@@ -552,14 +548,21 @@ fn voluntary_pool_key(cfg: &RunConfig, lake: &Lake, memo: &Memo, keyer: &PersonK
     f.add_dir("reference", &cfg.reference)?;
     // The key's identity without the key: a keyed hash of a fixed text.
     f.add("person_key", keyer.si("\0fingerprint").as_bytes());
-    for t in VOLUNTARY_POOL_INPUTS {
+    Ok(add_silver(&mut f, lake, memo, &VOLUNTARY_POOL_INPUTS).then(|| f.finish()))
+}
+
+/// Adds each silver table's conform fingerprint to `f` (a table that is
+/// absent counts as such); false when a table's origin is unknown (written
+/// outside a run), when nothing that depends on it can be kept.
+fn add_silver(f: &mut Fingerprint, lake: &Lake, memo: &Memo, tables: &[&str]) -> bool {
+    for t in tables {
         match (conform::table_fingerprint(memo, t), lake.silver_file(t).exists()) {
             (Some(fp), true) => f.add(t, fp.as_bytes()),
             (_, false) => f.add(t, b"\0absent"),
-            (None, true) => return Ok(None),
+            (None, true) => return false,
         };
     }
-    Ok(Some(f.finish()))
+    true
 }
 
 /// Silver tables the link stage reads.

@@ -252,9 +252,7 @@ impl<'a> MonthCache<'a> {
 
     /// [`Self::keep_frame`] under `key` too: the one place a computed frame is counted.
     fn keep_frame_for(&mut self, part: &str, m: Month, key: &str, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
-        self.keep(part, m, key, df, report)?;
-        self.frames_computed += 1;
-        self.keep_only(part, m, m)
+        self.keep_frame_written(part, m, key, report, |file| write_frame(file, df))
     }
 
     /// Whether every one of `parts` of month `m` is kept under the same inputs.
@@ -273,11 +271,7 @@ impl<'a> MonthCache<'a> {
     /// whole in memory), with `report`; counted as computed, every other
     /// month's `part` forgotten.
     pub fn keep_frame_written(&mut self, part: &str, m: Month, key: &str, report: serde_json::Value, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-        let step = self.step(part, m);
-        let file = self.file(&step);
-        write(&file)?;
-        let fingerprint = self.fingerprint(&step, key);
-        self.memo().record(&step, &fingerprint, &[file], report)?;
+        self.keep_written(part, m, key, report, write)?;
         self.frames_computed += 1;
         self.keep_only(part, m, m)
     }
@@ -324,15 +318,17 @@ impl<'a> MonthCache<'a> {
 
     /// Keeps `df` as `part` of month `m` under the inputs (and `extra`).
     fn keep(&mut self, part: &str, m: Month, extra: &str, df: &mut DataFrame, report: serde_json::Value) -> Result<()> {
+        self.keep_written(part, m, extra, report, |file| write_frame(file, df))
+    }
+
+    /// Keeps what `write` writes to its file as `part` of month `m` under
+    /// the inputs (and `extra`).
+    fn keep_written(&mut self, part: &str, m: Month, extra: &str, report: serde_json::Value, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
         let step = self.step(part, m);
         let file = self.file(&step);
-        // A fold of month answers can come out with its columns in
-        // differently sized chunks, which the Parquet writer refuses.
-        df.align_chunks_par();
-        lake::write_parquet(&file, df)?;
+        write(&file)?;
         let fingerprint = self.fingerprint(&step, extra);
-        self.memo().record(&step, &fingerprint, &[file], report)?;
-        Ok(())
+        self.memo().record(&step, &fingerprint, &[file], report)
     }
 
     /// Forgets (and deletes) the months of `part` outside `first..=last`.
@@ -351,6 +347,13 @@ impl<'a> MonthCache<'a> {
         }
         Ok(())
     }
+}
+
+/// Writes a kept frame. A fold of month answers can come out with its
+/// columns in differently sized chunks, which the Parquet writer refuses.
+fn write_frame(file: &Path, df: &mut DataFrame) -> Result<()> {
+    df.align_chunks_par();
+    lake::write_parquet(file, df)
 }
 
 /// A silver table, lazily; `None` when it was never written.
