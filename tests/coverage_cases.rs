@@ -300,3 +300,58 @@ fn reason_codes_worklists_exports_and_development() {
     let june = (NaiveDate::from_ymd_opt(2020, 6, 8).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
     assert!(first.iter().filter(|d| **d == Some(june)).count() >= 7, "first listings of June are kept");
 }
+
+/// A second job declared at a unit that si_units holds without a tax code,
+/// or at a unit si_units does not hold, still covers the person's month:
+/// the employer that did not declare them lists them as declared
+/// elsewhere, never as uninsured.
+#[test]
+fn a_declaration_at_a_unit_without_a_tax_code_is_declared_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    let c = country(&inbox);
+    let append = |name: &str, text: &str| {
+        let p = inbox.join(name);
+        let s = std::fs::read_to_string(&p).unwrap() + text;
+        std::fs::write(p, s).unwrap();
+    };
+    append("si_units_20200608.csv", "U3,,Hộ Kinh Doanh Ba,01,1,,active\n");
+    append(
+        "si_people_20200608.csv",
+        "0100000010,001098000010,Trịnh Văn Sơn,1998-10-10,M,01,\n0100000011,001099000011,Quách Văn Tài,1999-11-11,M,01,\n",
+    );
+    let e1 = c.e1.as_str();
+    for m in ["2020-03", "2020-04", "2020-05"] {
+        append(
+            "tax_wages_20200608.csv",
+            &format!(
+                "{e1},,001098000010,Trịnh Văn Sơn,1998-10-10,{m},4000000,fixed\n{e1},,001099000011,Quách Văn Tài,1999-11-11,{m},4000000,fixed\n"
+            ),
+        );
+        // Sơn at U3 (no tax code); Tài at U9 (not in si_units) in March only.
+        append("si_contributions_20200608.csv", &format!("U3,0100000010,{m},5000000,working\n"));
+        if m == "2020-03" {
+            append("si_contributions_20200608.csv", &format!("U9,0100000011,{m},5000000,working\n"));
+        }
+    }
+    pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let gold = read_partitioned(&lake, "uninsured_workers");
+    let k = PersonKeyer::demo();
+    let (keys, heads, reasons, months, elsewhere) = (
+        col_str(&gold, "person_key"),
+        col_str(&gold, "employer_tax_code"),
+        col_str(&gold, "reason"),
+        col_i64(&gold, "months_uninsured"),
+        col_i64(&gold, "months_declared_elsewhere"),
+    );
+    let row = |si: &str| {
+        (0..gold.height())
+            .find(|&i| keys[i].as_deref() == Some(k.si(si).as_str()) && heads[i].as_deref() == Some(e1))
+            .map(|i| (reasons[i].clone().unwrap(), months[i].unwrap(), elsewhere[i].unwrap()))
+    };
+    assert_eq!(row("0100000010"), Some(("declared_elsewhere".into(), 0, 3)), "declared at U3 every month");
+    assert_eq!(row("0100000011"), Some(("not_declared_by_employer".into(), 2, 1)), "declared at U9 in March only");
+    // The cases of the base country are unchanged.
+    assert_eq!(row("0100000003"), Some(("declared_elsewhere".into(), 0, 3)));
+}

@@ -290,14 +290,24 @@ fn month_states(ctx: &Ctx, wages: LazyFrame, links: LazyFrame, m: Month) -> Resu
         ]))
 }
 
-/// Month `m`'s due declarations: [`due_declarations`] of that month, from
-/// the month's part when the window was split.
+/// Month `m`'s due declarations as (si_number, head_tax_code), from the
+/// month's part when the window was split: every declaration, its head
+/// office null where its unit has none (see [`due_declarations`] for the
+/// declarations of units with one).
 fn due_declarations_in(ctx: &Ctx, m: Month) -> Result<Option<LazyFrame>> {
     let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
         return Ok(None);
     };
     let due = super::month_parts::due_in(ctx.parts.as_ref(), &ctx.cfg.uninsured.due_statuses, &contrib, m)?;
-    Ok(Some(with_heads(due, units)))
+    // Rows of units without a head office stay: they cover no employer's
+    // row (a null pair matches nothing), but they do say the person was
+    // declared somewhere that month (a second job at a unit whose tax code
+    // si_units lacks, or at a unit missing from si_units, is declared elsewhere).
+    Ok(Some(
+        due.select([col("unit_code"), col("si_number")])
+            .join(units.select([col("unit_code"), col("head_tax_code")]), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Left))
+            .select([col("si_number"), col("head_tax_code")]),
+    ))
 }
 
 /// Due declarations: (si_number, head_tax_code, month), one row per unit
