@@ -147,6 +147,18 @@ impl<K: PartialEq + std::fmt::Debug, V: Copy> Timeline<K, V> {
             .map(|(_, _, v)| *v)
             .ok_or_else(|| anyhow!("reference table {} has no row for {:?} valid in {}", self.table, key, m))
     }
+    /// The first month every key of the table has a row for (the latest of
+    /// the keys' first months), or None for an empty table.
+    fn first_month_of_every_key(&self) -> Option<Month> {
+        let mut firsts: Vec<(&K, Month)> = Vec::new();
+        for (k, p, _) in &self.rows {
+            match firsts.iter_mut().find(|(k2, _)| *k2 == k) {
+                Some(f) => f.1 = f.1.min(p.from),
+                None => firsts.push((k, p.from)),
+            }
+        }
+        firsts.into_iter().map(|(_, m)| m).max()
+    }
     /// Refuses overlapping periods for the same key: a month must have one value.
     fn check(&self) -> Result<()> {
         for (i, (k, p, _)) in self.rows.iter().enumerate() {
@@ -363,6 +375,21 @@ impl Reference {
 
     pub fn is_province(&self, code: &str) -> bool {
         self.province_index.contains_key(code)
+    }
+
+    /// The first month the tables price a compulsory contribution in: every
+    /// fund's rate and ceiling, the base salary and every region's minimum
+    /// wage have begun (the latest of their first months). Declarations of
+    /// earlier months cannot be assessed until the tables reach back to them.
+    pub fn first_priced_month(&self) -> Option<Month> {
+        [
+            self.rates.first_month_of_every_key(),
+            self.ceilings.first_month_of_every_key(),
+            self.base_salary.first_month_of_every_key(),
+            self.min_wage.first_month_of_every_key(),
+        ]
+        .into_iter()
+        .try_fold(Month(i32::MIN), |acc, m| m.map(|m| acc.max(m)))
     }
 
     pub fn rate(&self, fund: Fund, payer: Payer, m: Month) -> Result<Bp> {

@@ -327,3 +327,36 @@ fn unit_months_kept_for_the_month_give_the_same_answers_as_the_contributions() {
     assert_eq!((later.frames_reused, later.frames_computed), (0, 1), "a new month: computed");
     assert!(!kept.exists(), "the earlier month's frame is forgotten");
 }
+
+#[test]
+fn a_declaration_before_the_reference_tables_is_counted_and_left_out() {
+    // One row of 2017-12, a month the rate tables (from 2018-01) do not price:
+    // it stopped the whole run with an error before.
+    let (dir, before) = run();
+    let root = dir.path().join("lake");
+    let lake = Lake::new(&root);
+    let (gold, exports) = (tree(&root.join("gold")), tree(&root.join("exports")));
+    let reference = reference();
+    let first = reference.first_priced_month().unwrap();
+    assert_eq!(first.to_string(), "2018-01");
+    let silver = lake.silver_file("contributions");
+    let mut df = bhxh::lake::read_parquet(&silver).unwrap();
+    let mut old = df.head(Some(1));
+    let day = (NaiveDate::from_ymd_opt(2017, 12, 1).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+    old.with_column(Column::new("month".into(), [day]).cast(&DataType::Date).unwrap()).unwrap();
+    df.vstack_mut(&old).unwrap();
+    bhxh::lake::write_parquet(&silver, &mut df).unwrap();
+    let as_of: NaiveDate = AS_OF.parse().unwrap();
+    for tuning in [Tuning { rows_per_pass: u64::MAX, units_per_task: 1 }, Tuning { rows_per_pass: 5, units_per_task: 1 }] {
+        let after = assess::run_tuned(&lake, &reference, as_of, None, tuning).unwrap();
+        assert_eq!(after.unpriced_contribution_rows, 1);
+        assert_eq!(after.contribution_rows, before.contribution_rows);
+        // Every other count and sum as without the row.
+        let same = |r: &assess::AssessReport| {
+            settled(&assess::AssessReport { unpriced_contribution_rows: 0, frames_reused: 0, frames_computed: 0, ..r.clone() })
+        };
+        assert_eq!(same(&after), same(&before));
+        assert!(tree(&root.join("gold")) == gold, "gold files differ");
+        assert!(tree(&root.join("exports")) == exports, "export files differ");
+    }
+}

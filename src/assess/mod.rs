@@ -74,12 +74,17 @@ pub struct AssessReport {
     pub ran: bool,
     /// Units with a ledger (contributions or payments up to the as-of date).
     pub units: u64,
-    /// Person-months with a due work status, up to the as-of month.
+    /// Person-months with a due work status, up to the as-of month (from the
+    /// first month the reference tables price: see `unpriced_contribution_rows`).
     pub contribution_rows: u64,
     /// Due contribution rows and payments of unit codes absent from silver units
     /// (no wage region or province: not assessed).
     pub orphan_contribution_rows: u64,
     pub orphan_payments: u64,
+    /// Due contribution rows of months before the first month the reference
+    /// tables price (`Reference::first_priced_month`): not assessed, and
+    /// said in a warning, rather than stopping the run.
+    pub unpriced_contribution_rows: u64,
     /// C12-TS notices (unit-months).
     pub notices: u64,
     /// Σ dues fallen due up to the as-of month (make-ups included), Σ payments
@@ -119,6 +124,7 @@ impl AssessReport {
             contribution_rows: _,
             orphan_contribution_rows: _,
             orphan_payments: _,
+            unpriced_contribution_rows: _,
             notices,
             total_due,
             total_paid,
@@ -239,6 +245,7 @@ pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache
         settle(&ctx, 0..units.len(), &Source::Months(&months), &by_unit, tuning.units_per_task, &mut out, &mut report)?;
         report.contribution_rows = counts.contribution_rows;
         report.orphan_contribution_rows = counts.orphan_contribution_rows;
+        report.unpriced_contribution_rows = counts.unpriced_contribution_rows;
     } else {
         settle_from_contributions(lake, &ctx, &contrib_f, &index, tuning, &mut out, &mut report)?;
     }
@@ -251,8 +258,20 @@ pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache
         );
     }
 
+    if report.unpriced_contribution_rows > 0 {
+        tracing::warn!(
+            stage = "assess",
+            rows = report.unpriced_contribution_rows,
+            first_priced_month = %reference.first_priced_month().map_or("none".into(), |m| m.to_string()),
+            "due contribution rows of months the reference tables do not price: not assessed (extend pipelines/reference back to them)"
+        );
+    }
     tracing::debug!(stage = "assess", seconds = start.elapsed().as_secs_f64(), "units settled");
-    let counts = KeptCounts { contribution_rows: report.contribution_rows, orphan_contribution_rows: report.orphan_contribution_rows };
+    let counts = KeptCounts {
+        contribution_rows: report.contribution_rows,
+        orphan_contribution_rows: report.orphan_contribution_rows,
+        unpriced_contribution_rows: report.unpriced_contribution_rows,
+    };
     out.write(lake, &units, as_of, &week_ends, |dues| {
         // The dues table holds every unit-month's sums: its first columns are the frame kept.
         if let (Some(c), true) = (cache.as_mut(), computed) {
@@ -277,6 +296,8 @@ pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache
 struct KeptCounts {
     contribution_rows: u64,
     orphan_contribution_rows: u64,
+    #[serde(default)]
+    unpriced_contribution_rows: u64,
 }
 
 /// Every unit's monthly dues from the due contribution rows up to the as-of
@@ -304,8 +325,14 @@ fn settle_from_contributions(
         .filter(col("month").lt_eq(lit(as_of_m.first_day())))
         .filter(
             dues::DUE_STATUSES.iter().map(|s| col("work_status").eq(lit(*s))).reduce(|a, b| a.or(b)).expect("statuses"),
-        )
-        .select([col("unit_code"), col("month"), col("insured_wage")]);
+        );
+    // Months the reference tables do not price are counted and left out
+    // (one row of 2017 stopped the whole run before).
+    let first = ctx.reference.first_priced_month().context("the reference tables price no month")?;
+    let before = col("month").lt(lit(first.first_day()));
+    let unpriced = due.clone().filter(before.clone()).select([len()]).collect()?;
+    report.unpriced_contribution_rows = unpriced.column("len")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+    let due = due.filter(before.not()).select([col("unit_code"), col("month"), col("insured_wage")]);
     // Pass `p` settles units[range(p)].
     let range = |pass: usize| units.len() * pass / passes..units.len() * (pass + 1) / passes;
     // Several passes: the due rows are split by pass once, in one streaming
