@@ -7,6 +7,12 @@
 //! Polars `scan_parquet(hive_partitioning)`, pyarrow and Spark add it back);
 //! [`read_partitioned`] restores it as a String column.
 //!
+//! Rows without a province are published under
+//! `province_code=__HIVE_DEFAULT_PARTITION__/`, Hive's name for a null
+//! partition value (Polars, pyarrow and DuckDB read it back as null); they
+//! belong to no province's lists. A table without rows is one empty file
+//! there, so that readers find its columns rather than no file at all.
+//!
 //! A table is written into `<lake>/gold/.<table>.tmp-<pid>/`, then swapped
 //! in with two renames (old table aside as `.<table>.tmp-old-<pid>`, new
 //! table in, old removed; leftovers of a crash are swept as temporaries), so a
@@ -19,6 +25,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub const PARTITION: &str = "province_code";
+
+/// The partition folder's value for rows without a province (Hive's null).
+pub const NO_PROVINCE: &str = "__HIVE_DEFAULT_PARTITION__";
 
 /// A published gold table's schema: the promise to analysts, declared once.
 /// Writers check their frames against it ([`GoldTable::check`]) and the data
@@ -117,14 +126,19 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
     }
     fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let write = || -> Result<usize> {
+        if sorted.height() == 0 {
+            // The columns, for readers (a folder without files reads as an error).
+            let mut empty = sorted.drop(PARTITION)?;
+            write_parquet(&tmp.join(format!("{PARTITION}={NO_PROVINCE}")).join("part-0.parquet"), &mut empty)?;
+            return Ok(0);
+        }
         let parts = sorted.partition_by_stable([PARTITION], true)?;
         // Provinces side by side, the largest first (each file is small: the
         // writer has little to share out within one); the first error in
         // province order wins.
         super::for_each_side_by_side("gold", &parts, |part| part.height() as u64, |part| {
-            let code = part.column(PARTITION)?.str()?.get(0).map(str::to_string);
-            let Some(code) = code else { bail!("gold table {table}: null {PARTITION}") };
-            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            let code = part.column(PARTITION)?.str()?.get(0).unwrap_or(NO_PROVINCE).to_string();
+            if code != NO_PROVINCE && (code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric())) {
                 bail!("gold table {table}: {PARTITION} {code:?} cannot name a folder");
             }
             let mut data = part.drop(PARTITION)?;
@@ -150,21 +164,20 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
 }
 
 /// Checks `df` against the table's declaration and publishes it, sorted by
-/// the declared key; rows without a province cannot be placed in a partition
-/// and are left out with a warning naming `stage`. Returns the partitions.
+/// the declared key. Rows without a province are published with a null
+/// `province_code` (see the module's note) and a warning naming `stage`:
+/// they are in the table, in no province's lists. Returns the partitions.
 pub fn publish(lake_root: &Path, table: &GoldTable, df: DataFrame, stage: &str) -> Result<usize> {
     table.check(&df)?;
     let missing = df.column(PARTITION)?.null_count();
-    let df = if missing > 0 {
-        tracing::warn!(stage, table = table.name, rows = missing, "rows without a province left out of the gold table");
-        df.lazy().filter(col(PARTITION).is_not_null()).collect()?
-    } else {
-        df
-    };
+    if missing > 0 {
+        tracing::warn!(stage, table = table.name, rows = missing, "rows without a province: published with a null province_code, in no province's lists");
+    }
     write_partitioned_by(lake_root, table.name, df, table.key)
 }
 
-/// The province codes a gold table has partitions for, sorted.
+/// The province codes a gold table has partitions for, sorted (not the
+/// partition of rows without a province).
 pub fn partitions(lake_root: &Path, table: &str) -> Result<Vec<String>> {
     let dir = table_dir(lake_root, table);
     if !dir.exists() {
@@ -174,7 +187,9 @@ pub fn partitions(lake_root: &Path, table: &str) -> Result<Vec<String>> {
     for e in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
         let name = e?.file_name();
         if let Some(code) = name.to_str().and_then(|n| n.strip_prefix(&format!("{PARTITION}="))) {
-            out.push(code.to_string());
+            if code != NO_PROVINCE {
+                out.push(code.to_string());
+            }
         }
     }
     out.sort();
@@ -183,7 +198,12 @@ pub fn partitions(lake_root: &Path, table: &str) -> Result<Vec<String>> {
 
 /// Reads one province of a gold table, with its `province_code` column first.
 pub fn read_partition(lake_root: &Path, table: &str, province: &str) -> Result<DataFrame> {
-    let dir = partition_dir(lake_root, table, province);
+    read_folder(lake_root, table, Some(province))
+}
+
+/// One partition's rows, `province` None for the rows without a province.
+fn read_folder(lake_root: &Path, table: &str, province: Option<&str>) -> Result<DataFrame> {
+    let dir = partition_dir(lake_root, table, province.unwrap_or(NO_PROVINCE));
     // Plain file reads (a scan would add the Hive column itself, typed by guess).
     let mut df: Option<DataFrame> = None;
     for f in super::parquet_files(&dir)? {
@@ -196,17 +216,21 @@ pub fn read_partition(lake_root: &Path, table: &str, province: &str) -> Result<D
         }
     }
     let Some(mut df) = df else { bail!("{} has no Parquet file", dir.display()) };
-    let code = Column::new(PARTITION.into(), vec![province; df.height()]);
+    let code = Column::new(PARTITION.into(), vec![province; df.height()]).cast(&DataType::String)?;
     df.insert_column(0, code)?;
     Ok(df)
 }
 
-/// Reads a whole gold table (every province), `province_code` first;
-/// `None` when the table has no partitions.
+/// Reads a whole gold table (every province, and the rows without one),
+/// `province_code` first; `None` when the table has no partitions.
 pub fn read_partitioned(lake_root: &Path, table: &str) -> Result<Option<DataFrame>> {
     let mut out: Option<DataFrame> = None;
-    for p in partitions(lake_root, table)? {
-        let df = read_partition(lake_root, table, &p)?;
+    let mut folders: Vec<Option<String>> = partitions(lake_root, table)?.into_iter().map(Some).collect();
+    if partition_dir(lake_root, table, NO_PROVINCE).exists() {
+        folders.push(None);
+    }
+    for p in folders {
+        let df = read_folder(lake_root, table, p.as_deref())?;
         match &mut out {
             None => out = Some(df),
             Some(acc) => {
@@ -250,6 +274,34 @@ mod tests {
         assert_eq!(partitions(dir.path(), "t").unwrap(), vec!["01"]);
         let left: Vec<_> = fs::read_dir(dir.path().join("gold")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from("t")]);
+    }
+
+    #[test]
+    fn rows_without_a_province_are_published_as_null_and_an_empty_table_keeps_its_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let df = df!(
+            "province_code" => [Some("79"), None, Some("01")],
+            "unit_code" => ["B", "Z", "A"],
+            "debt" => [3i64, 1, 2],
+        )
+        .unwrap();
+        assert_eq!(write_partitioned(dir.path(), "t", df).unwrap(), 3);
+        assert_eq!(partitions(dir.path(), "t").unwrap(), vec!["01", "79"], "no province is no province's partition");
+        assert!(dir.path().join("gold/t/province_code=__HIVE_DEFAULT_PARTITION__/part-0.parquet").exists());
+        let all = read_partitioned(dir.path(), "t").unwrap().unwrap();
+        assert_eq!(all.height(), 3);
+        assert_eq!(all.column("province_code").unwrap().dtype(), &DataType::String);
+        assert_eq!(all.column("province_code").unwrap().null_count(), 1);
+        assert_eq!(all.column("unit_code").unwrap().str().unwrap().get(2), Some("Z"));
+
+        // No rows: one empty file with the columns, where Hive readers look.
+        let empty = df!("province_code" => Vec::<&str>::new(), "unit_code" => Vec::<&str>::new(), "debt" => Vec::<i64>::new()).unwrap();
+        assert_eq!(write_partitioned(dir.path(), "t", empty).unwrap(), 0);
+        assert!(partitions(dir.path(), "t").unwrap().is_empty());
+        let raw = super::super::read_parquet(&dir.path().join("gold/t/province_code=__HIVE_DEFAULT_PARTITION__/part-0.parquet")).unwrap();
+        assert_eq!((raw.height(), raw.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>()), (0, vec!["unit_code", "debt"]));
+        let back = read_partitioned(dir.path(), "t").unwrap().unwrap();
+        assert_eq!((back.height(), back.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>()), (0, vec!["province_code", "unit_code", "debt"]));
     }
 
     #[test]
