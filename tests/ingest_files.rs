@@ -123,6 +123,31 @@ fn rejects_carry_line_column_reason_and_raw_text() {
 }
 
 #[test]
+fn reject_lines_are_physical_lines_with_crlf_endings_and_blank_lines() {
+    // Windows line endings, a blank line, a quoted field over two lines: the
+    // bad rows are on physical lines 3, 6 and 9 (the header is line 1).
+    let csv = format!(
+        "{UNITS_HEADER}\r\n\
+         U1,0100109106,A,01,,1,,,active\r\n\
+         U2,,B,99,,1,,,active\r\n\
+         \r\n\
+         U3,,\"two\r\nlines\",01,,1,,,active\r\n\
+         U4,,C,01,,5,,,active\r\n\
+         U5,,D,01,,1,,,active\r\n\
+         \r\n\
+         U6,,E,99,,1,,,active\r\n"
+    );
+    let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+    assert_eq!((f.rows, f.accepted, f.rejected), (6, 3, 3));
+    let rej = read_parquet(&dir.path().join("lake/rejects/si_units_20200608.parquet")).unwrap();
+    let lines: Vec<i64> = rej.column("line").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(lines, vec![3, 7, 10]);
+    let bronze = read_parquet(&dir.path().join("lake/bronze/si_units/si_units_20200608.parquet")).unwrap();
+    let bl: Vec<i64> = bronze.column("_source_line").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(bl, vec![2, 5, 8]);
+}
+
+#[test]
 fn parquet_extracts_are_validated_like_csv() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");

@@ -554,13 +554,74 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Offsets of a file's line-ending bytes (`\r`, `\n`), each with whether it is a `\n`.
+type Endings = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, bool)>>>;
+
+/// A reader that notes where the line endings it hands on are, so that a
+/// CSV record's physical line comes from its byte offset ([`LineOf`]). The
+/// csv crate's own line count is off by one per CRLF line ending before the
+/// record, and does not count blank lines; the rejects promise the physical
+/// line.
+struct NoteNewlines<R> {
+    inner: R,
+    at: u64,
+    endings: Endings,
+}
+
+impl<R: std::io::Read> std::io::Read for NoteNewlines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut q = self.endings.borrow_mut();
+        q.extend(memchr::memchr2_iter(b'\r', b'\n', &buf[..n]).map(|i| (self.at + i as u64, buf[i] == b'\n')));
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// The physical line (1-based) where a record starting at a byte offset
+/// has its first byte, from the line endings a [`NoteNewlines`] noted. The
+/// offset the csv crate gives a record is where it began reading it: the
+/// `\n` of the last line's CRLF, or blank lines before the record, come
+/// first and are passed over. Offsets asked for never decrease, so the
+/// endings before one are counted and let go (only those the CSV reader's
+/// buffer is ahead by are held).
+struct LineOf {
+    endings: Endings,
+    passed: u64,
+}
+
+impl LineOf {
+    fn new<R>(inner: R) -> (NoteNewlines<R>, LineOf) {
+        let endings = Endings::default();
+        (NoteNewlines { inner, at: 0, endings: endings.clone() }, LineOf { endings, passed: 0 })
+    }
+
+    fn line(&mut self, byte: u64) -> u64 {
+        let mut q = self.endings.borrow_mut();
+        let mut at = byte;
+        while let Some(&(p, newline)) = q.front() {
+            if p > at {
+                break;
+            }
+            // Before the record, or a line ending right where it was said to begin.
+            if p == at {
+                at += 1;
+            }
+            q.pop_front();
+            self.passed += u64::from(newline);
+        }
+        self.passed + 1
+    }
+}
+
 fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> bool) -> Result<Outcome> {
+    let f = std::fs::File::open(&x.path).with_context(|| format!("opening {}", x.path.display()))?;
+    let (f, mut line_of) = LineOf::new(f);
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
         .buffer_capacity(1 << 20)
-        .from_path(&x.path)
-        .with_context(|| format!("opening {}", x.path.display()))?;
+        .from_reader(f);
     let mut record = csv::ByteRecord::new();
     let header: Vec<String> = match rdr.read_byte_record(&mut record) {
         Ok(true) => match record.iter().map(|f| std::str::from_utf8(f).map(str::to_string)).collect::<Result<Vec<_>, _>>() {
@@ -589,7 +650,7 @@ fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> 
             Ok(false) => break,
             Err(e) => return Ok(Outcome::Refused(format!("{file}: not CSV: {e}"))),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_of.line(p.byte()));
         let mut fields: Vec<&str> = Vec::with_capacity(record.len());
         for f in record.iter() {
             match std::str::from_utf8(f) {
