@@ -45,11 +45,28 @@ pub fn next_period(paid_through: Month, payment_months: u32) -> (Month, Month) {
     (from, from.add(payment_months as i32 - 1))
 }
 
-/// One month of voluntary BHXH: `round(rate × income_basis) −
-/// round(support_share × rate × poverty_line)`.
+/// The rule (thresholds.csv) bounding the voluntary income basis from above,
+/// in base salaries.
+pub const INCOME_MAX_RULE: &str = "voluntary_income_max_base_salaries";
+
+/// The income basis month `m` is charged on: the chosen basis, within that
+/// month's bounds (DOMAIN: from the rural poverty line up to 20 × the base
+/// salary). A basis the poverty line has overtaken (1,000,000 chosen in
+/// 2020, the line 1,500,000 from 2022-01) is charged at the line; one over
+/// the ceiling, or a nonsensical one in the extract (0, 500,000,000), at
+/// the nearer bound, never as given.
+pub fn charged_basis(r: &Reference, income_basis: i64, m: Month) -> Result<i64> {
+    let lo = r.poverty_line(m)?;
+    let hi = r.threshold(INCOME_MAX_RULE, m)? * r.base_salary(m)?;
+    Ok(income_basis.clamp(lo, hi.max(lo)))
+}
+
+/// One month of voluntary BHXH: `round(rate × basis) −
+/// round(support_share × rate × poverty_line)`, the basis
+/// [`charged_basis`].
 pub fn voluntary_month(r: &Reference, income_basis: i64, group: SupportGroup, m: Month) -> Result<i64> {
     let rate = r.scheme_rate(Scheme::VoluntarySi, m)?;
-    let gross = crate::reference::apply_bp(income_basis, rate);
+    let gross = crate::reference::apply_bp(charged_basis(r, income_basis, m)?, rate);
     let support = apply_bp2(r.poverty_line(m)?, rate, r.support_share(group, m)?);
     Ok(gross - support)
 }
@@ -146,6 +163,23 @@ mod tests {
         // other: 15,400 then 33,000.
         let want = 3 * (330_000 - 15_400) + 3 * (330_000 - 33_000);
         assert_eq!(amount_due(&r, &vol(1_500_000, SupportGroup::Other, 6, "2021-09")).unwrap(), want);
+    }
+
+    #[test]
+    fn the_income_basis_is_charged_within_its_bounds_each_month() {
+        let r = shipped();
+        // 2020: the poverty line 700,000 (22% = 154,000), the ceiling 20 ×
+        // 1,490,000 = 29,800,000 (22% = 6,556,000); `other` support 15,400.
+        assert_eq!(amount_due(&r, &vol(0, SupportGroup::Other, 3, "2020-07")).unwrap(), 3 * (154_000 - 15_400), "0: at the line");
+        assert_eq!(amount_due(&r, &vol(700_000, SupportGroup::Other, 1, "2020-07")).unwrap(), 154_000 - 15_400, "the line itself");
+        assert_eq!(amount_due(&r, &vol(29_800_000, SupportGroup::Other, 1, "2020-07")).unwrap(), 6_556_000 - 15_400, "the ceiling itself");
+        assert_eq!(amount_due(&r, &vol(500_000_000, SupportGroup::Other, 1, "2020-07")).unwrap(), 6_556_000 - 15_400, "over: at the ceiling");
+        // 1,000,000 chosen in 2020, paid through 2021-10 for 6 months: two
+        // months of 2021 on 1,000,000 (220,000 − 15,400), four of 2022 on
+        // the new line 1,500,000 (330,000 − 33,000).
+        assert_eq!(amount_due(&r, &vol(1_000_000, SupportGroup::Other, 6, "2021-10")).unwrap(), 2 * (220_000 - 15_400) + 4 * (330_000 - 33_000));
+        // The ceiling follows the base salary: 1,800,000 from 2023-07 (20 × = 36,000,000, 22% = 7,920,000).
+        assert_eq!(amount_due(&r, &vol(40_000_000, SupportGroup::Other, 1, "2023-06")).unwrap(), 7_920_000 - 33_000);
     }
 
     #[test]
