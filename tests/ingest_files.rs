@@ -42,6 +42,24 @@ fn missing_required_column_refuses_the_whole_file() {
 }
 
 #[test]
+fn an_unknown_column_named_like_a_generated_one_refuses_the_file() {
+    // `name_raw` is the raw twin ingest writes beside `name`; `_source_line`
+    // a lineage column. Either in the extract would collide in bronze: the
+    // file is refused with the column named, the run goes on.
+    for extra in ["name_raw", "_source_line"] {
+        let csv = format!("{UNITS_HEADER},{extra}\nU1,0100109106,Công ty A,01,,1,,,active,x\n");
+        let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+        let why = f.refused.expect("refused");
+        assert!(why.contains(extra) && why.contains("si_units_20200608.csv"), "{why}");
+        assert!(!dir.path().join("lake/bronze/si_units").exists(), "nothing of it loaded");
+    }
+    // A column merely starting with an underscore is an ordinary extra.
+    let csv = format!("{UNITS_HEADER},_note\nU1,0100109106,Công ty A,01,,1,,,active,x\n");
+    let (_dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+    assert_eq!((f.refused, f.accepted), (None, 1));
+}
+
+#[test]
 fn not_utf8_refuses_the_whole_file() {
     let mut bytes = format!("{UNITS_HEADER}\nU1,0100109106,Công ty A,01,,1,,,active\n").into_bytes();
     bytes.extend_from_slice(b"U2,0300588569,C\xf4ng ty B,79,,1,,,active\n"); // Latin-1 "ô"

@@ -322,6 +322,11 @@ fn map_header(dataset: &Dataset, header: &[String], file: &str) -> Result<Header
         if header[..i].contains(h) {
             return Err(format!("{file}: column {h} appears twice in the header"));
         }
+        if dataset.column(h).is_none() && generated_column(dataset, h) {
+            return Err(format!(
+                "{file}: column {h} is a name ingest writes itself (lineage columns and each name's _raw); rename it in the extract"
+            ));
+        }
     }
     let mut contract = Vec::with_capacity(dataset.columns.len());
     for c in dataset.columns {
@@ -338,6 +343,18 @@ fn map_header(dataset: &Dataset, header: &[String], file: &str) -> Result<Header
         .map(|(i, h)| (i, h.clone()))
         .collect();
     Ok(HeaderMap { contract, extra, width: header.len() })
+}
+
+/// Lineage columns ingest adds to every bronze row ([`Loader::chunk`]).
+pub const LINEAGE_COLUMNS: [&str; 4] = ["_source_file", "_source_line", "_extract_date", "_extract_version"];
+
+/// Whether `name` is a column ingest writes itself: a lineage column, or
+/// the `_raw` twin of a name column. An unknown extract column of that name
+/// would collide with it in bronze, so the file is refused with a reason
+/// rather than failing the run.
+fn generated_column(dataset: &Dataset, name: &str) -> bool {
+    LINEAGE_COLUMNS.contains(&name)
+        || dataset.columns.iter().any(|c| c.kind == Kind::Name && name.strip_suffix("_raw") == Some(c.name))
 }
 
 /// Column buffers for one chunk of accepted rows.
@@ -508,11 +525,12 @@ impl<'a> Loader<'a> {
     fn chunk(&mut self) -> Result<DataFrame> {
         let n = self.lines.len();
         let mut cols: Vec<polars::prelude::Column> = self.columns.iter_mut().map(|(name, b)| b.take(name)).collect();
-        cols.push(Series::new("_source_file".into(), vec![self.file; n]).into_column());
-        cols.push(Series::new("_source_line".into(), std::mem::take(&mut self.lines)).into_column());
+        let [file, line, date, version] = LINEAGE_COLUMNS;
+        cols.push(Series::new(file.into(), vec![self.file; n]).into_column());
+        cols.push(Series::new(line.into(), std::mem::take(&mut self.lines)).into_column());
         let d = days(self.x.extract_date);
-        cols.push(Int32Chunked::new("_extract_date".into(), vec![d; n]).into_series().cast(&DataType::Date)?.into_column());
-        cols.push(Series::new("_extract_version".into(), vec![i64::from(self.x.version); n]).into_column());
+        cols.push(Int32Chunked::new(date.into(), vec![d; n]).into_series().cast(&DataType::Date)?.into_column());
+        cols.push(Series::new(version.into(), vec![i64::from(self.x.version); n]).into_column());
         Ok(DataFrame::new(n, cols)?)
     }
 
