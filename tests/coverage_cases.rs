@@ -224,6 +224,7 @@ fn reason_codes_worklists_exports_and_development() {
     assert_eq!(col_str(&unreg, "tax_code"), [Some(c.e3.clone())]);
     assert_eq!(col_i64(&unreg, "employees_in_tax"), [Some(1)]);
     assert_eq!(col_i64(&unreg, "wage_fund_3m"), [Some(15_000_000)]);
+    assert_eq!(col_i64(&unreg, "wage_months"), [Some(3)], "coverage.toml's recent_months");
     assert_eq!(col_i64(&unreg, "priority"), [Some(1)]);
     // 15,000,000 / 3 months × 32% (2020 rates).
     assert_eq!(col_i64(&unreg, "estimated_monthly_contributions"), [Some(1_600_000)]);
@@ -283,6 +284,9 @@ fn reason_codes_worklists_exports_and_development() {
     assert!(p79.contains("U2") && !p79.contains("Trần Thị Bình"));
     let p02 = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/02/officer_worklists.csv")).unwrap();
     assert_eq!(p02.lines().count(), 1, "a province with nothing this week gets the header only");
+    let inspection = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/01/inspection_list.csv")).unwrap();
+    let e3_line = inspection.lines().find(|l| l.contains(c.e3.as_str())).expect("E3 on the inspection list");
+    assert!(e3_line.contains("1 lao động có thu nhập trong dữ liệu thuế 3 tháng gần nhất, tổng thu nhập chịu thuế 15.000.000 đồng"), "{e3_line}");
 
     // --- a month later E1 declares Bình: the next run reports her developed.
     let inbox = dir.path().join("inbox");

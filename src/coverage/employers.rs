@@ -130,6 +130,7 @@ pub(crate) fn frame(ctx: &Ctx, rows: &[EmployerRow]) -> Result<DataFrame> {
             Column::new("tax_code".into(), rows.iter().map(|r| r.tax_code.clone()).collect::<Vec<_>>()),
             Column::new("employees_in_tax".into(), rows.iter().map(|r| r.employees_in_tax).collect::<Vec<_>>()),
             Column::new("wage_fund_3m".into(), rows.iter().map(|r| r.wage_fund).collect::<Vec<_>>()),
+            Column::new("wage_months".into(), vec![i64::from(ctx.cfg.unregistered.recent_months); n]),
             Column::new("employees_declared".into(), rows.iter().map(|r| r.employees_declared).collect::<Vec<_>>()),
             Column::new("estimated_monthly_contributions".into(), rows.iter().map(|r| r.monthly_gap).collect::<Vec<_>>()),
             Column::new("priority_score".into(), rows.iter().map(|r| r.score).collect::<Vec<_>>()),

@@ -71,12 +71,14 @@ pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str
     let (tax, off) = (super::frame::strs(&df, "tax_code")?, super::frame::strs(&df, "officer_id")?);
     let (emp, fund, declared) =
         (super::frame::ints(&df, "employees_in_tax")?, super::frame::ints(&df, "wage_fund_3m")?, super::frame::ints(&df, "employees_declared")?);
+    let window = super::frame::ints(&df, "wage_months")?;
     Ok((0..df.height())
         .map(|i| {
             let n = emp[i].unwrap_or(0);
             let evidence = if n > 0 {
                 format!(
-                    "Chưa đăng ký tham gia BHXH: {n} lao động có thu nhập trong dữ liệu thuế 3 tháng gần nhất, tổng thu nhập chịu thuế {} đồng",
+                    "Chưa đăng ký tham gia BHXH: {n} lao động có thu nhập trong dữ liệu thuế {} tháng gần nhất, tổng thu nhập chịu thuế {} đồng",
+                    window[i].unwrap_or(0),
                     vnd(fund[i].unwrap_or(0))
                 )
             } else {
