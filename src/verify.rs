@@ -4,14 +4,18 @@
 //!   citizen ID, a personal tax code or a name: no column of those names, and
 //!   no text value shaped like a CCCD (12 digits, valid province and
 //!   century/sex digit) or a CMND (9 digits).
-//! - Action lists (`exports/<as_of>/<province>/*.csv`) must hold only their
-//!   province's rows: every value of a `province_code` (or `Mã tỉnh`) column
-//!   equals the folder's code.
+//! - Action lists (`exports/<as_of>/<province>/*.csv`, and every sheet of
+//!   the province's workbook `*.xlsx`) must hold only their province's rows:
+//!   every value of a `province_code` (or `Mã tỉnh`) column equals the
+//!   folder's code.
+//! - The weekly summary page (`*.html`) is aggregates only: no number in it
+//!   may be shaped like a citizen ID.
 
 use crate::ids::{check_citizen_id, mask, CitizenId};
 use crate::lake::read_parquet;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
+use calamine::{open_workbook, Data, Reader, Xlsx};
 use polars::prelude::DataType;
 use std::path::{Path, PathBuf};
 
@@ -56,11 +60,13 @@ pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Fin
             }
         }
     }
+    // The folder a list sits in is its province.
+    let province_folder = |path: &Path| {
+        let folder = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str())?;
+        reference.is_province(folder).then(|| folder.to_string())
+    };
     for path in crate::lake::files_under(exports, "csv") {
-        let Some(folder) = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) else { continue };
-        if !reference.is_province(folder) {
-            continue;
-        }
+        let Some(folder) = province_folder(&path) else { continue };
         let mut rdr = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
         let headers = rdr.headers()?.clone();
         let Some(at) = headers.iter().position(|h| PROVINCE_HEADERS.contains(&h.trim_start_matches('\u{feff}'))) else {
@@ -76,6 +82,49 @@ pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Fin
                     });
                     break;
                 }
+            }
+        }
+    }
+    for path in crate::lake::files_under(exports, "xlsx") {
+        let Some(folder) = province_folder(&path) else { continue };
+        findings.extend(workbook_findings(&path, &folder)?);
+    }
+    for path in crate::lake::files_under(exports, "html") {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let hit = text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|v| matches!(check_citizen_id(v, is_province), Some(CitizenId::Cmnd | CitizenId::Cccd { .. })));
+        if let Some(v) = hit {
+            findings.push(Finding { path: path.clone(), problem: format!("summary page holds a citizen ID ({})", mask(v)) });
+        }
+    }
+    Ok(findings)
+}
+
+/// Every sheet of a province's workbook: the first row is the header; a
+/// province column's values must all be the folder's code.
+fn workbook_findings(path: &Path, folder: &str) -> Result<Vec<Finding>> {
+    let mut wb: Xlsx<_> = open_workbook(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut findings = Vec::new();
+    for sheet in wb.sheet_names() {
+        let range = wb.worksheet_range(&sheet).with_context(|| format!("reading sheet {sheet} of {}", path.display()))?;
+        let mut rows = range.rows();
+        let Some(header) = rows.next() else { continue };
+        let Some(at) = header.iter().position(|h| matches!(h, Data::String(s) if PROVINCE_HEADERS.contains(&s.as_str()))) else {
+            continue;
+        };
+        for (i, row) in rows.enumerate() {
+            let code = match row.get(at) {
+                Some(Data::String(s)) => s.clone(),
+                Some(Data::Empty) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            if code != folder {
+                findings.push(Finding {
+                    path: path.to_path_buf(),
+                    problem: format!("sheet {sheet} row {} belongs to province {code}, not {folder}", i + 2),
+                });
+                break;
             }
         }
     }
@@ -108,6 +157,20 @@ mod tests {
         let mut named = polars::df!("full_name" => ["Nguyễn Văn An"]).unwrap();
         write_parquet(&lake.join("gold/other/province_code=01/part-0.parquet"), &mut named).unwrap();
         std::fs::write(&csv, "\u{feff}province_code,unit_code\n01,TA0001\n79,TA0002\n").unwrap();
+        let xlsx = exports.join("2020-06-08/01/bhxh_01_2020-06-08.xlsx");
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        for (sheet, codes) in [("Nợ", ["01", "01"]), ("Khác", ["01", "79"])] {
+            let ws = wb.add_worksheet().set_name(sheet).unwrap();
+            ws.write(0, 0, "Mã đơn vị").unwrap();
+            ws.write(0, 1, "Mã tỉnh").unwrap();
+            for (r, code) in codes.iter().enumerate() {
+                ws.write(r as u32 + 1, 0, "TA0001").unwrap();
+                ws.write(r as u32 + 1, 1, *code).unwrap();
+            }
+        }
+        wb.save(&xlsx).unwrap();
+        let html = exports.join("2020-06-08/01/bao_cao_tuan.html");
+        std::fs::write(&html, "<p>Thu 1.234.567 đồng, 12 đơn vị, tuần 2020-W23</p><p>001185012345</p>").unwrap();
         let found = run(&lake, &exports, &reference()).unwrap();
         let problems: Vec<&str> = found.iter().map(|f| f.problem.as_str()).collect();
         assert_eq!(
@@ -116,6 +179,8 @@ mod tests {
                 "analyst table has personal column full_name",
                 "column note holds a citizen ID (001*********)",
                 "line 3 belongs to province 79, not 01",
+                "sheet Khác row 3 belongs to province 79, not 01",
+                "summary page holds a citizen ID (001*********)",
             ]
         );
     }
