@@ -161,10 +161,15 @@ impl<K: PartialEq + std::fmt::Debug, V: Copy> Timeline<K, V> {
     }
     /// Refuses overlapping periods for the same key: a month must have one value.
     fn check(&self) -> Result<()> {
+        self.check_by(|a, b| a == b)
+    }
+    /// Refuses overlapping periods for keys `clash` says cover a common case
+    /// (the same key, or, for member ranges, ranges that share a member).
+    fn check_by(&self, clash: impl Fn(&K, &K) -> bool) -> Result<()> {
         for (i, (k, p, _)) in self.rows.iter().enumerate() {
             for (k2, p2, _) in &self.rows[i + 1..] {
                 let overlap = p.from <= p2.to.unwrap_or(Month(i32::MAX)) && p2.from <= p.to.unwrap_or(Month(i32::MAX));
-                if k == k2 && overlap {
+                if clash(k, k2) && overlap {
                     bail!("reference table {}: overlapping periods for {:?} ({} and {})", self.table, k, p.from, p2.from);
                 }
             }
@@ -363,6 +368,9 @@ impl Reference {
         reference.ceilings.check()?;
         reference.interest.check()?;
         reference.thresholds.check()?;
+        // Member ranges: a member order in two rows of one month would be
+        // priced by whichever row comes first.
+        reference.household_shares.check_by(|(f1, t1), (f2, t2)| f1 <= &t2.unwrap_or(u32::MAX) && f2 <= &t1.unwrap_or(u32::MAX))?;
         if reference.provinces.len() != reference.province_index.len() {
             bail!("provinces.csv has duplicate codes");
         }
@@ -514,5 +522,25 @@ mod tests {
         assert_eq!(r.province("79").unwrap().code_2025, "79");
         assert_eq!(r.threshold("inspection_debt_months", jun20).unwrap(), 3);
         assert!(r.threshold("no_such_rule", jun20).is_err());
+    }
+
+    #[test]
+    fn overlapping_member_ranges_are_refused() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference");
+        let dir = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(&shipped).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "csv") {
+                std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        assert!(Reference::load(dir.path()).is_ok(), "the shipped tables load");
+        // Members 4–6 at 45% beside the shipped 4 (50%) and 5.. (40%).
+        let shares = dir.path().join("household_hi_shares.csv");
+        let mut text = std::fs::read_to_string(&shares).unwrap();
+        text.push_str("4,6,2024-01,2024-12,45,test\n");
+        std::fs::write(&shares, text).unwrap();
+        let err = Reference::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("household_hi_shares") && err.contains("overlapping"), "{err}");
     }
 }
