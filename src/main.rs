@@ -220,6 +220,9 @@ fn print_ingest(report: &IngestReport) {
             (_, Some(run)) => println!("{:<34} skipped: already ingested by run {run}", f.file),
             _ => println!("{:<34} {:>12} {:>12} {:>10}", f.file, f.rows, f.accepted, f.rejected),
         }
+        if !f.absent_columns.is_empty() {
+            println!("{:<34} no column {}: unknown to every rule", "", f.absent_columns.join(", "));
+        }
     }
     let (rows, accepted, rejected) = report.totals();
     println!("{:<34} {:>12} {:>12} {:>10}", "total", rows, accepted, rejected);

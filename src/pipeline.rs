@@ -333,6 +333,12 @@ fn stages_in_order(
                 stage = "ingest", file = %f.file, rows = f.rows, accepted = f.accepted,
                 rejected = f.rejected, seconds = f.seconds, "ingested"
             );
+            if !f.absent_columns.is_empty() {
+                tracing::warn!(
+                    stage = "ingest", file = %f.file, absent = %f.absent_columns.join(","),
+                    "optional columns absent from the header: their values are unknown to every rule"
+                );
+            }
         }
     }
     for name in &ingest.ignored {
@@ -878,6 +884,10 @@ pub struct ManifestInput {
     pub rows: u64,
     pub accepted: u64,
     pub rejected: u64,
+    /// Optional contract columns the file did not have (see
+    /// [`ingest::FileReport::absent_columns`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent_columns: Vec<String>,
 }
 
 impl From<&ingest::FileReport> for ManifestInput {
@@ -897,6 +907,7 @@ impl From<&ingest::FileReport> for ManifestInput {
             rows: f.rows,
             accepted: f.accepted,
             rejected: f.rejected,
+            absent_columns: f.absent_columns.clone(),
         }
     }
 }

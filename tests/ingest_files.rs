@@ -88,6 +88,7 @@ fn bom_any_column_order_and_unknown_columns() {
                closed,,2,79,CÔNG TY B,U2\n";
     let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
     assert_eq!((f.refused, f.rows, f.accepted, f.rejected), (None, 2, 2, 0));
+    assert_eq!(f.absent_columns, ["tax_code", "ward_code", "officer_id", "registered_on"], "named, in contract order");
     let df = read_parquet(&dir.path().join("lake/bronze/si_units/si_units_20200608.parquet")).unwrap();
     let names = df.column("name").unwrap().str().unwrap();
     assert_eq!(names.get(0), Some("Công ty TNHH An Bình, Hà Nội"));

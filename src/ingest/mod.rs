@@ -62,6 +62,10 @@ pub struct FileReport {
     pub rejected: u64,
     /// Set when the file was refused whole; nothing of it was loaded.
     pub refused: Option<String>,
+    /// Optional contract columns the file's header does not have: their
+    /// values are null in bronze, and the rules that read them see unknowns
+    /// (a tax_wages file without `contract` has no compulsory wages).
+    pub absent_columns: Vec<String>,
     /// Set when this exact content was ingested before (the earlier run's id).
     pub skipped: Option<String>,
     /// Extract version in the lake (a changed file under a known name is a new version).
@@ -289,11 +293,12 @@ pub fn ingest_extract(x: &Extract, lake: &Lake, reference: &Reference) -> Result
     let mut report = FileReport { dataset: x.dataset.name.to_string(), file, seconds: 0.0, ..Default::default() };
     match outcome {
         Outcome::Refused(why) => report.refused = Some(why),
-        Outcome::Loaded { rows, accepted, rejected } => {
+        Outcome::Loaded { rows, accepted, rejected, absent } => {
             if rows != accepted + rejected {
                 bail!("{}: {rows} rows read but {accepted} accepted + {rejected} rejected", report.file);
             }
             (report.rows, report.accepted, report.rejected) = (rows, accepted, rejected);
+            report.absent_columns = absent;
         }
     }
     report.seconds = start.elapsed().as_secs_f64();
@@ -301,7 +306,7 @@ pub fn ingest_extract(x: &Extract, lake: &Lake, reference: &Reference) -> Result
 }
 
 enum Outcome {
-    Loaded { rows: u64, accepted: u64, rejected: u64 },
+    Loaded { rows: u64, accepted: u64, rejected: u64, absent: Vec<String> },
     Refused(String),
 }
 
@@ -568,7 +573,11 @@ impl<'a> Loader<'a> {
         rej.write(&mut rejects)?;
         self.out.take().expect("bronze writer").commit()?;
         rej.commit()?;
-        Ok(Outcome::Loaded { rows: self.rows, accepted: self.accepted, rejected: n as u64 })
+        let absent = (self.x.dataset.columns.iter().zip(&self.header.contract))
+            .filter(|(_, at)| at.is_none())
+            .map(|(c, _)| c.name.to_string())
+            .collect();
+        Ok(Outcome::Loaded { rows: self.rows, accepted: self.accepted, rejected: n as u64, absent })
     }
 }
 
