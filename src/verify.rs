@@ -11,7 +11,7 @@
 //! - The weekly summary page (`*.html`) is aggregates only: no number in it
 //!   may be shaped like a citizen ID.
 
-use crate::ids::{check_citizen_id, mask, CitizenId};
+use crate::ids::{check_citizen_id, mask};
 use crate::lake::read_parquet;
 use crate::reference::Reference;
 use anyhow::{Context, Result};
@@ -35,7 +35,8 @@ pub struct Finding {
 /// Scans the lake; an empty result means it passed.
 pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
-    let is_province = |c: &str| reference.is_province(c);
+    // check_citizen_id answers only for all-digit values of 9 or 12 digits.
+    let id_shaped = |v: &str| check_citizen_id(v, |c: &str| reference.is_province(c)).is_some();
     for path in crate::lake::files_under(&lake.join("gold"), "parquet") {
         let df = read_parquet(&path)?;
         for c in df.columns() {
@@ -48,10 +49,7 @@ pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Fin
                 continue;
             }
             let ca = c.as_materialized_series().str()?.clone();
-            let hit = (0..ca.len()).filter_map(|i| ca.get(i)).find(|v| {
-                let digits = v.bytes().all(|b| b.is_ascii_digit());
-                digits && matches!(check_citizen_id(v, is_province), Some(CitizenId::Cmnd | CitizenId::Cccd { .. }))
-            });
+            let hit = (0..ca.len()).filter_map(|i| ca.get(i)).find(|v| id_shaped(v));
             if let Some(v) = hit {
                 findings.push(Finding {
                     path: path.clone(),
@@ -72,17 +70,9 @@ pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Fin
         let Some(at) = headers.iter().position(|h| PROVINCE_HEADERS.contains(&h.trim_start_matches('\u{feff}'))) else {
             continue;
         };
-        for (i, rec) in rdr.records().enumerate() {
-            let rec = rec?;
-            if let Some(code) = rec.get(at) {
-                if code != folder {
-                    findings.push(Finding {
-                        path: path.clone(),
-                        problem: format!("line {} belongs to province {code}, not {folder}", i + 2),
-                    });
-                    break;
-                }
-            }
+        let codes = rdr.records().map(|rec| Ok(rec?.get(at).unwrap_or_default().to_string()));
+        if let Some((line, code)) = first_foreign(codes, &folder)? {
+            findings.push(Finding { path: path.clone(), problem: format!("line {line} belongs to province {code}, not {folder}") });
         }
     }
     for path in crate::lake::files_under(exports, "xlsx") {
@@ -91,9 +81,7 @@ pub fn run(lake: &Path, exports: &Path, reference: &Reference) -> Result<Vec<Fin
     }
     for path in crate::lake::files_under(exports, "html") {
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let hit = text
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|v| matches!(check_citizen_id(v, is_province), Some(CitizenId::Cmnd | CitizenId::Cccd { .. })));
+        let hit = text.split(|c: char| !c.is_ascii_digit()).find(|v| id_shaped(v));
         if let Some(v) = hit {
             findings.push(Finding { path: path.clone(), problem: format!("summary page holds a citizen ID ({})", mask(v)) });
         }
@@ -113,22 +101,33 @@ fn workbook_findings(path: &Path, folder: &str) -> Result<Vec<Finding>> {
         let Some(at) = header.iter().position(|h| matches!(h, Data::String(s) if PROVINCE_HEADERS.contains(&s.as_str()))) else {
             continue;
         };
-        for (i, row) in rows.enumerate() {
-            let code = match row.get(at) {
+        let codes = rows.map(|row| {
+            Ok(match row.get(at) {
                 Some(Data::String(s)) => s.clone(),
                 Some(Data::Empty) | None => String::new(),
                 Some(other) => other.to_string(),
-            };
-            if code != folder {
-                findings.push(Finding {
-                    path: path.to_path_buf(),
-                    problem: format!("sheet {sheet} row {} belongs to province {code}, not {folder}", i + 2),
-                });
-                break;
-            }
+            })
+        });
+        if let Some((row, code)) = first_foreign(codes, folder)? {
+            findings.push(Finding {
+                path: path.to_path_buf(),
+                problem: format!("sheet {sheet} row {row} belongs to province {code}, not {folder}"),
+            });
         }
     }
     Ok(findings)
+}
+
+/// The first data row (numbered from 2, the header being row 1) of a list
+/// whose province column is not the folder's, with its code.
+fn first_foreign(codes: impl Iterator<Item = Result<String>>, folder: &str) -> Result<Option<(usize, String)>> {
+    for (i, code) in codes.enumerate() {
+        let code = code?;
+        if code != folder {
+            return Ok(Some((i + 2, code)));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
