@@ -138,7 +138,7 @@ pub fn render() -> String {
     let _ = writeln!(w, "CSV, UTF-8 with a byte-order mark, one folder per province holding that province's rows only; they carry identities. Types: `vnd` is whole VND, `month` is `YYYY-MM`, `date` is `YYYY-MM-DD`, `share` a fraction (0.25).\n");
     let _ = writeln!(
         w,
-        "Beside them, the export stage writes `bhxh_<province_code>_<as_of>.xlsx`: one workbook with a sheet per list ({}), the same rows and Vietnamese headers, money as VND (`#,##0 ₫`), dates as dates, codes as text, the header row frozen; and `{}`, a one-page summary of the report week with charts of the last {} weeks (collected vs the straight-line plan; participants by scheme).",
+        "Beside them, the export stage writes `bhxh_<province_code>_<as_of>.xlsx`: one workbook with a sheet per list ({}), the same rows and Vietnamese headers, money as VND (`#,##0 ₫`), dates as dates, codes as text, the header row frozen, and a last sheet, `Giải thích mã`, saying in Vietnamese what each code in the lists means (reasons, match methods, schemes, statuses, sources); and `{}`, a one-page summary of the report week with charts of the last {} weeks (collected vs the straight-line plan; participants by scheme).",
         crate::export::lists().map(|l| l.iter().map(|l| format!("`{}`", l.sheet)).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
         crate::export::HTML_FILE,
         crate::export::REPORT_WEEKS,

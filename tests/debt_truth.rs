@@ -233,4 +233,28 @@ fn check(as_of: NaiveDate, people: u64, seed: u64, makeups_due: bool) {
     // bhxh verify: no personal data in gold, no foreign row in a province's folder.
     let reference = bhxh::reference::Reference::load(&reference_dir()).unwrap();
     assert_eq!(bhxh::verify::run(&lake, &lake.join("exports"), &reference).unwrap(), vec![]);
+
+    // Every code in every province's lists has its meaning in the workbook's
+    // legend sheet.
+    use bhxh::export::legend;
+    let mut seen = BTreeSet::new();
+    for p in &reference.provinces {
+        for (file, header) in legend::code_columns() {
+            let text = std::fs::read_to_string(ex.join(&p.code).join(file)).unwrap();
+            let mut rdr = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+            let at = rdr.headers().unwrap().iter().position(|h| h == header).unwrap_or_else(|| panic!("{file}: {header}"));
+            for r in rdr.records() {
+                for code in r.unwrap()[at].split(legend::SEPARATORS).filter(|c| !c.is_empty()) {
+                    assert!(legend::meaning(file, header, code).is_some(), "{file} {header}: {code} has no meaning in the legend");
+                    seen.insert((file, header, code.to_string()));
+                }
+            }
+        }
+    }
+    assert!(seen.len() >= 25, "the generated country shows most codes: {seen:?}");
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(ex.join("01").join(bhxh::export::workbook_name("01", as_of))).unwrap();
+    assert_eq!(wb.sheet_names().last().map(String::as_str), Some(legend::SHEET));
+    let sheet = wb.worksheet_range(legend::SHEET).unwrap();
+    assert_eq!(sheet.height(), legend::LEGEND.len() + 1, "the header and one row per code");
 }

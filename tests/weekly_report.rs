@@ -334,7 +334,9 @@ fn workbooks_round_trip_and_hold_their_province_only() {
         let code = p.file_name().unwrap().to_str().unwrap().to_string();
         let mut wb: Xlsx<_> = open_workbook(p.join(export::workbook_name(&code, d("2020-06-08")))).unwrap();
         let names: Vec<String> = wb.sheet_names().to_vec();
-        assert_eq!(names, lists.iter().map(|l| l.sheet.to_string()).collect::<Vec<_>>());
+        let mut want: Vec<String> = lists.iter().map(|l| l.sheet.to_string()).collect();
+        want.push(export::legend::SHEET.to_string());
+        assert_eq!(names, want, "one sheet per list, then the legend");
         for list in &lists {
             let range = wb.worksheet_range(list.sheet).unwrap();
             let mut rows = range.rows();

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! gold/province_weekly ─► weekly_report.csv, bao_cao_tuan.html (12-week summary)
-//! every list's CSV     ─► bhxh_<province>_<as_of>.xlsx (one sheet per list)
+//! every list's CSV     ─► bhxh_<province>_<as_of>.xlsx (one sheet per list,
+//!                         and a last sheet explaining the lists' codes)
 //! ```
 //! The earlier stages write their lists as CSV (UTF-8 with a byte-order
 //! mark, Vietnamese headers). This stage adds the weekly report and builds one
@@ -13,6 +14,7 @@
 //! declaration stops the stage: the workbook never guesses.
 
 mod html;
+pub mod legend;
 
 use crate::assess::export::{exports_dir, C12_EXPORT, INSPECTION_EXPORT};
 use crate::lake::{gold, write_csv, Lake};
@@ -368,6 +370,22 @@ fn write_workbook(pdir: &Path, province: &str, as_of: NaiveDate, lists: &[List])
             ws.autofilter(0, 0, last_row, (list.columns.len() - 1) as u16)?;
         }
     }
+    // The codes of the lists, in Vietnamese (`legend`).
+    let ws = wb.add_worksheet();
+    ws.set_name(legend::SHEET)?;
+    for (c, h) in legend::HEADERS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &header)?;
+    }
+    for (c, width) in [22.0, 16.0, 28.0, 80.0].into_iter().enumerate() {
+        ws.set_column_width(c as u16, width)?;
+    }
+    for (r, (file, column, code, meaning)) in legend::LEGEND.iter().enumerate() {
+        let sheet = lists.iter().find(|l| l.file == *file).map_or(*file, |l| l.sheet);
+        for (c, v) in [sheet, column, code, meaning].into_iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, v)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
     let target = pdir.join(workbook_name(province, as_of));
     let bytes = wb.save_to_buffer().with_context(|| format!("building {}", target.display()))?;
     crate::lake::write_file(&target, &bytes)?;
