@@ -46,13 +46,6 @@ pub fn silver_extra_columns(table: &str) -> &'static [(&'static str, &'static st
     }
 }
 
-const LINEAGE: [(&str, &str, &str); 4] = [
-    ("_source_file", "string", "Input file the row came from"),
-    ("_source_line", "int64", "Physical line in that file (header = 1); for Parquet extracts the 1-based row number"),
-    ("_extract_date", "date", "Extraction date from the file name"),
-    ("_extract_version", "int64", "1, or N for the N-th different content delivered under the same file name"),
-];
-
 /// The whole dictionary as Markdown.
 pub fn render() -> String {
     let mut s = String::new();
@@ -63,7 +56,7 @@ pub fn render() -> String {
     let _ = writeln!(w, "## Bronze: `bronze/<dataset>/<dataset>_<YYYYMMDD>.parquet`\n");
     let _ = writeln!(w, "One file per input extract, the accepted rows typed. Columns the contract does not know are kept as `string`. Every table also has the lineage columns:\n");
     let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
-    for (c, t, m) in LINEAGE {
+    for (c, t, m) in crate::ingest::LINEAGE {
         let _ = writeln!(w, "| `{c}` | {t} | {m} |");
     }
     for d in DATASETS {

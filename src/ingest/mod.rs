@@ -350,15 +350,21 @@ fn map_header(dataset: &Dataset, header: &[String], file: &str) -> Result<Header
     Ok(HeaderMap { contract, extra, width: header.len() })
 }
 
-/// Lineage columns ingest adds to every bronze row ([`Loader::chunk`]).
-pub const LINEAGE_COLUMNS: [&str; 4] = ["_source_file", "_source_line", "_extract_date", "_extract_version"];
+/// Lineage columns ingest adds to every bronze row ([`Loader::chunk`]):
+/// (name, type, meaning), as the data dictionary lists them.
+pub const LINEAGE: [(&str, &str, &str); 4] = [
+    ("_source_file", "string", "Input file the row came from"),
+    ("_source_line", "int64", "Physical line in that file (header = 1); for Parquet extracts the 1-based row number"),
+    ("_extract_date", "date", "Extraction date from the file name"),
+    ("_extract_version", "int64", "1, or N for the N-th different content delivered under the same file name"),
+];
 
 /// Whether `name` is a column ingest writes itself: a lineage column, or
 /// the `_raw` twin of a name column. An unknown extract column of that name
 /// would collide with it in bronze, so the file is refused with a reason
 /// rather than failing the run.
 fn generated_column(dataset: &Dataset, name: &str) -> bool {
-    LINEAGE_COLUMNS.contains(&name)
+    LINEAGE.iter().any(|(c, _, _)| *c == name)
         || dataset.columns.iter().any(|c| c.kind == Kind::Name && name.strip_suffix("_raw") == Some(c.name))
 }
 
@@ -530,7 +536,7 @@ impl<'a> Loader<'a> {
     fn chunk(&mut self) -> Result<DataFrame> {
         let n = self.lines.len();
         let mut cols: Vec<polars::prelude::Column> = self.columns.iter_mut().map(|(name, b)| b.take(name)).collect();
-        let [file, line, date, version] = LINEAGE_COLUMNS;
+        let [file, line, date, version] = LINEAGE.map(|(c, _, _)| c);
         cols.push(Series::new(file.into(), vec![self.file; n]).into_column());
         cols.push(Series::new(line.into(), std::mem::take(&mut self.lines)).into_column());
         let d = days(self.x.extract_date);
