@@ -13,6 +13,7 @@ pub mod conform;
 pub mod contract;
 pub mod coverage;
 pub mod dictionary;
+pub mod editions;
 pub mod export;
 pub mod generate;
 pub mod ids;

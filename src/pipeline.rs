@@ -12,6 +12,7 @@ use crate::lake::memo::{Fingerprint, Memo};
 use crate::lake::remote::{is_remote, Remote};
 use crate::lake::Lake;
 use crate::link::{self, LinkReport};
+use crate::month::Month;
 use crate::person_key::PersonKeyer;
 use crate::reference::Reference;
 use crate::export::{self, ExportReport};
@@ -20,6 +21,7 @@ use crate::voluntary::{self, ScoringConfig, VoluntaryReport};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -221,6 +223,7 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
         code_version: env!("CARGO_PKG_VERSION").into(),
         reference_blake3: reference_hash(&cfg.reference).unwrap_or_default(),
         config: cfg.clone(),
+        rules_in_force: rules_in_force(cfg),
         inputs: result.as_ref().map(|(i, ..)| i.files.iter().map(ManifestInput::from).collect()).unwrap_or_default(),
         conform: result
             .as_ref()
@@ -242,6 +245,15 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
         publish_manifest(&lake, &run_id, cfg.as_of)?;
     }
     Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, export, side_by_side, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Each rules file's edition in force at the run's as-of month (a file that
+/// does not load is left out: the run has failed on it already).
+fn rules_in_force(cfg: &RunConfig) -> BTreeMap<String, String> {
+    let m = Month::of_date(cfg.as_of);
+    let coverage = CoverageConfig::load(&cfg.coverage, m).ok().map(|e| e.valid_from);
+    let scoring = ScoringConfig::load(&cfg.scoring, m).ok().map(|e| e.valid_from);
+    [("coverage.toml", coverage), ("scoring.toml", scoring)].into_iter().filter_map(|(k, v)| Some((k.to_string(), v?.to_string()))).collect()
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -315,8 +327,11 @@ fn stages_in_order(
 ) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
     let reference = Reference::load(&cfg.reference)?;
     let link_cfg = link::LinkConfig::load(&cfg.linkage)?;
-    let coverage_cfg = CoverageConfig::load(&cfg.coverage)?;
-    let scoring_cfg = ScoringConfig::load(&cfg.scoring)?;
+    let coverage_cfg = CoverageConfig::load(&cfg.coverage, Month::of_date(cfg.as_of))?;
+    let scoring_cfg = ScoringConfig::load(&cfg.scoring, Month::of_date(cfg.as_of))?;
+    for (file, e) in [("coverage.toml", (coverage_cfg.valid_from, &coverage_cfg.source)), ("scoring.toml", (scoring_cfg.valid_from, &scoring_cfg.source))] {
+        tracing::info!(rules = file, valid_from = %e.0, source = e.1.as_deref().unwrap_or(""), "rules in force");
+    }
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
     let files = ingest::scan_inbox(&cfg.inbox).map(|(x, _)| x.len() as u64).unwrap_or(0);
@@ -375,15 +390,15 @@ fn stages_in_order(
     );
     // The kept steps' fingerprints are taken before any of the stages below
     // records into the memo (none of them reads another's steps).
-    let months = coverage_month_inputs(cfg, &memo)?;
+    let months = coverage_month_inputs(cfg, &memo, coverage_cfg.valid_from)?;
     let unit_months = assess_inputs(cfg, &memo)?;
-    let frames = voluntary_inputs(cfg, lake, &memo)?;
+    let frames = voluntary_inputs(cfg, lake, &memo, scoring_cfg.valid_from)?;
     let pool_key = voluntary_pool_key(cfg, lake, &memo, &keyer)?;
     let memo = Mutex::new(memo);
     let coverage_and_assess = || -> Result<(CoverageReport, AssessReport)> {
         let t = Instant::now();
         let months = months.map(|inputs| MonthCache::new(&memo, &lake.root, "coverage", inputs));
-        let coverage = coverage::run(lake, &coverage_cfg, &reference, &keyer, cfg.as_of, months)?;
+        let coverage = coverage::run(lake, &coverage_cfg.rules, &reference, &keyer, cfg.as_of, months)?;
         tracing::info!(
             stage = "coverage", uninsured = coverage.uninsured_pairs, unregistered = coverage.unregistered_employers,
             under_declared = coverage.under_declared_wages, should_have_resumed = coverage.should_have_resumed,
@@ -406,7 +421,7 @@ fn stages_in_order(
     // its own: nothing coverage or assess read or write.
     let voluntary = || -> Result<VoluntaryReport> {
         let frames = frames.map(|inputs| MonthCache::new(&memo, &lake.root, "voluntary", inputs));
-        let v = voluntary::run(lake, &scoring_cfg, &reference, &keyer, cfg.as_of, frames, pool_key.as_deref())?;
+        let v = voluntary::run(lake, &scoring_cfg.rules, &reference, &keyer, cfg.as_of, frames, pool_key.as_deref())?;
         tracing::info!(
             stage = "voluntary", prospects = v.prospects, model = %v.model, d08a = v.d08a_participants,
             d08a_vnd = v.d08a_amount, enrolled_after_listing = v.enrolled_after_listing, frames_reused = v.frames_reused,
@@ -487,12 +502,14 @@ pub(crate) fn peak_rss_mib() -> Option<u64> {
 const COVERAGE_MONTH_INPUTS: [&str; 3] = ["wages", "contributions", "units"];
 
 /// The fingerprint of what the coverage stage's month answers depend on:
-/// its rules, the reference tables, the silver tables they read and the
-/// links. `None` when a table's origin is unknown (written outside a run):
-/// then every month is computed and nothing is kept.
-fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>> {
+/// its rules (the file and the edition in force), the reference tables, the
+/// silver tables they read and the links. `None` when a table's origin is
+/// unknown (written outside a run): then every month is computed and
+/// nothing is kept.
+fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo, edition: Month) -> Result<Option<String>> {
     let mut f = Fingerprint::new("coverage/months");
     f.add_file("coverage.toml", &cfg.coverage)?;
+    f.add("coverage.toml edition", edition.to_string().as_bytes());
     f.add_dir("reference", &cfg.reference)?;
     for t in COVERAGE_MONTH_INPUTS {
         let Some(fp) = conform::table_fingerprint(memo, t) else { return Ok(None) };
@@ -530,9 +547,10 @@ const VOLUNTARY_CACHED_INPUTS: [&str; 5] = ["wages", "contributions", "household
 /// rules and the silver tables and links it reads (a table that is absent
 /// counts as such). `None` when a table's origin is unknown: then nothing is
 /// kept.
-fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo) -> Result<Option<String>> {
+fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo, edition: Month) -> Result<Option<String>> {
     let mut f = Fingerprint::new("voluntary/frames");
     f.add_file("scoring.toml", &cfg.scoring)?;
+    f.add("scoring.toml edition", edition.to_string().as_bytes());
     if !add_silver(&mut f, lake, memo, &VOLUNTARY_CACHED_INPUTS) {
         return Ok(None);
     }
@@ -801,11 +819,11 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
         Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden(), None)?),
         Single::Link => r.link = Some(link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?),
         Single::Coverage => {
-            r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage)?, &reference, &keyer, cfg.as_of, None)?)
+            r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage, Month::of_date(cfg.as_of))?.rules, &reference, &keyer, cfg.as_of, None)?)
         }
         Single::Assess => r.assess = Some(assess::run(&lake, &reference, cfg.as_of, None)?),
         Single::Voluntary => {
-            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring)?, &reference, &keyer, cfg.as_of, None, None)?)
+            r.voluntary = Some(voluntary::run(&lake, &ScoringConfig::load(&cfg.scoring, Month::of_date(cfg.as_of))?.rules, &reference, &keyer, cfg.as_of, None, None)?)
         }
         Single::Publish => r.publish = Some(publish::run(&lake, &reference, cfg.as_of, false)?),
         Single::Export => r.export = Some(export::run(&lake, &reference, cfg.as_of)?),
@@ -858,6 +876,9 @@ pub struct Manifest {
     pub code_version: String,
     pub reference_blake3: String,
     pub config: RunConfig,
+    /// Rules file → the month the edition applied took effect (see
+    /// [`crate::editions`]).
+    pub rules_in_force: BTreeMap<String, String>,
     pub inputs: Vec<ManifestInput>,
     /// Silver table → rows.
     pub conform: Vec<(String, u64)>,

@@ -359,3 +359,71 @@ fn a_declaration_at_a_unit_without_a_tax_code_is_declared_elsewhere() {
     // The cases of the base country are unchanged.
     assert_eq!(row("0100000003"), Some(("declared_elsewhere".into(), 0, 3)));
 }
+
+/// The coverage rules are dated (src/editions.rs): an amendment to
+/// coverage.toml applies from its month on, the manifest names the edition
+/// a run applied, and a nightly run that crosses the amendment recomputes
+/// what the old edition had computed, so that it equals a rebuild.
+#[test]
+fn a_coverage_amendment_applies_from_its_month_and_a_nightly_run_that_crosses_it_equals_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    country(&dir.path().join("inbox"));
+    let rules = dir.path().join("coverage.toml");
+    let shipped = std::fs::read_to_string(repo("pipelines/coverage.toml")).unwrap();
+    std::fs::write(
+        &rules,
+        shipped
+            + "\n[[amendment]]\nvalid_from = \"2020-07\"\nsource = \"test\"\n\
+               [amendment.unregistered]\nrecent_months = 2\n\
+               [amendment.under_declared]\nincome_share_percent = 20\n",
+    )
+    .unwrap();
+    let scoring = dir.path().join("scoring.toml");
+    let shipped = std::fs::read_to_string(repo("pipelines/scoring.toml")).unwrap();
+    std::fs::write(&scoring, shipped + "\n[[amendment]]\nvalid_from = \"2020-06\"\n[amendment.model.weights]\nstable_income = 2.0\n").unwrap();
+    let cfg = |lake: &str, as_of: &str| RunConfig { coverage: rules.clone(), scoring: scoring.clone(), lake: dir.path().join(lake), ..config(dir.path(), as_of) };
+    let under = |lake: &str| {
+        let df = read_partitioned(&Lake::new(dir.path().join(lake)), "under_declared_wages");
+        let mut rows: Vec<(String, String, i64)> = (0..df.height())
+            .map(|i| (col_str(&df, "person_key")[i].clone().unwrap(), col_str(&df, "rule")[i].clone().unwrap(), col_i64(&df, "month")[i].unwrap_or(0)))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let edition = |lake: &str| {
+        let runs = dir.path().join(lake).join("_runs");
+        let mut files: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(files.last().unwrap()).unwrap()).unwrap();
+        let e = &doc["rules_in_force"];
+        (e["coverage.toml"].as_str().unwrap().to_string(), e["scoring.toml"].as_str().unwrap().to_string())
+    };
+    let k = PersonKeyer::demo();
+
+    // June: the first edition (Lan's 25% is below 50%).
+    pipeline::run(&cfg("lake", "2020-06-08")).unwrap();
+    assert_eq!(edition("lake"), ("2018-01".into(), "2020-06".into()));
+    let june = under("lake");
+    assert_eq!(june.iter().filter(|r| r.0 == k.si("0100000008")).count(), 3, "{june:?}");
+    let unreg = read_partitioned(&Lake::new(dir.path().join("lake")), "unregistered_employers");
+    assert_eq!(col_i64(&unreg, "wage_months"), [Some(3)]);
+
+    // July, the same lake: the amendment (25% is not below 20%).
+    pipeline::run(&cfg("lake", "2020-07-08")).unwrap();
+    assert_eq!(edition("lake"), ("2020-07".into(), "2020-06".into()));
+    let july = under("lake");
+    assert_eq!(july.iter().filter(|r| r.0 == k.si("0100000008")).count(), 0, "{july:?}");
+    assert_eq!(july.iter().filter(|r| r.0 == k.si("0100000001")).count(), 3, "An is still below the minimum wage");
+    let unreg = read_partitioned(&Lake::new(dir.path().join("lake")), "unregistered_employers");
+    assert_eq!(col_i64(&unreg, "wage_months"), [Some(2)]);
+
+    // A rebuild in July from the same inbox gives the same answers.
+    pipeline::run(&RunConfig { full: true, ..cfg("rebuilt", "2020-07-08") }).unwrap();
+    assert_eq!(under("rebuilt"), july);
+    let rebuilt = read_partitioned(&Lake::new(dir.path().join("rebuilt")), "unregistered_employers");
+    assert_eq!(col_i64(&rebuilt, "wage_fund_3m"), col_i64(&unreg, "wage_fund_3m"));
+
+    // Before the first edition there are no rules: the run says so.
+    let err = format!("{:#}", pipeline::run(&cfg("early", "2017-12-08")).unwrap_err());
+    assert!(err.contains("no edition in force in 2017-12"), "{err}");
+}

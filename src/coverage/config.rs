@@ -1,5 +1,6 @@
 //! `pipelines/coverage.toml`: the product rules of the coverage stage.
 
+use crate::editions::{self, InForce};
 use crate::month::Month;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -61,13 +62,14 @@ pub struct Worklist {
 }
 
 impl CoverageConfig {
-    pub fn load(path: &Path) -> Result<CoverageConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        CoverageConfig::parse(&text).with_context(|| format!("in {}", path.display()))
+    /// The rules in force in `month` (the run's as-of month); every edition
+    /// of the file is checked (`crate::editions`).
+    pub fn load(path: &Path, month: Month) -> Result<InForce<CoverageConfig>> {
+        editions::load(path, month, CoverageConfig::check)
     }
 
-    pub fn parse(text: &str) -> Result<CoverageConfig> {
-        let cfg: CoverageConfig = toml::from_str(text)?;
+    pub fn check(&self) -> Result<()> {
+        let cfg = self;
         if cfg.uninsured.lookback_months == 0 || cfg.under_declared.lookback_months == 0 || cfg.unregistered.recent_months == 0 {
             bail!("lookback_months and recent_months must be at least 1");
         }
@@ -78,7 +80,7 @@ impl CoverageConfig {
             bail!("worklist.default_weekly_capacity must be at least 1");
         }
         cfg.pre_covid_month()?;
-        Ok(cfg)
+        Ok(())
     }
 
     pub fn pre_covid_month(&self) -> Result<Month> {
@@ -93,12 +95,17 @@ mod tests {
     #[test]
     fn the_shipped_config_loads_and_bad_values_are_refused() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/coverage.toml");
-        let cfg = CoverageConfig::load(&path).unwrap();
-        assert_eq!(cfg.under_declared.income_share_percent, 50);
-        assert_eq!(cfg.uninsured.lookback_months, 12);
+        let cfg = CoverageConfig::load(&path, "2020-06".parse().unwrap()).unwrap();
+        assert_eq!(cfg.valid_from.to_string(), "2018-01");
+        assert_eq!(cfg.rules.under_declared.income_share_percent, 50);
+        assert_eq!(cfg.rules.uninsured.lookback_months, 12);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(CoverageConfig::parse(&text.replace("income_share_percent = 50", "income_share_percent = 150")).is_err());
-        assert!(CoverageConfig::parse(&text.replace("pre_covid_month = \"2020-01\"", "pre_covid_month = \"2020-13\"")).is_err());
-        assert!(CoverageConfig::parse(&text.replace("default_weekly_capacity = 10", "default_weekly_capacity = 0")).is_err());
+        let parse = |t: String| editions::editions(&t, CoverageConfig::check);
+        assert!(parse(text.clone()).is_ok());
+        assert!(parse(text.replace("income_share_percent = 50", "income_share_percent = 150")).is_err());
+        assert!(parse(text.replace("pre_covid_month = \"2020-01\"", "pre_covid_month = \"2020-13\"")).is_err());
+        assert!(parse(text.replace("default_weekly_capacity = 10", "default_weekly_capacity = 0")).is_err());
+        // An amendment not yet in force is checked all the same.
+        assert!(parse(text.clone() + "\n[[amendment]]\nvalid_from = \"2099-01\"\n[amendment.under_declared]\nincome_share_percent = 150\n").is_err());
     }
 }

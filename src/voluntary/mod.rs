@@ -1940,7 +1940,7 @@ mod tests {
     }
 
     fn scoring() -> ScoringConfig {
-        ScoringConfig::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml")).unwrap()
+        ScoringConfig::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml"), "2020-06".parse().unwrap()).unwrap().rules
     }
 
     #[test]

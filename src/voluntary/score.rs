@@ -4,7 +4,9 @@
 //! then [`fit`] estimates them by plain logistic regression (batch gradient
 //! descent with a small L2 penalty).
 
-use anyhow::{bail, Context, Result};
+use crate::editions::{self, InForce};
+use crate::month::Month;
+use anyhow::{bail, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -122,13 +124,14 @@ pub struct D08a {
 }
 
 impl ScoringConfig {
-    pub fn load(path: &Path) -> Result<ScoringConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        ScoringConfig::parse(&text).with_context(|| format!("in {}", path.display()))
+    /// The rules in force in `month` (the run's as-of month); every edition
+    /// of the file is checked (`crate::editions`).
+    pub fn load(path: &Path, month: Month) -> Result<InForce<ScoringConfig>> {
+        editions::load(path, month, ScoringConfig::check)
     }
 
-    pub fn parse(text: &str) -> Result<ScoringConfig> {
-        let cfg: ScoringConfig = toml::from_str(text)?;
+    pub fn check(&self) -> Result<()> {
+        let cfg = self;
         for k in cfg.model.weights.keys() {
             if !FEATURES.contains(&k.as_str()) {
                 bail!("model.weights: unknown feature {k:?} (known: {})", FEATURES.join(", "));
@@ -150,7 +153,7 @@ impl ScoringConfig {
         if t.weekly_percent > 100 || t.monthly_percent > 100 || t.quarterly_percent > 100 {
             bail!("targets: percentages must be 0–100");
         }
-        Ok(cfg)
+        Ok(())
     }
 
     /// The default model: (intercept, weights in [`FEATURES`] order).
@@ -280,7 +283,7 @@ mod tests {
     use super::*;
 
     fn shipped() -> ScoringConfig {
-        ScoringConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml")).unwrap()
+        ScoringConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml"), "2020-06".parse().unwrap()).unwrap().rules
     }
 
     #[test]
@@ -289,7 +292,10 @@ mod tests {
         assert_eq!(cfg.default_model().weights.len(), FEATURES.len());
         assert_eq!(FEATURE_DOCS.len(), FEATURES.len());
         let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/scoring.toml")).unwrap();
-        assert!(ScoringConfig::parse(&text.replace("income_level = 0.8", "income_levle = 0.8")).is_err());
+        let parse = |t: String| editions::editions(&t, ScoringConfig::check);
+        assert!(parse(text.clone()).is_ok());
+        assert!(parse(text.replace("income_level = 0.8", "income_levle = 0.8")).is_err());
+        assert!(parse(text.replace("weekly_percent = 5", "weekly_percent = 105")).is_err());
     }
 
     #[test]
