@@ -30,17 +30,20 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
             col("employer_tax_code").first(),
             col("officer_id").first(),
         ]);
-    // The units' names joined to these few units (a unit code is silver
-    // units' key), not every unit's name put in a map for each province.
+    // The units' names and own tax codes joined to these few units (a unit
+    // code is silver units' key), not every unit put in a map for each
+    // province. A branch's unit is listed under the branch's tax code (the
+    // one on its registration and on its debt entry), not its head office's.
     let df = match super::frame::silver(&Lake::new(lake_root), "units")? {
         Some(units) => df.join(
-            units.select([col("unit_code"), col("name").alias("unit_name")]),
+            units.select([col("unit_code"), col("name").alias("unit_name"), col("tax_code").alias("unit_tax_code")]),
             [col("unit_code")],
             [col("unit_code")],
             JoinArgs::new(JoinType::Left),
         ),
-        None => df.with_column(lit(NULL).cast(DataType::String).alias("unit_name")),
+        None => df.with_columns([lit(NULL).cast(DataType::String).alias("unit_name"), lit(NULL).cast(DataType::String).alias("unit_tax_code")]),
     }
+    .with_column(coalesce(&[col("unit_tax_code"), col("employer_tax_code")]).alias("employer_tax_code"))
     .sort(["unit_code"], Default::default())
     .collect()?;
     let (unit, tax, off) = (super::frame::strs(&df, "unit_code")?, super::frame::strs(&df, "employer_tax_code")?, super::frame::strs(&df, "officer_id")?);
