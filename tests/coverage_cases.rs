@@ -360,6 +360,44 @@ fn a_declaration_at_a_unit_without_a_tax_code_is_declared_elsewhere() {
     assert_eq!(row("0100000003"), Some(("declared_elsewhere".into(), 0, 3)));
 }
 
+/// A branch registered as its own unit, with a worker it pays and never
+/// declares: the worker is uninsured at the branch's unit, and the
+/// inspection list names that unit with the branch's own tax code (the
+/// registration's), not the head office's.
+#[test]
+fn a_branch_units_uninsured_worker_is_inspected_under_the_branchs_tax_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    let c = country(&inbox);
+    let e1 = c.e1.as_str();
+    let append = |name: &str, text: &str| {
+        let p = inbox.join(name);
+        let s = std::fs::read_to_string(&p).unwrap() + text;
+        std::fs::write(p, s).unwrap();
+    };
+    append("si_units_20200608.csv", &format!("U4,{e1}-001,Chi nhánh Một,01,1,CB01001,active\n"));
+    append("si_people_20200608.csv", "0100000012,001090000012,Cao Văn Vinh,1990-12-12,M,01,\n");
+    for m in ["2020-03", "2020-04", "2020-05"] {
+        append("tax_wages_20200608.csv", &format!("{e1}-001,,001090000012,Cao Văn Vinh,1990-12-12,{m},7500000,indefinite\n"));
+    }
+    pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
+    let gold = read_partitioned(&Lake::new(dir.path().join("lake")), "uninsured_workers");
+    let k = PersonKeyer::demo();
+    let i = (0..gold.height()).find(|&i| col_str(&gold, "person_key")[i].as_deref() == Some(k.si("0100000012").as_str())).expect("Vinh is uninsured");
+    assert_eq!(col_str(&gold, "unit_code")[i].as_deref(), Some("U4"));
+    assert_eq!(col_str(&gold, "employer_tax_code")[i].as_deref(), Some(e1), "the gold row groups by head office");
+    assert_eq!(col_i64(&gold, "months_uninsured")[i], Some(3));
+
+    let list = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/01/inspection_list.csv")).unwrap();
+    let mut rdr = csv::ReaderBuilder::new().from_reader(list.trim_start_matches('\u{FEFF}').as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    let tax_of = |unit: &str| rows.iter().find(|r| &r[at("Mã đơn vị")] == unit).map(|r| r[at("Mã số thuế")].to_string());
+    assert_eq!(tax_of("U4"), Some(format!("{e1}-001")));
+    assert_eq!(tax_of("U1"), Some(e1.to_string()));
+}
+
 /// The coverage rules are dated (src/editions.rs): an amendment to
 /// coverage.toml applies from its month on, the manifest names the edition
 /// a run applied, and a nightly run that crosses the amendment recomputes
