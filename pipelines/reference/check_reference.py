@@ -108,7 +108,7 @@ ranges = sorted({(int(d["member_order_from"]), d["member_order_to"]) for _, d in
 if [r[0] for r in ranges] != [1] + [int(t) + 1 for _, t in ranges[:-1] if t] or ranges[-1][1] != "":
     err("household_hi_shares.csv", 0, f"member ranges {ranges} must tile 1.. with the last one open")
 timeline("thresholds.csv", load("thresholds.csv", "rule,valid_from,valid_to,value,source"),
-         lambda d: [d["rule"]], lambda d: is_int(d["value"]), {"inspection_debt_months", "voluntary_income_max_base_salaries"})
+         lambda d: [d["rule"]], lambda d: is_int(d["value"]), {"inspection_debt_months", "voluntary_income_max_base_salaries", "covid_suspension_max_months"})
 timeline("insured_wage_ceilings.csv", load("insured_wage_ceilings.csv", "funds,multiple,of,valid_from,valid_to,source"),
          lambda d: d["funds"].split(";"),
          lambda d: is_int(d["multiple"]) and d["of"] in ("base_salary", "regional_min_wage")

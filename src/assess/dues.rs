@@ -183,6 +183,39 @@ impl Suspension {
     }
 }
 
+/// Holds a unit's periods (sorted) to at most `max_months(from_month)`
+/// suspended months in all, counted in calendar order over the union of its
+/// periods: a unit may suspend the pension part for 12 months at most, and
+/// the contract checks one row, not a unit's rows together. A period that
+/// would go beyond the limit ends with its last allowed month (its make-up
+/// month moves with it); one with no month left is dropped. Returns the
+/// months no longer suspended.
+pub fn cap_periods(periods: &mut Vec<Suspension>, max_months: impl Fn(Month) -> Result<i64>) -> Result<u64> {
+    let (mut used, mut until, mut removed) = (0i64, None::<Month>, 0u64);
+    let mut kept = Vec::with_capacity(periods.len());
+    for p in periods.drain(..) {
+        // The months of p not already suspended by an earlier period.
+        let start = until.map_or(p.from, |u| p.from.max(u.next()));
+        let new = if start <= p.to { i64::from(start.until(p.to)) + 1 } else { 0 };
+        let allowed = (max_months(p.from)? - used).clamp(0, new);
+        if allowed < new {
+            removed += (new - allowed) as u64;
+            let to = start.add(allowed as i32 - 1);
+            if to >= p.from {
+                kept.push(Suspension { from: p.from, to });
+            }
+        } else {
+            kept.push(p);
+        }
+        used += allowed;
+        if allowed > 0 {
+            until = until.max(Some(start.add(allowed as i32 - 1)));
+        }
+    }
+    *periods = kept;
+    Ok(removed)
+}
+
 /// The period that suspends month `m`, if any (the earliest-starting one
 /// when periods overlap, which the contract does not forbid).
 pub fn suspending(periods: &[Suspension], m: Month) -> Option<Suspension> {
@@ -422,6 +455,58 @@ mod tests {
         // One month longer: the make-up falls due in 07 even without contributions.
         let s = schedule(m("2020-03"), m("2020-07"), &months, &periods);
         assert_eq!((s[4].regular, s[4].makeup, s[4].deferred_balance), (0, 2_200, 0));
+    }
+
+    #[test]
+    fn a_units_periods_together_are_held_to_the_months_it_may_suspend() {
+        let p = |a: &str, b: &str| Suspension { from: m(a), to: m(b) };
+        let cap = |mut v: Vec<Suspension>, max: i64| {
+            v.sort();
+            let removed = cap_periods(&mut v, |_| Ok(max)).unwrap();
+            (v, removed)
+        };
+        // 8 + 8 months one after the other: the second keeps 4.
+        assert_eq!(cap(vec![p("2020-04", "2020-11"), p("2020-12", "2021-07")], 12), (vec![p("2020-04", "2020-11"), p("2020-12", "2021-03")], 4));
+        // A third period after the limit is dropped; within it nothing changes.
+        assert_eq!(cap(vec![p("2020-01", "2020-12"), p("2021-06", "2021-08")], 12), (vec![p("2020-01", "2020-12")], 3));
+        assert_eq!(cap(vec![p("2020-01", "2020-06"), p("2021-01", "2021-06")], 12), (vec![p("2020-01", "2020-06"), p("2021-01", "2021-06")], 0));
+        // Overlapping periods count their union: 01–08 and 05–12 are 12 months.
+        assert_eq!(cap(vec![p("2020-01", "2020-08"), p("2020-05", "2020-12")], 12).1, 0);
+        // 01–08 and 05–2021-02: the union is 14 months; the second ends in 12.
+        assert_eq!(cap(vec![p("2020-01", "2020-08"), p("2020-05", "2021-02")], 12), (vec![p("2020-01", "2020-08"), p("2020-05", "2020-12")], 2));
+        // The limit is read at each period's first month.
+        let mut v = vec![p("2020-01", "2020-06"), p("2021-01", "2021-06")];
+        let removed = cap_periods(&mut v, |from| Ok(if from < m("2021-01") { 12 } else { 8 })).unwrap();
+        assert_eq!((v, removed), (vec![p("2020-01", "2020-06"), p("2021-01", "2021-02")], 4));
+    }
+
+    #[test]
+    fn months_beyond_the_limit_are_due_and_the_makeup_moves_to_the_end_of_the_allowed_months() {
+        let r = reference();
+        // 5,000,000 in region I: 1,600,000 a month, 1,100,000 of it the pension part.
+        let months: Vec<UnitMonth> = m("2020-04")
+            .through(m("2021-06"))
+            .map(|mm| {
+                let rules = MonthRules::from_reference(&r, 1, mm).unwrap();
+                let mut u = UnitMonth::new(mm);
+                u.add_person(5_000_000, &rules);
+                u
+            })
+            .collect();
+        // 2020-04..2020-11 and 2020-12..2021-07: 16 months asked, 12 allowed.
+        let mut periods = vec![Suspension { from: m("2020-04"), to: m("2020-11") }, Suspension { from: m("2020-12"), to: m("2021-07") }];
+        assert_eq!(cap_periods(&mut periods, |mm| r.threshold("covid_suspension_max_months", mm)).unwrap(), 4);
+        let s = schedule(m("2020-04"), m("2021-06"), &months, &periods);
+        let at = |x: &str| &s[m("2020-04").until(m(x)) as usize];
+        let own = |x: &str| &months[m("2020-04").until(m(x)) as usize];
+        // The pension part is 22% of 5,000,000 in every month here.
+        assert!(months.iter().all(|u| u.pension() == 1_100_000));
+        // 2020-12 (the first period's make-up month) is itself suspended.
+        assert_eq!((at("2020-12").regular, at("2020-12").makeup), (own("2020-12").assessed() - 1_100_000, 8 * 1_100_000));
+        // 2021-03 is the 12th suspended month; 2021-04 owes all of itself and the 4 months' make-up.
+        assert_eq!((at("2021-03").regular, at("2021-03").deferred_balance), (own("2021-03").assessed() - 1_100_000, 4 * 1_100_000));
+        assert_eq!((at("2021-04").regular, at("2021-04").makeup, at("2021-04").deferred_now), (own("2021-04").assessed(), 4 * 1_100_000, 0));
+        assert_eq!((at("2021-05").due(), at("2021-05").deferred_balance), (own("2021-05").assessed(), 0));
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub struct AssessReport {
     /// tables price (`Reference::first_priced_month`): not assessed, and
     /// said in a warning, rather than stopping the run.
     pub unpriced_contribution_rows: u64,
+    /// Units whose suspension periods add up to more months than a unit may
+    /// suspend (`covid_suspension_max_months`), and the months beyond the
+    /// limit: those are not suspended (their pension part is due).
+    pub suspension_units_over_limit: u64,
+    pub suspension_months_over_limit: u64,
     /// C12-TS notices (unit-months).
     pub notices: u64,
     /// Σ dues fallen due up to the as-of month (make-ups included), Σ payments
@@ -125,6 +130,8 @@ impl AssessReport {
             orphan_contribution_rows: _,
             orphan_payments: _,
             unpriced_contribution_rows: _,
+            suspension_units_over_limit: _,
+            suspension_months_over_limit: _,
             notices,
             total_due,
             total_paid,
@@ -218,7 +225,16 @@ pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache
     report.ran = true;
     let units = read_units(lake)?;
     let index: HashMap<&str, u32> = units.iter().enumerate().map(|(i, u)| (u.code.as_str(), i as u32)).collect();
-    let suspensions = read_suspensions(lake, &index)?;
+    let (suspensions, capped_units, capped_months) = read_suspensions(lake, &index, reference)?;
+    (report.suspension_units_over_limit, report.suspension_months_over_limit) = (capped_units, capped_months);
+    if capped_months > 0 {
+        tracing::warn!(
+            stage = "assess",
+            units = capped_units,
+            months = capped_months,
+            "suspension periods of a unit add up to more months than a unit may suspend (thresholds.csv covid_suspension_max_months): the months beyond are due"
+        );
+    }
     let (payments, orphan_payments) = read_payments(lake, &index, as_of)?;
     report.orphan_payments = orphan_payments;
 
@@ -616,11 +632,14 @@ fn read_units(lake: &Lake) -> Result<Vec<UnitInfo>> {
     Ok(out)
 }
 
-fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>) -> Result<Vec<Vec<Suspension>>> {
+/// Each unit's suspension periods, sorted, and held to the months a unit may
+/// suspend in all (`covid_suspension_max_months`, see [`dues::cap_periods`]);
+/// also the units and months the limit took back.
+fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>, reference: &Reference) -> Result<(Vec<Vec<Suspension>>, u64, u64)> {
     let mut out = vec![Vec::new(); index.len()];
     let f = lake.silver_file("suspensions");
     if !f.exists() {
-        return Ok(out);
+        return Ok((out, 0, 0));
     }
     let df = lake::read_parquet(&f)?;
     let code = df.column("unit_code")?.str()?;
@@ -632,10 +651,15 @@ fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>) -> Result<Vec<Vec<S
             out[u as usize].push(Suspension { from: month_of_days(f), to: month_of_days(t) });
         }
     }
+    let (mut units, mut months) = (0, 0);
     for v in &mut out {
         v.sort();
+        let removed = dues::cap_periods(v, |m| reference.threshold("covid_suspension_max_months", m))?;
+        if removed > 0 {
+            (units, months) = (units + 1, months + removed);
+        }
     }
-    Ok(out)
+    Ok((out, units, months))
 }
 
 /// Payments up to the as-of date, per unit, deduplicated and sorted.
