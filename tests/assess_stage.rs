@@ -362,33 +362,46 @@ fn a_declaration_before_the_reference_tables_is_counted_and_left_out() {
 }
 
 #[test]
-fn a_units_suspensions_together_are_held_to_twelve_months() {
-    // U2 is suspended 2020-03..2020-08. Another row, 2019-03..2019-12 (10
-    // months), leaves it 2 more: 2020-03..2020-04, made up in 2020-05; the
-    // pension part of 05–08 is due in its month.
+fn a_suspension_with_its_extension_is_held_to_twelve_months() {
+    // U2 is suspended 2020-03..2020-08. Another row, 2019-05..2020-02 (10
+    // months, right before it: one suspension), leaves it 2 more:
+    // 2020-03..2020-04. The first row's pension parts of 2020-01..02 are made
+    // up in 2020-03; the second's of 03..04 in 2020-05; 05–08 are due in
+    // their month.
     let (dir, before) = run();
     assert_eq!((before.suspension_units_over_limit, before.suspension_months_over_limit), (0, 0));
     let root = dir.path().join("lake");
     let lake = Lake::new(&root);
+    let as_of: NaiveDate = AS_OF.parse().unwrap();
+    let suspended_in_june = |root: &Path| {
+        let weekly = gold::read_partitioned(root, bhxh::publish::PROVINCE_WEEKLY).unwrap().unwrap();
+        let june = weekly.lazy().filter(col("province_code").eq(lit("79")).and(col("week_end").eq(lit(NaiveDate::from_ymd_opt(2020, 6, 7).unwrap())))).collect().unwrap();
+        i(&june, "suspended_units")
+    };
+    assert_eq!(suspended_in_june(&root), vec![1], "U2 (U3's suspension ended in March)");
     let silver = lake.silver_file("suspensions");
     let mut df = bhxh::lake::read_parquet(&silver).unwrap();
     let u2 = df.clone().lazy().filter(col("unit_code").eq(lit("U2"))).collect().unwrap();
     let day = |y, m| (NaiveDate::from_ymd_opt(y, m, 1).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
     let mut early = u2.head(Some(1));
-    early.with_column(Column::new("from_month".into(), [day(2019, 3)]).cast(&DataType::Date).unwrap()).unwrap();
-    early.with_column(Column::new("to_month".into(), [day(2019, 12)]).cast(&DataType::Date).unwrap()).unwrap();
+    early.with_column(Column::new("from_month".into(), [day(2019, 5)]).cast(&DataType::Date).unwrap()).unwrap();
+    early.with_column(Column::new("to_month".into(), [day(2020, 2)]).cast(&DataType::Date).unwrap()).unwrap();
     df.vstack_mut(&early).unwrap();
     bhxh::lake::write_parquet(&silver, &mut df).unwrap();
 
-    let after = assess::run(&lake, &reference(), AS_OF.parse().unwrap(), None).unwrap();
+    let after = assess::run(&lake, &reference(), as_of, None).unwrap();
     assert_eq!((after.suspension_units_over_limit, after.suspension_months_over_limit), (1, 4));
     let dues = gold::read_partitioned(&root, assess::DUES).unwrap().unwrap();
     let u2 = row(&dues, "U2");
-    assert_eq!(b(&u2, "suspended"), vec![false, false, true, true, false, false]);
-    assert_eq!(i(&u2, "pension_deferred"), vec![0, 0, U2_PENSION, U2_PENSION, 0, 0]);
+    assert_eq!(b(&u2, "suspended"), vec![true, true, true, true, false, false]);
+    assert_eq!(i(&u2, "pension_deferred"), vec![U2_PENSION, U2_PENSION, U2_PENSION, U2_PENSION, 0, 0]);
     let c12 = row(&gold::read_partitioned(&root, assess::C12_NOTICES).unwrap().unwrap(), "U2");
-    assert_eq!(i(&c12, "makeup"), vec![0, 0, 0, 0, 2 * U2_PENSION, 0]);
-    assert_eq!(i(&c12, "due"), vec![U2_PENSION + U2_OTHER, U2_PENSION + U2_OTHER, U2_OTHER, U2_OTHER, 3 * U2_PENSION + U2_OTHER, U2_PENSION + U2_OTHER]);
+    assert_eq!(i(&c12, "makeup"), vec![0, 0, 2 * U2_PENSION, 0, 2 * U2_PENSION, 0]);
+    let (p, o) = (U2_PENSION, U2_OTHER);
+    assert_eq!(i(&c12, "due"), vec![o, o, o + 2 * p, o, p + o + 2 * p, p + o]);
     let owing = gold::read_partitioned(&root, assess::SUSPENDED_UNITS_OWING).unwrap();
     assert!(owing.is_none_or(|o| row(&o, "U2").height() == 0), "U2 is no longer suspended in June");
+    // The weekly report counts suspended units from the same held periods.
+    bhxh::publish::run(&lake, &reference(), as_of, false).unwrap();
+    assert_eq!(suspended_in_june(&root), vec![0]);
 }

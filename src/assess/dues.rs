@@ -183,33 +183,35 @@ impl Suspension {
     }
 }
 
-/// Holds a unit's periods (sorted) to at most `max_months(from_month)`
-/// suspended months in all, counted in calendar order over the union of its
-/// periods: a unit may suspend the pension part for 12 months at most, and
-/// the contract checks one row, not a unit's rows together. A period that
-/// would go beyond the limit ends with its last allowed month (its make-up
-/// month moves with it); one with no month left is dropped. Returns the
-/// months no longer suspended.
+/// Holds a unit's periods (sorted) to the months a suspension may last. A
+/// suspension is a run of periods whose months follow one another without
+/// a gap (back to back or overlapping: an extension, or one decision split
+/// over rows); the contract checks one row, not a run. Each run may suspend
+/// at most `max_months(its first month)` months, counted in calendar order
+/// over the union of its periods. A period that would go beyond the limit
+/// ends with its last allowed month (its make-up month moves with it); one
+/// that adds no month (beyond the limit, or inside an earlier period, which
+/// holds those months anyway) is dropped. A new suspension after a gap
+/// starts a new count. Returns the months no longer suspended.
 pub fn cap_periods(periods: &mut Vec<Suspension>, max_months: impl Fn(Month) -> Result<i64>) -> Result<u64> {
-    let (mut used, mut until, mut removed) = (0i64, None::<Month>, 0u64);
+    // The last month asked for by the run so far, its limit and the months it
+    // has used; the last month held by the periods kept.
+    let (mut asked, mut limit, mut used, mut held, mut removed) = (None::<Month>, 0i64, 0i64, None::<Month>, 0u64);
     let mut kept = Vec::with_capacity(periods.len());
     for p in periods.drain(..) {
-        // The months of p not already suspended by an earlier period.
-        let start = until.map_or(p.from, |u| p.from.max(u.next()));
-        let new = if start <= p.to { i64::from(start.until(p.to)) + 1 } else { 0 };
-        let allowed = (max_months(p.from)? - used).clamp(0, new);
-        if allowed < new {
-            removed += (new - allowed) as u64;
-            let to = start.add(allowed as i32 - 1);
-            if to >= p.from {
-                kept.push(Suspension { from: p.from, to });
-            }
-        } else {
-            kept.push(p);
+        if asked.is_none_or(|a| p.from > a.next()) {
+            (limit, used) = (max_months(p.from)?, 0);
         }
-        used += allowed;
+        asked = asked.max(Some(p.to));
+        // The months of p not already held by an earlier period.
+        let start = held.map_or(p.from, |h| p.from.max(h.next()));
+        let new = if start <= p.to { i64::from(start.until(p.to)) + 1 } else { 0 };
+        let allowed = (limit - used).clamp(0, new);
+        removed += (new - allowed) as u64;
         if allowed > 0 {
-            until = until.max(Some(start.add(allowed as i32 - 1)));
+            let to = start.add(allowed as i32 - 1);
+            kept.push(Suspension { from: p.from, to });
+            (used, held) = (used + allowed, Some(to));
         }
     }
     *periods = kept;
@@ -465,19 +467,26 @@ mod tests {
             let removed = cap_periods(&mut v, |_| Ok(max)).unwrap();
             (v, removed)
         };
-        // 8 + 8 months one after the other: the second keeps 4.
+        // 8 + 8 months back to back (an extension): the second keeps 4.
         assert_eq!(cap(vec![p("2020-04", "2020-11"), p("2020-12", "2021-07")], 12), (vec![p("2020-04", "2020-11"), p("2020-12", "2021-03")], 4));
-        // A third period after the limit is dropped; within it nothing changes.
-        assert_eq!(cap(vec![p("2020-01", "2020-12"), p("2021-06", "2021-08")], 12), (vec![p("2020-01", "2020-12")], 3));
-        assert_eq!(cap(vec![p("2020-01", "2020-06"), p("2021-01", "2021-06")], 12), (vec![p("2020-01", "2020-06"), p("2021-01", "2021-06")], 0));
+        // A period right after the limit is dropped ...
+        assert_eq!(cap(vec![p("2020-01", "2020-12"), p("2021-01", "2021-03")], 12), (vec![p("2020-01", "2020-12")], 3));
+        // ... but a new suspension after a gap starts a new count.
+        assert_eq!(cap(vec![p("2020-01", "2020-12"), p("2021-06", "2021-08")], 12), (vec![p("2020-01", "2020-12"), p("2021-06", "2021-08")], 0));
         // Overlapping periods count their union: 01–08 and 05–12 are 12 months.
         assert_eq!(cap(vec![p("2020-01", "2020-08"), p("2020-05", "2020-12")], 12).1, 0);
         // 01–08 and 05–2021-02: the union is 14 months; the second ends in 12.
         assert_eq!(cap(vec![p("2020-01", "2020-08"), p("2020-05", "2021-02")], 12), (vec![p("2020-01", "2020-08"), p("2020-05", "2020-12")], 2));
-        // The limit is read at each period's first month.
-        let mut v = vec![p("2020-01", "2020-06"), p("2021-01", "2021-06")];
-        let removed = cap_periods(&mut v, |from| Ok(if from < m("2021-01") { 12 } else { 8 })).unwrap();
-        assert_eq!((v, removed), (vec![p("2020-01", "2020-06"), p("2021-01", "2021-02")], 4));
+        // A period inside an earlier one adds nothing and is dropped; so is
+        // one that only overlaps after the limit is reached.
+        assert_eq!(cap(vec![p("2020-01", "2020-12"), p("2020-03", "2020-05")], 12), (vec![p("2020-01", "2020-12")], 0));
+        assert_eq!(cap(vec![p("2020-01", "2020-12"), p("2020-06", "2021-03")], 12), (vec![p("2020-01", "2020-12")], 3));
+        // The limit is read at the first month of each suspension (run).
+        let limit = |from: Month| Ok(if from < m("2021-01") { 6 } else { 12 });
+        let mut v = vec![p("2020-07", "2020-12"), p("2021-01", "2021-06")];
+        assert_eq!((cap_periods(&mut v, limit).unwrap(), v), (6, vec![p("2020-07", "2020-12")]));
+        let mut v = vec![p("2020-07", "2020-12"), p("2021-03", "2021-12")];
+        assert_eq!((cap_periods(&mut v, limit).unwrap(), v), (0, vec![p("2020-07", "2020-12"), p("2021-03", "2021-12")]));
     }
 
     #[test]

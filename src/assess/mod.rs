@@ -85,9 +85,9 @@ pub struct AssessReport {
     /// tables price (`Reference::first_priced_month`): not assessed, and
     /// said in a warning, rather than stopping the run.
     pub unpriced_contribution_rows: u64,
-    /// Units whose suspension periods add up to more months than a unit may
-    /// suspend (`covid_suspension_max_months`), and the months beyond the
-    /// limit: those are not suspended (their pension part is due).
+    /// Units with a suspension whose periods add up to more months than a
+    /// suspension may last (`covid_suspension_max_months`), and the months
+    /// beyond the limit: those are not suspended (their pension part is due).
     pub suspension_units_over_limit: u64,
     pub suspension_months_over_limit: u64,
     /// C12-TS notices (unit-months).
@@ -225,14 +225,14 @@ pub fn run_tuned(lake: &Lake, reference: &Reference, as_of: NaiveDate, mut cache
     report.ran = true;
     let units = read_units(lake)?;
     let index: HashMap<&str, u32> = units.iter().enumerate().map(|(i, u)| (u.code.as_str(), i as u32)).collect();
-    let (suspensions, capped_units, capped_months) = read_suspensions(lake, &index, reference)?;
+    let (suspensions, capped_units, capped_months) = read_suspensions(lake, &index, reference, Month::of_date(as_of))?;
     (report.suspension_units_over_limit, report.suspension_months_over_limit) = (capped_units, capped_months);
     if capped_months > 0 {
         tracing::warn!(
             stage = "assess",
             units = capped_units,
             months = capped_months,
-            "suspension periods of a unit add up to more months than a unit may suspend (thresholds.csv covid_suspension_max_months): the months beyond are due"
+            "suspension periods that follow one another add up to more months than a suspension may last (thresholds.csv covid_suspension_max_months): the months beyond are due"
         );
     }
     let (payments, orphan_payments) = read_payments(lake, &index, as_of)?;
@@ -632,10 +632,20 @@ fn read_units(lake: &Lake) -> Result<Vec<UnitInfo>> {
     Ok(out)
 }
 
-/// Each unit's suspension periods, sorted, and held to the months a unit may
-/// suspend in all (`covid_suspension_max_months`, see [`dues::cap_periods`]);
-/// also the units and months the limit took back.
-fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>, reference: &Reference) -> Result<(Vec<Vec<Suspension>>, u64, u64)> {
+/// Sorts a unit's suspension periods and holds each suspension to the months
+/// it may last (`covid_suspension_max_months` of thresholds.csv at its first
+/// month; for a suspension that starts before the table's first row, the
+/// limit of the as-of month): see [`dues::cap_periods`]. Returns the months
+/// taken back. The assess and publish stages both read periods through it.
+pub fn hold_suspensions(periods: &mut Vec<Suspension>, reference: &Reference, as_of: Month) -> Result<u64> {
+    const RULE: &str = "covid_suspension_max_months";
+    periods.sort();
+    dues::cap_periods(periods, |m| reference.threshold(RULE, m).or_else(|_| reference.threshold(RULE, as_of)))
+}
+
+/// Each unit's suspension periods, as held ([`hold_suspensions`]); also the
+/// units and months the limit took back.
+fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>, reference: &Reference, as_of: Month) -> Result<(Vec<Vec<Suspension>>, u64, u64)> {
     let mut out = vec![Vec::new(); index.len()];
     let f = lake.silver_file("suspensions");
     if !f.exists() {
@@ -653,8 +663,7 @@ fn read_suspensions(lake: &Lake, index: &HashMap<&str, u32>, reference: &Referen
     }
     let (mut units, mut months) = (0, 0);
     for v in &mut out {
-        v.sort();
-        let removed = dues::cap_periods(v, |m| reference.threshold("covid_suspension_max_months", m))?;
+        let removed = hold_suspensions(v, reference, as_of)?;
         if removed > 0 {
             (units, months) = (units + 1, months + removed);
         }
@@ -1150,6 +1159,17 @@ impl Outputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suspension_before_the_thresholds_first_row_is_held_to_the_as_of_months_limit() {
+        let r = Reference::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap();
+        let p = |a: &str, b: &str| Suspension { from: a.parse().unwrap(), to: b.parse().unwrap() };
+        // One suspension of 15 months from 2017-06 (thresholds.csv starts in
+        // 2018-01): held to the 12 of the as-of month, not an error.
+        let mut v = vec![p("2018-01", "2018-08"), p("2017-06", "2017-12")];
+        assert_eq!(hold_suspensions(&mut v, &r, "2020-06".parse().unwrap()).unwrap(), 3);
+        assert_eq!(v, vec![p("2017-06", "2017-12"), p("2018-01", "2018-05")], "sorted, then held");
+    }
 
     #[test]
     fn rows_are_grouped_by_unit_in_row_order_with_orphans_counted() {

@@ -17,6 +17,7 @@
 
 pub mod tables;
 
+use crate::assess::dues::Suspension;
 use crate::coverage::frame::{self, days, from_days, ints, strs};
 use crate::lake::{self, gold, Lake};
 use crate::month::{iso_week, monday_of, report_window, Month};
@@ -382,20 +383,25 @@ fn add_debt(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
     Ok(())
 }
 
-/// Units inside a suspension in each week end's month.
+/// Units inside a suspension in each week end's month: the periods as the
+/// assess stage holds them (`assess::hold_suspensions`), so a month beyond
+/// a suspension's limit is not counted here either.
 fn add_suspensions(ctx: &Ctx, sums: &mut HashMap<String, Vec<Figures>>) -> Result<()> {
     let Some(lf) = frame::silver(ctx.lake, "suspensions")? else { return Ok(()) };
     let df = lf.select([col("unit_code"), col("from_month"), col("to_month")]).collect()?;
     let (u, from, to) = (strs(&df, "unit_code")?, days(&df, "from_month")?, days(&df, "to_month")?);
-    let mut seen: HashSet<(usize, &str)> = HashSet::new();
-    let k = ctx.sundays.len();
+    let mut by_unit: HashMap<&str, Vec<Suspension>> = HashMap::new();
     for i in 0..df.height() {
         let (Some(u), Some(from), Some(to)) = (&u[i], from[i], to[i]) else { continue };
+        by_unit.entry(u.as_str()).or_default().push(Suspension { from: Month::of_date(from_days(from)), to: Month::of_date(from_days(to)) });
+    }
+    let k = ctx.sundays.len();
+    let as_of = Month::of_date(ctx.as_of);
+    for (u, mut periods) in by_unit {
         let Some(p) = ctx.units.get(u) else { continue };
-        let (from, to) = (Month::of_date(from_days(from)), Month::of_date(from_days(to)));
+        crate::assess::hold_suspensions(&mut periods, ctx.reference, as_of)?;
         for (w, s) in ctx.sundays.iter().enumerate() {
-            let m = Month::of_date(*s);
-            if from <= m && m <= to && seen.insert((w, u.as_str())) {
+            if crate::assess::dues::suspending(&periods, Month::of_date(*s)).is_some() {
                 slot(sums, p, k)[w][F_SUSPENDED] += 1;
             }
         }
