@@ -6,14 +6,14 @@
 //!
 //! ```toml
 //! valid_from = "2018-01"          # the first edition's first month
-//! source = "…"                    # optional: where the rules come from
+//! source = "…"                    # where the rules come from (required)
 //! [uninsured]
 //! lookback_months = 12
 //! …
 //!
 //! [[amendment]]                   # later editions name only what changes
 //! valid_from = "2027-01"
-//! source = "…"
+//! source = "…"                    # what decided the change (required)
 //! [amendment.uninsured]
 //! lookback_months = 6
 //! ```
@@ -40,7 +40,9 @@ pub struct InForce<T> {
     /// The month the edition (the first one or the latest amendment laid
     /// over it) took effect.
     pub valid_from: Month,
-    pub source: Option<String>,
+    /// The edition's own source (the first edition's, or the latest
+    /// amendment's).
+    pub source: String,
 }
 
 /// Reads `path` and returns the edition in force in `month`.
@@ -80,28 +82,30 @@ pub fn editions<T: DeserializeOwned>(text: &str, check: fn(&T) -> Result<()>) ->
             bail!("amendment {} (valid from {from}) changes nothing", i + 1);
         }
         merge(&mut base, a);
-        (valid_from, source) = (from, src.or(source));
+        (valid_from, source) = (from, src);
         out.push(build(&base, valid_from, source.clone(), check).with_context(|| format!("the edition valid from {valid_from}"))?);
     }
     Ok(out)
 }
 
-/// Removes and parses an edition's `valid_from` (required) and `source`.
-fn take_header(t: &mut toml::Table) -> Result<(Month, Option<String>)> {
+/// Removes and parses an edition's `valid_from` and `source` (both
+/// required: a rule without the document it comes from cannot be checked).
+fn take_header(t: &mut toml::Table) -> Result<(Month, String)> {
     let from = match t.remove("valid_from") {
         Some(toml::Value::String(s)) => s.parse::<Month>().with_context(|| format!("valid_from {s:?} is not a YYYY-MM month"))?,
         Some(v) => bail!("valid_from must be a \"YYYY-MM\" text, not {v}"),
         None => bail!("no valid_from: every edition says the month it takes effect (valid_from = \"YYYY-MM\")"),
     };
     let source = match t.remove("source") {
-        Some(toml::Value::String(s)) => Some(s),
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => s,
+        Some(toml::Value::String(_)) => bail!("source is empty: name the document the edition comes from"),
         Some(v) => bail!("source must be a text, not {v}"),
-        None => None,
+        None => bail!("no source: every edition names the document it comes from (source = \"…\")"),
     };
     Ok((from, source))
 }
 
-fn build<T: DeserializeOwned>(t: &toml::Table, valid_from: Month, source: Option<String>, check: fn(&T) -> Result<()>) -> Result<InForce<T>> {
+fn build<T: DeserializeOwned>(t: &toml::Table, valid_from: Month, source: String, check: fn(&T) -> Result<()>) -> Result<InForce<T>> {
     let rules: T = toml::Value::Table(t.clone()).try_into()?;
     check(&rules)?;
     Ok(InForce { rules, valid_from, source })
@@ -152,6 +156,7 @@ y = 2
 
 [[amendment]]
 valid_from = "2021-07"
+source = "second"
 [amendment.a]
 x = 5
 
@@ -168,11 +173,11 @@ b = ["r"]
     fn the_edition_of_a_month_lays_every_earlier_amendment_over_the_first() {
         let at = |s: &str| in_force::<Rules>(TEXT, m(s), check).unwrap();
         let e = at("2021-06");
-        assert_eq!((e.rules.a, e.rules.b, e.valid_from, e.source.as_deref()), (A { x: 1, y: 2 }, vec!["p".into(), "q".into()], m("2018-01"), Some("first")));
+        assert_eq!((e.rules.a, e.rules.b, e.valid_from, e.source.as_str()), (A { x: 1, y: 2 }, vec!["p".into(), "q".into()], m("2018-01"), "first"));
         let e = at("2021-07");
-        assert_eq!((e.rules.a, e.valid_from, e.source.as_deref()), (A { x: 5, y: 2 }, m("2021-07"), Some("first")), "y kept; source carried");
+        assert_eq!((e.rules.a, e.valid_from, e.source.as_str()), (A { x: 5, y: 2 }, m("2021-07"), "second"), "y kept");
         let e = at("2030-12");
-        assert_eq!((e.rules.a.x, e.rules.b, e.valid_from, e.source.as_deref()), (5, vec!["r".to_string()], m("2024-01"), Some("third")));
+        assert_eq!((e.rules.a.x, e.rules.b, e.valid_from, e.source.as_str()), (5, vec!["r".to_string()], m("2024-01"), "third"));
         let err = in_force::<Rules>(TEXT, m("2017-12"), check).unwrap_err().to_string();
         assert!(err.contains("no edition in force in 2017-12"), "{err}");
     }
@@ -189,6 +194,8 @@ b = ["r"]
         bad(TEXT.replace("valid_from = \"2018-01\"\n", ""), "no valid_from");
         bad(TEXT.replace("\"2021-07\"", "\"2021-13\""), "not a YYYY-MM month");
         bad(TEXT.replace("[amendment.a]\nx = 5\n", ""), "changes nothing");
+        bad(TEXT.replace("source = \"second\"\n", ""), "no source");
+        bad(TEXT.replace("source = \"first\"", "source = \" \""), "source is empty");
         bad(TEXT.replace("b = [\"r\"]", "b = \"r\""), "invalid type");
     }
 }

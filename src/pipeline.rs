@@ -247,13 +247,26 @@ fn run_local(cfg: &RunConfig, stages: Stages, run_id: &str) -> Result<RunReport>
     Ok(RunReport { run_id, ingest, conform, assess, link, coverage, voluntary, publish, export, side_by_side, seconds: start.elapsed().as_secs_f64() })
 }
 
+/// A rules file's edition applied by a run (in the run manifest).
+#[derive(Debug, Serialize)]
+pub struct RulesInForce {
+    pub valid_from: String,
+    pub blake3: String,
+}
+
 /// Each rules file's edition in force at the run's as-of month (a file that
 /// does not load is left out: the run has failed on it already).
-fn rules_in_force(cfg: &RunConfig) -> BTreeMap<String, String> {
+fn rules_in_force(cfg: &RunConfig) -> BTreeMap<String, RulesInForce> {
     let m = Month::of_date(cfg.as_of);
-    let coverage = CoverageConfig::load(&cfg.coverage, m).ok().map(|e| e.valid_from);
-    let scoring = ScoringConfig::load(&cfg.scoring, m).ok().map(|e| e.valid_from);
-    [("coverage.toml", coverage), ("scoring.toml", scoring)].into_iter().filter_map(|(k, v)| Some((k.to_string(), v?.to_string()))).collect()
+    let coverage = CoverageConfig::load(&cfg.coverage, m).ok().map(|e| (e.valid_from, &cfg.coverage));
+    let scoring = ScoringConfig::load(&cfg.scoring, m).ok().map(|e| (e.valid_from, &cfg.scoring));
+    [("coverage.toml", coverage), ("scoring.toml", scoring)]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let (from, path) = v?;
+            Some((k.to_string(), RulesInForce { valid_from: from.to_string(), blake3: hash_file(path).ok()?.0 }))
+        })
+        .collect()
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
@@ -330,7 +343,7 @@ fn stages_in_order(
     let coverage_cfg = CoverageConfig::load(&cfg.coverage, Month::of_date(cfg.as_of))?;
     let scoring_cfg = ScoringConfig::load(&cfg.scoring, Month::of_date(cfg.as_of))?;
     for (file, e) in [("coverage.toml", (coverage_cfg.valid_from, &coverage_cfg.source)), ("scoring.toml", (scoring_cfg.valid_from, &scoring_cfg.source))] {
-        tracing::info!(rules = file, valid_from = %e.0, source = e.1.as_deref().unwrap_or(""), "rules in force");
+        tracing::info!(rules = file, valid_from = %e.0, source = %e.1, "rules in force");
     }
     let mut ledger = Ledger::load(&lake.root)?;
     let t = Instant::now();
@@ -876,9 +889,9 @@ pub struct Manifest {
     pub code_version: String,
     pub reference_blake3: String,
     pub config: RunConfig,
-    /// Rules file → the month the edition applied took effect (see
-    /// [`crate::editions`]).
-    pub rules_in_force: BTreeMap<String, String>,
+    /// Rules file → the edition applied (see [`crate::editions`]): the month
+    /// it took effect and the BLAKE3 of the file it was read from.
+    pub rules_in_force: BTreeMap<String, RulesInForce>,
     pub inputs: Vec<ManifestInput>,
     /// Silver table → rows.
     pub conform: Vec<(String, u64)>,

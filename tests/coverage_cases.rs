@@ -418,7 +418,7 @@ fn a_coverage_amendment_applies_from_its_month_and_a_nightly_run_that_crosses_it
     .unwrap();
     let scoring = dir.path().join("scoring.toml");
     let shipped = std::fs::read_to_string(repo("pipelines/scoring.toml")).unwrap();
-    std::fs::write(&scoring, shipped + "\n[[amendment]]\nvalid_from = \"2020-06\"\n[amendment.model.weights]\nstable_income = 2.0\n").unwrap();
+    std::fs::write(&scoring, shipped + "\n[[amendment]]\nvalid_from = \"2020-07\"\nsource = \"test\"\n[amendment.model.weights]\nstable_income = 2.0\n").unwrap();
     let cfg = |lake: &str, as_of: &str| RunConfig { coverage: rules.clone(), scoring: scoring.clone(), lake: dir.path().join(lake), ..config(dir.path(), as_of) };
     let under = |lake: &str| {
         let df = read_partitioned(&Lake::new(dir.path().join(lake)), "under_declared_wages");
@@ -434,13 +434,14 @@ fn a_coverage_amendment_applies_from_its_month_and_a_nightly_run_that_crosses_it
         files.sort();
         let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(files.last().unwrap()).unwrap()).unwrap();
         let e = &doc["rules_in_force"];
-        (e["coverage.toml"].as_str().unwrap().to_string(), e["scoring.toml"].as_str().unwrap().to_string())
+        assert_eq!(e["coverage.toml"]["blake3"].as_str().unwrap(), blake3::hash(&std::fs::read(&rules).unwrap()).to_hex().as_str());
+        (e["coverage.toml"]["valid_from"].as_str().unwrap().to_string(), e["scoring.toml"]["valid_from"].as_str().unwrap().to_string())
     };
     let k = PersonKeyer::demo();
 
     // June: the first edition (Lan's 25% is below 50%).
     pipeline::run(&cfg("lake", "2020-06-08")).unwrap();
-    assert_eq!(edition("lake"), ("2018-01".into(), "2020-06".into()));
+    assert_eq!(edition("lake"), ("2018-01".into(), "2018-01".into()));
     let june = under("lake");
     assert_eq!(june.iter().filter(|r| r.0 == k.si("0100000008")).count(), 3, "{june:?}");
     let unreg = read_partitioned(&Lake::new(dir.path().join("lake")), "unregistered_employers");
@@ -448,7 +449,7 @@ fn a_coverage_amendment_applies_from_its_month_and_a_nightly_run_that_crosses_it
 
     // July, the same lake: the amendment (25% is not below 20%).
     pipeline::run(&cfg("lake", "2020-07-08")).unwrap();
-    assert_eq!(edition("lake"), ("2020-07".into(), "2020-06".into()));
+    assert_eq!(edition("lake"), ("2020-07".into(), "2020-07".into()));
     let july = under("lake");
     assert_eq!(july.iter().filter(|r| r.0 == k.si("0100000008")).count(), 0, "{july:?}");
     assert_eq!(july.iter().filter(|r| r.0 == k.si("0100000001")).count(), 3, "An is still below the minimum wage");
