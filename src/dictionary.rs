@@ -151,7 +151,7 @@ pub fn render() -> String {
         ),
         (
             "exports/<as_of>/<province_code>/inspection_list.csv (in the lake)",
-            "Units to inspect, strongest evidence first: debt of 3 months or more (not suspended), uninsured workers, under-declared wages, should-have-resumed.",
+            "Units to inspect, longest debt first: debt of 3 months or more (not suspended), uninsured workers, wages declared below the regional minimum or the configured share of taxable income (under_declared_wages), employers never registered. One row per unit (or unregistered employer); `reasons` lists its codes, `evidence` one Vietnamese sentence per reason.",
             crate::assess::export::INSPECTION_EXPORT,
         ),
     ] {

@@ -287,6 +287,19 @@ fn reason_codes_worklists_exports_and_development() {
     let inspection = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/01/inspection_list.csv")).unwrap();
     let e3_line = inspection.lines().find(|l| l.contains(c.e3.as_str())).expect("E3 on the inspection list");
     assert!(e3_line.contains("1 lao động có thu nhập trong dữ liệu thuế 3 tháng gần nhất, tổng thu nhập chịu thuế 15.000.000 đồng"), "{e3_line}");
+    // U1: uninsured workers and, in the same row, An's declarations below
+    // the minimum wage and Lan's 6,000,000 a month against 24,000,000.
+    let u1_lines: Vec<&str> = inspection.lines().filter(|l| l.contains(",U1,")).collect();
+    assert_eq!(u1_lines.len(), 1, "{inspection}");
+    assert!(u1_lines[0].contains("uninsured_workers") && u1_lines[0].contains("under_declared_wages"), "{}", u1_lines[0]);
+    assert!(
+        u1_lines[0].contains(
+            "2 lao động đóng BHXH thấp hơn tiền lương thực tế: 3 lượt khai tiền lương đóng BHXH thấp hơn mức lương tối thiểu vùng; \
+             3 lượt khai tiền lương đóng BHXH tổng 18.000.000 đồng so với thu nhập chịu thuế 72.000.000 đồng"
+        ),
+        "{}",
+        u1_lines[0]
+    );
 
     // --- a month later E1 declares Bình: the next run reports her developed.
     let inbox = dir.path().join("inbox");

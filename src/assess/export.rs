@@ -122,7 +122,12 @@ pub type EvidenceSource = fn(lake_root: &Path, as_of: NaiveDate, province: &str)
 /// Where inspection evidence comes from. Extension point: the coverage issue
 /// appends its sources here.
 pub const EVIDENCE_SOURCES: &[EvidenceSource] =
-    &[debt_evidence, crate::coverage::evidence::uninsured_evidence, crate::coverage::evidence::unregistered_evidence];
+    &[
+        debt_evidence,
+        crate::coverage::evidence::uninsured_evidence,
+        crate::coverage::evidence::under_declared_evidence,
+        crate::coverage::evidence::unregistered_evidence,
+    ];
 
 /// `1234567` → `1.234.567` (Vietnamese thousands separator).
 pub fn vnd(x: i64) -> String {

@@ -17,6 +17,73 @@ fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<Dat
     Ok(Some(gold::read_partition(lake_root, table, province)?))
 }
 
+/// The units' names, own tax codes and officers (`unit_name`,
+/// `unit_tax_code`, `unit_officer`) joined to a few units (a unit code is
+/// silver units' key), not every unit put in a map for each province.
+fn with_units(lake_root: &Path, df: LazyFrame) -> Result<LazyFrame> {
+    Ok(match super::frame::silver(&Lake::new(lake_root), "units")? {
+        Some(units) => df.join(
+            units.select([col("unit_code"), col("name").alias("unit_name"), col("tax_code").alias("unit_tax_code"), col("officer_id").alias("unit_officer")]),
+            [col("unit_code")],
+            [col("unit_code")],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => df.with_columns(["unit_name", "unit_tax_code", "unit_officer"].map(|c| lit(NULL).cast(DataType::String).alias(c))),
+    })
+}
+
+/// Units whose declarations in the look-back months are below the regional
+/// minimum wage or far below the person's taxable income
+/// (`under_declared_wages`): the workers and declarations concerned, and
+/// what was declared against what the tax data shows.
+pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
+    let Some(df) = partition(lake_root, super::tables::UNDER_DECLARED_WAGES.name, province)? else { return Ok(Vec::new()) };
+    let below_min = col("rule").eq(lit("below_min_wage"));
+    let df = df
+        .lazy()
+        .filter(col("unit_code").is_not_null())
+        .group_by([col("unit_code")])
+        .agg([
+            col("person_key").n_unique().cast(DataType::Int64).alias("workers"),
+            len().cast(DataType::Int64).alias("declarations"),
+            below_min.clone().sum().cast(DataType::Int64).alias("below_min"),
+            col("insured_wage").filter(below_min.clone().not()).sum().alias("declared"),
+            col("taxable_income").filter(below_min.not()).sum().alias("income"),
+        ]);
+    let df = with_units(lake_root, df)?.sort(["unit_code"], Default::default()).collect()?;
+    let s = |c: &str| super::frame::strs(&df, c);
+    let i = |c: &str| super::frame::ints(&df, c);
+    let (unit, names, tax, off) = (s("unit_code")?, s("unit_name")?, s("unit_tax_code")?, s("unit_officer")?);
+    let (workers, declarations, below_min, declared, income) = (i("workers")?, i("declarations")?, i("below_min")?, i("declared")?, i("income")?);
+    Ok((0..df.height())
+        .map(|k| {
+            let (n, low) = (declarations[k].unwrap_or(0), below_min[k].unwrap_or(0));
+            let mut parts = Vec::new();
+            if low > 0 {
+                parts.push(format!("{low} lượt khai tiền lương đóng BHXH thấp hơn mức lương tối thiểu vùng"));
+            }
+            if n > low {
+                parts.push(format!(
+                    "{} lượt khai tiền lương đóng BHXH tổng {} đồng so với thu nhập chịu thuế {} đồng",
+                    n - low,
+                    vnd(declared[k].unwrap_or(0)),
+                    vnd(income[k].unwrap_or(0))
+                ));
+            }
+            InspectionEntry {
+                province_code: province.to_string(),
+                unit_name: names[k].clone(),
+                unit_code: unit[k].clone(),
+                tax_code: tax[k].clone(),
+                officer_id: off[k].clone(),
+                reasons: vec!["under_declared_wages"],
+                evidence: vec![format!("{} lao động đóng BHXH thấp hơn tiền lương thực tế: {}", workers[k].unwrap_or(0), parts.join("; "))],
+                ..Default::default()
+            }
+        })
+        .collect())
+}
+
 /// Units with uninsured workers (`uninsured_workers`, months_uninsured > 0).
 pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
     let Some(df) = partition(lake_root, super::tables::UNINSURED_WORKERS.name, province)? else { return Ok(Vec::new()) };
@@ -30,19 +97,9 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
             col("employer_tax_code").first(),
             col("officer_id").first(),
         ]);
-    // The units' names and own tax codes joined to these few units (a unit
-    // code is silver units' key), not every unit put in a map for each
-    // province. A branch's unit is listed under the branch's tax code (the
-    // one on its registration and on its debt entry), not its head office's.
-    let df = match super::frame::silver(&Lake::new(lake_root), "units")? {
-        Some(units) => df.join(
-            units.select([col("unit_code"), col("name").alias("unit_name"), col("tax_code").alias("unit_tax_code")]),
-            [col("unit_code")],
-            [col("unit_code")],
-            JoinArgs::new(JoinType::Left),
-        ),
-        None => df.with_columns([lit(NULL).cast(DataType::String).alias("unit_name"), lit(NULL).cast(DataType::String).alias("unit_tax_code")]),
-    }
+    // A branch's unit is listed under the branch's tax code (the one on its
+    // registration and on its debt entry), not its head office's.
+    let df = with_units(lake_root, df)?
     .with_column(coalesce(&[col("unit_tax_code"), col("employer_tax_code")]).alias("employer_tax_code"))
     .sort(["unit_code"], Default::default())
     .collect()?;

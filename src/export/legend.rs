@@ -31,6 +31,7 @@ pub const LEGEND: &[(&str, &str, &str, &str)] = &[
     ("officer_worklists.csv", "Cách đối chiếu", "unmatched", "Không khớp được với hồ sơ BHXH nào"),
     ("inspection_list.csv", "Lý do", "debt", "Nợ đóng BHXH, BHYT, BHTN"),
     ("inspection_list.csv", "Lý do", "uninsured_workers", "Có lao động chưa được đóng BHXH bắt buộc"),
+    ("inspection_list.csv", "Lý do", "under_declared_wages", "Đóng BHXH thấp hơn mức lương tối thiểu vùng hoặc thấp hơn nhiều so với thu nhập chịu thuế"),
     ("inspection_list.csv", "Lý do", "unregistered_employer", "Doanh nghiệp chưa đăng ký tham gia BHXH"),
     ("d08a_due.csv", "Loại", "voluntary_si", "BHXH tự nguyện"),
     ("d08a_due.csv", "Loại", "household_hi", "BHYT hộ gia đình"),
