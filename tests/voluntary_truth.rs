@@ -149,6 +149,47 @@ fn prospects_lift_exclusions_d08a_and_results_against_the_planted_truth() {
     eprintln!("lift {lift:.2}: top decile {top:.3}, pool {all:.3}");
     assert!(lift >= 3.0, "lift {lift:.2} (top decile {top:.3}, pool {all:.3})");
 
+    // Market traders and craft-village businesses (dispatch §2.1): a prospect
+    // listed from such a household business carries the feature.
+    let mut named: HashMap<String, (bool, bool)> = HashMap::new();
+    for e in std::fs::read_dir(&w.inbox).unwrap().flatten() {
+        if !e.file_name().to_string_lossy().starts_with("tax_households_") {
+            continue;
+        }
+        let mut r = csv::Reader::from_path(e.path()).unwrap();
+        let h = r.headers().unwrap().clone();
+        let at = |n: &str| h.iter().position(|c| c == n).unwrap();
+        let (tc, mk, cv) = (at("tax_code"), at("market"), at("craft_village"));
+        for row in r.records().flatten() {
+            named.insert(format!("pit:{}", &row[tc]), (!row[mk].trim().is_empty(), !row[cv].trim().is_empty()));
+        }
+    }
+    let history = bhxh::lake::read_parquet(&w.lake.join("silver/prospect_history.parquet")).unwrap();
+    let (refs, sources) = (strs(&history, "person_ref"), strs(&history, "source"));
+    let flag = |c: &str| -> Vec<Option<f64>> { history.column(c).unwrap().f64().unwrap().iter().collect() };
+    let (fm, fv) = (flag("f_market_trader"), flag("f_craft_village"));
+    let (mut traders, mut villagers, mut neither) = (0, 0, 0);
+    for i in 0..history.height() {
+        if sources[i].as_deref() != Some("household_business") {
+            continue;
+        }
+        let Some(&(m, v)) = refs[i].as_ref().and_then(|r| named.get(r)) else { continue };
+        if m {
+            assert_eq!(fm[i], Some(1.0), "{:?} trades at a market", refs[i]);
+            traders += 1;
+        }
+        if v {
+            assert_eq!(fv[i], Some(1.0), "{:?} is in a craft village", refs[i]);
+            villagers += 1;
+        }
+        if !m && !v && fm[i] == Some(0.0) && fv[i] == Some(0.0) {
+            neither += 1;
+        }
+    }
+    assert!(traders > 10 && villagers > 10 && neither > 10, "traders {traders}, craft villages {villagers}, neither {neither}");
+    let reason_codes: HashSet<&str> = reasons.iter().flatten().flat_map(|r| r.split(',')).collect();
+    assert!(reason_codes.contains("market_trader") || reason_codes.contains("craft_village"), "{reason_codes:?}");
+
     // Agents: active, of the prospect's province, ranked from 1 without gaps.
     let ag = gold::read_partitioned(&w.lake, "agent_targets").unwrap().unwrap();
     let agent_info: HashMap<String, (String, bool)> = strs(&ag, "agent_code")

@@ -52,6 +52,8 @@ pub const LEGEND: &[(&str, &str, &str, &str)] = &[
     ("voluntary_prospects.csv", "Lý do", "prime_age", "Trong độ tuổi lao động chính"),
     ("voluntary_prospects.csv", "Lý do", "business_revenue", "Hộ kinh doanh đang hoạt động có doanh thu khá"),
     ("voluntary_prospects.csv", "Lý do", "revenue_level", "Mức doanh thu của hộ kinh doanh"),
+    ("voluntary_prospects.csv", "Lý do", "market_trader", "Tiểu thương kinh doanh tại chợ"),
+    ("voluntary_prospects.csv", "Lý do", "craft_village", "Hộ kinh doanh tại làng nghề"),
     ("voluntary_prospects.csv", "Lý do", "household_covered", "Hộ gia đình đã tham gia BHYT"),
     ("voluntary_prospects.csv", "Lý do", "household_pays_ahead", "Hộ gia đình đóng BHYT trước nhiều tháng một lần"),
     ("voluntary_prospects.csv", "Lý do", "commune_registrations", "Ở xã có nhiều người đăng ký tại hội nghị gần đây"),

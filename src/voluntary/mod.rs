@@ -237,6 +237,10 @@ struct HouseholdBiz {
     ward: Option<Text>,
     name: Option<Text>,
     citizen_id: Option<Text>,
+    /// The business trades at a market (`market` named), or is in a craft
+    /// village (`craft_village` named): the two groups dispatch §2.1 names.
+    market: bool,
+    craft_village: bool,
 }
 
 fn parse_scheme(s: &str) -> Option<Scheme> {
@@ -399,13 +403,18 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
 
     if let (true, Some(lf)) = (for_pool, frame::silver(lake, "households")?) {
         let df = lf
-            .select([col("tax_code"), col("status"), col("monthly_revenue"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"), col("owner_name"), col("citizen_id")])
+            .select([
+                col("tax_code"), col("status"), col("monthly_revenue"), col("birth_date"), col("sex"), col("province_code"), col("ward_code"),
+                col("owner_name"), col("citizen_id"), col("market"), col("craft_village"),
+            ])
             .sort(["tax_code"], Default::default())
             .collect_with_engine(Engine::Streaming)?.unwrap_single();
         let (tc, st, rev, b, sex, p, w, nm, cid) = (
             texts(&df, "tax_code")?, texts(&df, "status")?, ints(&df, "monthly_revenue")?, days(&df, "birth_date")?, texts(&df, "sex")?,
             texts(&df, "province_code")?, texts(&df, "ward_code")?, texts(&df, "owner_name")?, texts(&df, "citizen_id")?,
         );
+        let named = |c: &str| -> Result<Vec<bool>> { Ok(texts(&df, c)?.iter().map(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty())).collect()) };
+        let (market, village) = (named("market")?, named("craft_village")?);
         for i in 0..df.height() {
             let Some(t) = tc[i].as_deref() else { continue };
             d.households.push(HouseholdBiz {
@@ -419,6 +428,8 @@ fn load(lake: &Lake, cfg: &ScoringConfig, asof_m: Month, cache: &mut Option<Mont
                 ward: w[i].clone(),
                 name: nm[i].clone(),
                 citizen_id: cid[i].clone(),
+                market: market[i],
+                craft_village: village[i],
             });
         }
     }
@@ -709,6 +720,8 @@ struct Cand {
     refs: Vec<Text>,
     sources: u8,
     revenue: Option<i64>,
+    market: bool,
+    craft_village: bool,
     birth: Option<NaiveDate>,
     female: Option<bool>,
     province: Option<Text>,
@@ -825,6 +838,8 @@ fn pool_base(
                     c.si = d.link.get(&h.person_ref).cloned();
                     c.sources |= SRC_HB;
                     c.revenue = c.revenue.max(h.revenue);
+                    c.market |= h.market;
+                    c.craft_village |= h.craft_village;
                     c.refs.push(h.person_ref.clone());
                     c.birth = c.birth.or(h.birth);
                     c.female = c.female.or(h.female);
@@ -946,6 +961,12 @@ fn pool_base(
                 feature!(x, "business_revenue", 1.0);
             }
             feature!(x, "revenue_level", (rev as f64 / f.revenue_full_vnd as f64).min(1.0));
+        }
+        if c.market {
+            feature!(x, "market_trader", 1.0);
+        }
+        if c.craft_village {
+            feature!(x, "craft_village", 1.0);
         }
         let household = c.si.as_deref().and_then(|s| person.and_then(|p| p.household.as_deref()).or(hh_of_si.get(s).copied()));
         if let Some((through, pm)) = household.and_then(|h| standing.get(h)) {
