@@ -411,6 +411,56 @@ fn a_branch_units_uninsured_worker_is_inspected_under_the_branchs_tax_code() {
     assert_eq!(tax_of("U1"), Some(e1.to_string()));
 }
 
+/// A unit whose review says its 3 workers are back, and which declares 1 with
+/// nobody out: it has dropped 2 from its declarations and should have
+/// resumed. Its worklist item is developed only when the declarations reach
+/// the review's 3, not in a month with 2.
+#[test]
+fn a_unit_that_declares_fewer_than_its_review_counts_back_should_have_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    country(&inbox);
+    let append = |name: &str, text: &str| {
+        let p = inbox.join(name);
+        let s = std::fs::read_to_string(&p).unwrap_or_default() + text;
+        std::fs::write(p, s).unwrap();
+    };
+    append("si_units_20200608.csv", "U5,,Công ty Năm,79,1,CB79001,active\n");
+    append("si_contributions_20200608.csv", "U5,0200000001,2020-05,6000000,working\nU5,0200000001,2020-06,6000000,working\n");
+    append("covid_reviews_20200608.csv", "U5,2020-06,2020-06-05,3,0,0,0,0,2020-06\n");
+    pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let resume = read_partitioned(&lake, "should_have_resumed");
+    let i = (0..resume.height()).find(|&i| col_str(&resume, "unit_code")[i].as_deref() == Some("U5")).expect("U5 should have resumed");
+    let at = |c: &str| col_i64(&resume, c)[i];
+    assert_eq!((at("review_headcount"), at("declared_due"), at("declared_out"), at("workers_missing")), (Some(3), Some(1), Some(0), Some(2)));
+    // 2 workers at the unit's average due wage, 6,000,000, × 32% (2020 rates).
+    assert_eq!(at("estimated_monthly_contributions"), Some(3_840_000));
+    let u2 = (0..resume.height()).find(|&i| col_str(&resume, "unit_code")[i].as_deref() == Some("U2")).unwrap();
+    assert_eq!(col_i64(&resume, "workers_missing")[u2], Some(1), "U2: Mai still out, 2 reviewed, 1 declared due");
+
+    let developed = |lake: &Lake| {
+        let h = read_parquet(&lake.silver_file("worklist_history")).unwrap();
+        let (kind, key) = (col_str(&h, "item_kind"), col_str(&h, "item_key"));
+        let on = col_str(&h.clone().lazy().with_column(col("developed_on").cast(DataType::String)).collect().unwrap(), "developed_on");
+        let i = (0..h.height()).find(|&i| kind[i].as_deref() == Some("should_have_resumed") && key[i].as_deref() == Some("U5")).expect("U5 listed");
+        on[i].clone()
+    };
+    assert_eq!(developed(&lake), None);
+    // July: 2 of the 3 declared, nobody out: not yet back.
+    write(&inbox, "si_contributions_20200708.csv", "unit_code,si_number,month,insured_wage,work_status\nU5,0200000001,2020-07,6000000,working\nU5,0200000002,2020-07,6000000,working\n");
+    pipeline::run(&config(dir.path(), "2020-07-08")).unwrap();
+    assert_eq!(developed(&lake), None, "2 declared of the review's 3");
+    // August: all 3.
+    write(
+        &inbox,
+        "si_contributions_20200810.csv",
+        "unit_code,si_number,month,insured_wage,work_status\nU5,0200000001,2020-08,6000000,working\nU5,0200000002,2020-08,6000000,working\nU5,0200000003,2020-08,6000000,working\n",
+    );
+    pipeline::run(&config(dir.path(), "2020-08-10")).unwrap();
+    assert_eq!(developed(&lake).as_deref(), Some("2020-08-10"));
+}
+
 /// The coverage rules are dated (src/editions.rs): an amendment to
 /// coverage.toml applies from its month on, the manifest names the edition
 /// a run applied, and a nightly run that crosses the amendment recomputes

@@ -7,9 +7,12 @@
 //! `should_have_resumed`: units whose latest review reports every worker back
 //! (continuing only: no unpaid leave, suspended contract or stopped-with-pay),
 //! or whose agreed `resume_month` is before the as-of month, while their
-//! latest declarations (up to the as-of month) still show workers out
-//! (`out_statuses`: unpaid leave, suspended contract) — contributions have not
-//! come back to the pre-Covid headcount.
+//! latest declarations (up to the as-of month) have not come back to the
+//! review's workforce: workers still declared out (`out_statuses`: unpaid
+//! leave, suspended contract), or fewer people declared with a due status than
+//! the review counts working, on leave, suspended or stopped with pay (the
+//! unit that says 50 are back and declares 10 has dropped 40 from its
+//! declarations). `workers_missing` is the larger of the two counts.
 
 use super::frame::{self, date_column, days, ints, month_of, str_list, strs};
 use super::Ctx;
@@ -28,6 +31,10 @@ pub(crate) struct ResumeRow {
     pub declared_month: Month,
     pub declared_due: i64,
     pub declared_out: i64,
+    /// The latest review's workforce: everyone not terminated.
+    pub review_headcount: i64,
+    /// max(declared_out, review_headcount − declared_due).
+    pub workers_missing: i64,
     pub pre_covid: Option<i64>,
     pub monthly_gap: i64,
     pub score: i64,
@@ -57,6 +64,34 @@ pub(crate) fn unit_months(ctx: &Ctx, of: LazyFrame) -> Result<Option<LazyFrame>>
             .group_by([col("unit_code"), col("month")])
             .agg([col("declared_due").sum(), col("declared_out").sum(), col("due_wages").sum()]),
     ))
+}
+
+/// A review's workforce: everyone the unit reports not terminated (working,
+/// on unpaid leave, suspended, stopped with pay), all of whom are declared
+/// with a due status once work resumes.
+fn review_workforce(continuing: Option<i64>, leave: Option<i64>, suspended: Option<i64>, stopped: Option<i64>) -> i64 {
+    [continuing, leave, suspended, stopped].iter().map(|v| v.unwrap_or(0)).sum()
+}
+
+/// The reviewed workforce of each of `units` by review month, oldest first
+/// (for the "developed" check of should-have-resumed items: declarations
+/// are back when they reach the latest review's workforce).
+pub(crate) fn review_workforces(ctx: &Ctx, units: LazyFrame) -> Result<HashMap<String, Vec<(Month, i64)>>> {
+    let mut out: HashMap<String, Vec<(Month, i64)>> = HashMap::new();
+    let Some(reviews) = frame::silver(ctx.lake, "covid_reviews")? else { return Ok(out) };
+    let df = reviews
+        .filter(col("month").lt_eq(lit(ctx.asof_m.first_day())))
+        .join(units.select([col("unit_code")]).unique(None, UniqueKeepStrategy::Any), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Semi))
+        .select([col("unit_code"), col("month"), col("continuing"), col("unpaid_leave"), col("suspended_contract"), col("stopped_paid")])
+        .sort(["unit_code", "month"], Default::default())
+        .collect()?;
+    let (u, m) = (strs(&df, "unit_code")?, days(&df, "month")?);
+    let (c, l, s, p) = (ints(&df, "continuing")?, ints(&df, "unpaid_leave")?, ints(&df, "suspended_contract")?, ints(&df, "stopped_paid")?);
+    for i in 0..df.height() {
+        let (Some(u), Some(m)) = (u[i].clone(), m[i]) else { continue };
+        out.entry(u).or_default().push((month_of(m), review_workforce(c[i], l[i], s[i], p[i])));
+    }
+    Ok(out)
 }
 
 pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
@@ -161,7 +196,9 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
         let resume_month = resume[i].map(month_of);
         let resume_passed = resume_month.is_some_and(|r| r < ctx.asof_m);
         let Some(&(declared_month, declared_due, declared_out, due_wages)) = latest.get(&unit) else { continue };
-        if !(all_back || resume_passed) || declared_out == 0 {
+        let review_headcount = review_workforce(cont[i], leave[i], susp[i], stopped[i]);
+        let workers_missing = declared_out.max(review_headcount - declared_due);
+        if !(all_back || resume_passed) || workers_missing <= 0 {
             continue;
         }
         let info = ctx.units.get(&unit);
@@ -175,7 +212,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
                 None => 0,
             }
         };
-        let monthly_gap = ctx.contributions_on(avg_wage * declared_out);
+        let monthly_gap = ctx.contributions_on(avg_wage * workers_missing);
         rows.push(ResumeRow {
             province: info.and_then(|u| u.province.clone()),
             unit_code: unit,
@@ -185,6 +222,8 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
             declared_month,
             declared_due,
             declared_out,
+            review_headcount,
+            workers_missing,
             pre_covid: pre_hc[i],
             monthly_gap,
             score: (monthly_gap as f64 * ctx.cfg.priority.should_have_resumed).round() as i64,
@@ -212,6 +251,8 @@ pub(crate) fn resume_frame(ctx: &Ctx, rows: &[ResumeRow]) -> Result<DataFrame> {
             Column::new("estimated_monthly_contributions".into(), rows.iter().map(|r| r.monthly_gap).collect::<Vec<_>>()),
             Column::new("priority_score".into(), rows.iter().map(|r| r.score).collect::<Vec<_>>()),
             Column::new("officer_id".into(), rows.iter().map(|r| r.officer.clone()).collect::<Vec<_>>()),
+            Column::new("review_headcount".into(), rows.iter().map(|r| r.review_headcount).collect::<Vec<_>>()),
+            Column::new("workers_missing".into(), rows.iter().map(|r| r.workers_missing).collect::<Vec<_>>()),
         ],
     )?)
 }

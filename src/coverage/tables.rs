@@ -90,7 +90,7 @@ pub const COVID_REVIEW_MONITOR: GoldTable = GoldTable {
 
 pub const SHOULD_HAVE_RESUMED: GoldTable = GoldTable {
     name: "should_have_resumed",
-    doc: "Units whose latest Covid review reports everyone back (or whose agreed resume month has passed) while their latest declarations still show workers on unpaid leave or suspended contracts.",
+    doc: "Units whose latest Covid review reports everyone back (or whose agreed resume month has passed) while their latest declarations have not come back to the review's workforce: workers still on unpaid leave or suspended contracts, or fewer people declared than the review counts.",
     key: &["unit_code"],
     columns: &[
         c("as_of", "date", "The run's as-of date"),
@@ -103,9 +103,11 @@ pub const SHOULD_HAVE_RESUMED: GoldTable = GoldTable {
         c("declared_due", "int64", "People declared that month with a due status"),
         c("declared_out", "int64", "People still declared out that month"),
         c("pre_covid_headcount", "int64", "Due headcount in the pre-Covid month"),
-        c("estimated_monthly_contributions", "int64", "Contributions the workers still out leave uncollected per month, VND"),
+        c("estimated_monthly_contributions", "int64", "Contributions the missing workers (workers_missing) leave uncollected per month, VND"),
         c("priority_score", "int64", "estimated_monthly_contributions × the priority weight"),
         c("officer_id", "string", "Officer whose worklist carries the unit"),
+        c("review_headcount", "int64", "The latest review's workforce: continuing + unpaid_leave + suspended_contract + stopped_paid (everyone not terminated)"),
+        c("workers_missing", "int64", "max(declared_out, review_headcount − declared_due): workers the declarations have not brought back"),
     ],
 };
 
@@ -146,7 +148,7 @@ pub const WORKLIST_RESULTS: GoldTable = GoldTable {
         c("units_listed", "int64", "Units with uninsured workers first listed that week"),
         c("units_developed", "int64", "... of which at least one listed worker has since been declared"),
         c("resume_listed", "int64", "Should-have-resumed units first listed that week"),
-        c("resume_developed", "int64", "... of which the declarations show nobody out any more"),
+        c("resume_developed", "int64", "... of which a month's declarations since show nobody out and at least the workforce of the latest review up to that month"),
     ],
 };
 

@@ -156,7 +156,7 @@ pub(crate) fn plan(ctx: &Ctx, workers: &mut [WorkerRow], unregistered: &mut [Emp
     }
     for r in resume.iter() {
         let head = ctx.units.get(&r.unit_code).and_then(|u| u.tax_code.as_deref().map(|t| crate::ids::tax_head(t).to_string()));
-        items.push(item(Kind::ShouldHaveResumed, &r.unit_code, r.province.clone(), Some(r.unit_code.clone()), head, r.declared_out, r.score));
+        items.push(item(Kind::ShouldHaveResumed, &r.unit_code, r.province.clone(), Some(r.unit_code.clone()), head, r.workers_missing, r.score));
     }
 
     // Officers, their capacity and load.
@@ -501,7 +501,8 @@ fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mu
             .unwrap_single();
         collect_found(&df, found)?;
     }
-    // Should-have-resumed units: a month since with declarations and nobody out.
+    // Should-have-resumed units: a month since with declarations, nobody out,
+    // and at least the workforce of the latest review up to that month.
     let r: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == Kind::ShouldHaveResumed.as_str()).collect();
     if !r.is_empty() {
         let q = DataFrame::new(
@@ -513,15 +514,25 @@ fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mu
             ],
         )?;
         if let Some(um) = super::covid::unit_months(ctx, q.clone().lazy())? {
+            let workforce = super::covid::review_workforces(ctx, q.clone().lazy())?;
             let df = q
                 .lazy()
                 .join(um, [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Inner))
                 .filter(col("month").gt_eq(col("since")).and(col("declared_out").eq(lit(0i64))).and(col("declared_due").gt(lit(0i64))))
-                .group_by([col("row")])
-                .agg([col("month").min()])
+                .select([col("row"), col("unit_code"), col("month"), col("declared_due")])
+                .sort(["row", "month"], Default::default())
                 .collect_with_engine(Engine::Streaming)?
                 .unwrap_single();
-            collect_found(&df, found)?;
+            let (row, unit, month, due) = (frame::ints(&df, "row")?, strs(&df, "unit_code")?, days(&df, "month")?, frame::ints(&df, "declared_due")?);
+            for i in 0..df.height() {
+                let (Some(r), Some(u), Some(m), Some(d)) = (row[i], unit[i].as_deref(), month[i], due[i]) else { continue };
+                let m = month_of(m);
+                // The latest review up to the month (none: nothing to reach).
+                let expected = workforce.get(u).and_then(|v| v.iter().rev().find(|(rm, _)| *rm <= m)).map_or(0, |x| x.1);
+                if d >= expected {
+                    found.entry(r as usize).or_insert(m);
+                }
+            }
         }
     }
     Ok(())
