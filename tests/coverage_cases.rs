@@ -312,6 +312,15 @@ fn reason_codes_worklists_exports_and_development() {
     assert_eq!(col_i64(&results, "workers_listed")[i], Some(4));
     assert_eq!(col_i64(&results, "workers_developed")[i], Some(1));
     assert_eq!(col_i64(&results, "units_developed")[i], Some(1));
+    // The same by calendar month: listed in June, developed by July's run.
+    let monthly = read_partitioned(&lake, "worklist_results_monthly");
+    let (mo, moff) = (col_str(&monthly.clone().lazy().with_column(col("month").cast(DataType::String)).collect().unwrap(), "month"), col_str(&monthly, "officer_id"));
+    let of = |month: &str, c: &str| {
+        let i = (0..monthly.height()).find(|&i| mo[i].as_deref() == Some(month) && moff[i].as_deref() == Some("CB01001")).expect("CB01001's month");
+        col_i64(&monthly, c)[i]
+    };
+    assert_eq!((of("2020-06-01", "workers_listed"), of("2020-06-01", "workers_developed")), (Some(4), Some(0)));
+    assert_eq!((of("2020-07-01", "workers_developed"), of("2020-07-01", "units_developed")), (Some(1), Some(1)));
     let history = read_parquet(&lake.silver_file("worklist_history")).unwrap();
     let first: Vec<Option<i32>> = history.column("first_listed_on").unwrap().cast(&DataType::Int32).unwrap().i32().unwrap().iter().collect();
     let june = (NaiveDate::from_ymd_opt(2020, 6, 8).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;

@@ -4,7 +4,8 @@
 //! From silver (with `person_links` from the link stage) it publishes the gold
 //! tables `uninsured_workers`, `unregistered_employers`,
 //! `under_declared_wages`, `covid_review_monitor`, `should_have_resumed`,
-//! `officer_worklists` and `worklist_results`; keeps the worklist history in
+//! `officer_worklists`, `worklist_results` (by ISO week) and
+//! `worklist_results_monthly` (by calendar month); keeps the worklist history in
 //! `silver/worklist_history`; and exports each province's worklists, with the
 //! identities, to `<lake>/exports/<as_of>/<province_code>/officer_worklists.csv`.
 //! Rules are in `pipelines/coverage.toml`.

@@ -152,7 +152,28 @@ pub const WORKLIST_RESULTS: GoldTable = GoldTable {
     ],
 };
 
-pub const GOLD_TABLES: &[&GoldTable] = &[&UNINSURED_WORKERS, &UNREGISTERED_EMPLOYERS, &UNDER_DECLARED_WAGES, &COVID_REVIEW_MONITOR, &SHOULD_HAVE_RESUMED, &OFFICER_WORKLISTS, &WORKLIST_RESULTS];
+pub const WORKLIST_RESULTS_MONTHLY: GoldTable = GoldTable {
+    name: "worklist_results_monthly",
+    doc: "Monthly results per officer (DOMAIN §1: per-officer worklists and monthly results): in each calendar month, what was first listed for the officer and what the officer's items developed (whenever they were listed).",
+    key: &["officer_id", "month"],
+    columns: &[
+        c("as_of", "date", "The run's as-of date (results as known then)"),
+        c("province_code", "string", "Partition"),
+        c("officer_id", "string", "Officer the items were listed for"),
+        c("month", "date", "Calendar month (first day)"),
+        c("employers_listed", "int64", "Unregistered employers first listed in the month"),
+        c("employers_developed", "int64", "Unregistered employers first seen developed (a unit declared someone) by a run of the month"),
+        c("workers_listed", "int64", "Uninsured workers first listed in the month"),
+        c("workers_developed", "int64", "Uninsured workers first seen declared by their employer by a run of the month"),
+        c("units_listed", "int64", "Units with uninsured workers first listed in the month"),
+        c("units_developed", "int64", "Units first seen declaring one of their listed workers by a run of the month"),
+        c("resume_listed", "int64", "Should-have-resumed units first listed in the month"),
+        c("resume_developed", "int64", "Should-have-resumed units first seen back to their review's workforce by a run of the month"),
+    ],
+};
+
+pub const GOLD_TABLES: &[&GoldTable] =
+    &[&UNINSURED_WORKERS, &UNREGISTERED_EMPLOYERS, &UNDER_DECLARED_WAGES, &COVID_REVIEW_MONITOR, &SHOULD_HAVE_RESUMED, &OFFICER_WORKLISTS, &WORKLIST_RESULTS, &WORKLIST_RESULTS_MONTHLY];
 
 
 #[cfg(test)]

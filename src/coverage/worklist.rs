@@ -281,6 +281,7 @@ pub(crate) fn publish(
         c.borrow_mut().record_done(DEVELOPED_CHECK, ctx.asof_m, ctx.as_of, &[ctx.lake.silver_file("worklist_history")])?;
     }
     super::publish(ctx.lake, &super::tables::WORKLIST_RESULTS, results_frame(ctx, &history)?)?;
+    super::publish(ctx.lake, &super::tables::WORKLIST_RESULTS_MONTHLY, monthly_results_frame(ctx, &history)?)?;
     lap("worklist results", &mut t);
     let files = export(ctx, plan, workers)?;
     lap("worklist exports", &mut t);
@@ -571,17 +572,49 @@ fn write_history(ctx: &Ctx, rows: &[HistoryRow]) -> Result<()> {
     crate::lake::write_parquet(&ctx.lake.silver_file("worklist_history"), &mut df)
 }
 
+/// A history row's place in the results' counts: [listed, developed] pairs
+/// for employers, workers, units and should-have-resumed units.
+fn result_slot(kind: &str) -> Option<usize> {
+    match kind {
+        "unregistered_employer" => Some(0),
+        "uninsured_worker" => Some(2),
+        "uninsured_workers" => Some(4),
+        "should_have_resumed" => Some(6),
+        _ => None,
+    }
+}
+
+/// Per officer and calendar month: the items first listed in the month, and
+/// the items first seen developed by a run of the month (listed whenever).
+fn monthly_results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
+    let mut agg: BTreeMap<(Option<String>, Option<String>, Month), [i64; 8]> = BTreeMap::new();
+    for r in rows {
+        let Some(k) = result_slot(&r.kind) else { continue };
+        agg.entry((r.province.clone(), r.officer.clone(), Month::of_date(r.first_listed_on))).or_default()[k] += 1;
+        if let Some(d) = r.developed_on {
+            agg.entry((r.province.clone(), r.officer.clone(), Month::of_date(d))).or_default()[k + 1] += 1;
+        }
+    }
+    let n = agg.len();
+    let keys: Vec<_> = agg.keys().cloned().collect();
+    let vals: Vec<[i64; 8]> = agg.values().copied().collect();
+    let mut cols = vec![
+        date_column("as_of", vec![Some(ctx.as_of); n])?,
+        Column::new("province_code".into(), keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>()),
+        Column::new("officer_id".into(), keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>()),
+        date_column("month", keys.iter().map(|k| Some(k.2.first_day())).collect())?,
+    ];
+    for (j, c) in super::tables::WORKLIST_RESULTS_MONTHLY.columns[4..].iter().enumerate() {
+        cols.push(Column::new(c.name.into(), vals.iter().map(|v| v[j]).collect::<Vec<_>>()));
+    }
+    Ok(DataFrame::new(n, cols)?)
+}
+
 fn results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
     // (province, officer, week) → [listed, developed] per kind.
     let mut agg: BTreeMap<(Option<String>, Option<String>, String), [i64; 8]> = BTreeMap::new();
     for r in rows {
-        let k = match r.kind.as_str() {
-            "unregistered_employer" => 0,
-            "uninsured_worker" => 2,
-            "uninsured_workers" => 4,
-            "should_have_resumed" => 6,
-            _ => continue,
-        };
+        let Some(k) = result_slot(&r.kind) else { continue };
         let e = agg.entry((r.province.clone(), r.officer.clone(), r.week.clone())).or_default();
         e[k] += 1;
         if r.developed_on.is_some() {
