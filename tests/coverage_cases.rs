@@ -470,6 +470,47 @@ fn a_unit_that_declares_fewer_than_its_review_counts_back_should_have_resumed() 
     assert_eq!(developed(&lake).as_deref(), Some("2020-08-10"));
 }
 
+/// An employer the tax registry lists as absent from its address, still
+/// paying wages and with no BHXH unit, is an unregistered employer all the
+/// same: listed with its status, given an officer, and so is its worker. One
+/// that is closed with employees declared but no wages is not listed.
+#[test]
+fn an_absent_employer_still_paying_wages_is_listed_and_its_worker_has_an_officer() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    country(&inbox);
+    let (e4, e5) = (tax_code(10_400_000), tax_code(10_500_000));
+    let append = |name: &str, text: &str| {
+        let p = inbox.join(name);
+        let s = std::fs::read_to_string(&p).unwrap() + text;
+        std::fs::write(p, s).unwrap();
+    };
+    append("tax_employers_20200608.csv", &format!("{e4},Công ty Bốn Vắng Mặt,01,absent,2\n{e5},Công ty Năm Đã Đóng,01,closed,7\n"));
+    let pit = tax_code(812_347_000);
+    for m in ["2020-03", "2020-04", "2020-05"] {
+        append("tax_wages_20200608.csv", &format!("{e4},{pit},,Mạc Văn Quang,1987-07-07,{m},7000000,indefinite\n"));
+    }
+    pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let unreg = read_partitioned(&lake, "unregistered_employers");
+    let codes = col_str(&unreg, "tax_code");
+    let i = (0..unreg.height()).find(|&i| codes[i].as_deref() == Some(e4.as_str())).expect("the absent employer is listed");
+    assert_eq!(col_str(&unreg, "tax_status")[i].as_deref(), Some("absent"));
+    assert_eq!((col_i64(&unreg, "employees_in_tax")[i], col_i64(&unreg, "wage_fund_3m")[i]), (Some(1), Some(21_000_000)));
+    let officer = col_str(&unreg, "officer_id")[i].clone();
+    assert!(officer.is_some(), "balanced to an officer of province 01");
+    assert!(!codes.contains(&Some(e5.clone())), "closed, no wages: not listed on its declared employees");
+    let active = (0..unreg.height()).find(|&i| codes[i].as_deref() == Some(tax_code(10_200_000).as_str())).unwrap();
+    assert_eq!(col_str(&unreg, "tax_status")[active].as_deref(), Some("active"));
+    let gold = read_partitioned(&lake, "uninsured_workers");
+    let k = PersonKeyer::demo();
+    let w = (0..gold.height()).find(|&i| col_str(&gold, "person_key")[i].as_deref() == Some(k.tax(&format!("pit:{pit}")).as_str())).expect("Quang is uninsured");
+    assert_eq!(col_str(&gold, "officer_id")[w], officer, "the worker goes with the employer's item");
+    let inspection = std::fs::read_to_string(dir.path().join("lake/exports/2020-06-08/01/inspection_list.csv")).unwrap();
+    let line = inspection.lines().find(|l| l.contains(e4.as_str())).expect("on the inspection list");
+    assert!(line.contains("tổng thu nhập chịu thuế 21.000.000 đồng (trong dữ liệu thuế: không hoạt động tại địa chỉ đã đăng ký)"), "{line}");
+}
+
 /// The coverage rules are dated (src/editions.rs): an amendment to
 /// coverage.toml applies from its month on, the manifest names the edition
 /// a run applied, and a nightly run that crosses the amendment recomputes

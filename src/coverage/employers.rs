@@ -1,7 +1,10 @@
-//! `unregistered_employers`: head offices active in the tax registry with no
-//! BHXH unit under their tax code or a branch's, and with employees: wages in
-//! tax_wages in the `recent_months` before the as-of month (any contract), or
-//! (when `include_declared_only`) `employees_declared` > 0 in the registry.
+//! `unregistered_employers`: head offices in the tax registry with no BHXH
+//! unit under their tax code or a branch's, and with employees: wages in
+//! tax_wages in the `recent_months` before the as-of month (any contract),
+//! whatever the registry's status (a suspended, closed or absent employer that
+//! still pays wages owes their contributions, and its workers need an
+//! officer); or, for the `active_statuses` only (when
+//! `include_declared_only`), `employees_declared` > 0 in the registry.
 
 use super::frame::{self, date_column, ints, str_list, strs};
 use super::Ctx;
@@ -15,6 +18,8 @@ pub(crate) struct EmployerRow {
     pub employees_in_tax: i64,
     pub wage_fund: i64,
     pub employees_declared: Option<i64>,
+    /// The registry's status.
+    pub status: Option<String>,
     pub monthly_gap: i64,
     pub score: i64,
     pub priority: i64,
@@ -24,9 +29,13 @@ pub(crate) struct EmployerRow {
 pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
     let Some(emps) = frame::silver(ctx.lake, "employers")? else { return Ok(Vec::new()) };
     let c = &ctx.cfg.unregistered;
-    let heads = emps
-        .filter(col("is_branch").not().and(col("status").is_in(str_list(&c.active_statuses), false)))
-        .select([col("tax_code"), col("province_code"), col("employees_declared")]);
+    let heads = emps.filter(col("is_branch").not()).select([
+        col("tax_code"),
+        col("province_code"),
+        col("employees_declared"),
+        col("status"),
+        col("status").is_in(str_list(&c.active_statuses), false).fill_null(lit(false)).alias("active"),
+    ]);
     let heads = match frame::silver(ctx.lake, "units")? {
         Some(units) => heads.join(
             units.select([col("head_tax_code")]).filter(col("head_tax_code").is_not_null()).unique(None, UniqueKeepStrategy::Any),
@@ -67,18 +76,20 @@ pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
     .sort(["tax_code"], Default::default())
     .collect_with_engine(Engine::Streaming)?
     .unwrap_single();
-    let (code, prov, declared, emp, fund) = (
+    let (code, prov, declared, emp, fund, status) = (
         strs(&df, "tax_code")?,
         strs(&df, "province_code")?,
         ints(&df, "employees_declared")?,
         ints(&df, "employees_in_tax")?,
         ints(&df, "wage_fund_3m")?,
+        strs(&df, "status")?,
     );
+    let active: Vec<bool> = df.column("active")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();
     let mut rows = Vec::new();
     for i in 0..df.height() {
         let Some(tax_code) = code[i].clone() else { continue };
         let employees = emp[i].unwrap_or(0);
-        let declared_only = employees == 0 && c.include_declared_only && declared[i].unwrap_or(0) > 0;
+        let declared_only = employees == 0 && active[i] && c.include_declared_only && declared[i].unwrap_or(0) > 0;
         if employees == 0 && !declared_only {
             continue;
         }
@@ -99,6 +110,7 @@ pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
             employees_in_tax: employees,
             wage_fund,
             employees_declared: declared[i],
+            status: status[i].clone(),
             monthly_gap,
             score: (monthly_gap as f64 * ctx.cfg.priority.unregistered_employer).round() as i64,
             priority: 0,
@@ -136,6 +148,7 @@ pub(crate) fn frame(ctx: &Ctx, rows: &[EmployerRow]) -> Result<DataFrame> {
             Column::new("priority_score".into(), rows.iter().map(|r| r.score).collect::<Vec<_>>()),
             Column::new("priority".into(), rows.iter().map(|r| r.priority).collect::<Vec<_>>()),
             Column::new("officer_id".into(), rows.iter().map(|r| r.officer.clone()).collect::<Vec<_>>()),
+            Column::new("tax_status".into(), rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>()),
         ],
     )?)
 }

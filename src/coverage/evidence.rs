@@ -125,6 +125,16 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
         .collect())
 }
 
+/// A tax-registry status other than active, in the inspection list's words.
+fn tax_status_vi(status: &str) -> Option<&'static str> {
+    match status {
+        "suspended" => Some("tạm ngừng kinh doanh"),
+        "closed" => Some("đã chấm dứt hoạt động"),
+        "absent" => Some("không hoạt động tại địa chỉ đã đăng ký"),
+        _ => None,
+    }
+}
+
 /// Employers with employees and no BHXH unit (`unregistered_employers`).
 pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
     let Some(df) = partition(lake_root, super::tables::UNREGISTERED_EMPLOYERS.name, province)? else { return Ok(Vec::new()) };
@@ -132,10 +142,11 @@ pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str
     let (emp, fund, declared) =
         (super::frame::ints(&df, "employees_in_tax")?, super::frame::ints(&df, "wage_fund_3m")?, super::frame::ints(&df, "employees_declared")?);
     let window = super::frame::ints(&df, "wage_months")?;
+    let status = super::frame::strs(&df, "tax_status")?;
     Ok((0..df.height())
         .map(|i| {
             let n = emp[i].unwrap_or(0);
-            let evidence = if n > 0 {
+            let mut evidence = if n > 0 {
                 format!(
                     "Chưa đăng ký tham gia BHXH: {n} lao động có thu nhập trong dữ liệu thuế {} tháng gần nhất, tổng thu nhập chịu thuế {} đồng",
                     window[i].unwrap_or(0),
@@ -144,6 +155,10 @@ pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str
             } else {
                 format!("Chưa đăng ký tham gia BHXH: {} lao động theo quyết toán thuế", declared[i].unwrap_or(0))
             };
+            // An employer the registry no longer shows active still pays wages.
+            if let Some(s) = status[i].as_deref().and_then(tax_status_vi) {
+                evidence += &format!(" (trong dữ liệu thuế: {s})");
+            }
             InspectionEntry {
                 province_code: province.to_string(),
                 tax_code: tax[i].clone(),

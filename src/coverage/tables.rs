@@ -31,7 +31,7 @@ pub const UNINSURED_WORKERS: GoldTable = GoldTable {
 
 pub const UNREGISTERED_EMPLOYERS: GoldTable = GoldTable {
     name: "unregistered_employers",
-    doc: "Active head offices in the tax registry with employees (tax_wages in the recent months, or employees_declared > 0) and no BHXH unit under their tax code or a branch's; `priority` 1 = the biggest gap of the province.",
+    doc: "Head offices in the tax registry with no BHXH unit under their tax code or a branch's, and with employees: tax_wages in the recent months (whatever the registry's status: a suspended, closed or absent employer still paying wages is listed), or, for active ones, employees_declared > 0; `priority` 1 = the biggest gap of the province.",
     key: &["tax_code"],
     columns: &[
         c("as_of", "date", "The run's as-of date"),
@@ -45,6 +45,7 @@ pub const UNREGISTERED_EMPLOYERS: GoldTable = GoldTable {
         c("priority_score", "int64", "estimated_monthly_contributions × the priority weight (pipelines/coverage.toml)"),
         c("priority", "int64", "Rank in the province, 1 = biggest gap"),
         c("officer_id", "string", "Officer the employer is assigned to (balanced over the province's officers)"),
+        c("tax_status", "string", "The employer's status in the tax registry (`active`, `suspended`, `closed`, `absent`)"),
     ],
 };
 
