@@ -17,6 +17,16 @@ fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<Dat
     Ok(Some(gold::read_partition(lake_root, table, province)?))
 }
 
+/// A province's partition of a gold table as a scan (only the columns a
+/// query uses are read: the evidence is built every night, 63 times).
+fn scan_partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<LazyFrame>> {
+    if !gold::partitions(lake_root, table)?.iter().any(|p| p == province) {
+        return Ok(None);
+    }
+    let files = crate::lake::parquet_files(&gold::partition_dir(lake_root, table, province))?;
+    Ok(Some(crate::lake::scan_parquet(&files)?))
+}
+
 /// The units' names, own tax codes and officers (`unit_name`,
 /// `unit_tax_code`, `unit_officer`) joined to a few units (a unit code is
 /// silver units' key), not every unit put in a map for each province.
@@ -37,10 +47,9 @@ fn with_units(lake_root: &Path, df: LazyFrame) -> Result<LazyFrame> {
 /// (`under_declared_wages`): the workers and declarations concerned, and
 /// what was declared against what the tax data shows.
 pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
-    let Some(df) = partition(lake_root, super::tables::UNDER_DECLARED_WAGES.name, province)? else { return Ok(Vec::new()) };
+    let Some(df) = scan_partition(lake_root, super::tables::UNDER_DECLARED_WAGES.name, province)? else { return Ok(Vec::new()) };
     let below_min = col("rule").eq(lit("below_min_wage"));
     let df = df
-        .lazy()
         .filter(col("unit_code").is_not_null())
         .group_by([col("unit_code")])
         .agg([
@@ -86,9 +95,8 @@ pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &s
 
 /// Units with uninsured workers (`uninsured_workers`, months_uninsured > 0).
 pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
-    let Some(df) = partition(lake_root, super::tables::UNINSURED_WORKERS.name, province)? else { return Ok(Vec::new()) };
+    let Some(df) = scan_partition(lake_root, super::tables::UNINSURED_WORKERS.name, province)? else { return Ok(Vec::new()) };
     let df = df
-        .lazy()
         .filter(col("months_uninsured").gt(lit(0i64)).and(col("unit_code").is_not_null()))
         .group_by([col("unit_code")])
         .agg([
