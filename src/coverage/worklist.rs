@@ -23,6 +23,7 @@ use super::frame::{self, date_column, days, from_days, month_of, strs};
 use super::uninsured::WorkerRow;
 use super::{lap, load_officers, Ctx};
 use crate::month::Month;
+use crate::lake::gold::GoldTable;
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -595,19 +596,7 @@ fn monthly_results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
             agg.entry((r.province.clone(), r.officer.clone(), Month::of_date(d))).or_default()[k + 1] += 1;
         }
     }
-    let n = agg.len();
-    let keys: Vec<_> = agg.keys().cloned().collect();
-    let vals: Vec<[i64; 8]> = agg.values().copied().collect();
-    let mut cols = vec![
-        date_column("as_of", vec![Some(ctx.as_of); n])?,
-        Column::new("province_code".into(), keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>()),
-        Column::new("officer_id".into(), keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>()),
-        date_column("month", keys.iter().map(|k| Some(k.2.first_day())).collect())?,
-    ];
-    for (j, c) in super::tables::WORKLIST_RESULTS_MONTHLY.columns[4..].iter().enumerate() {
-        cols.push(Column::new(c.name.into(), vals.iter().map(|v| v[j]).collect::<Vec<_>>()));
-    }
-    Ok(DataFrame::new(n, cols)?)
+    counts_frame(ctx, &super::tables::WORKLIST_RESULTS_MONTHLY, agg, |m| date_column("month", m.iter().map(|m| Some(m.first_day())).collect()))
 }
 
 fn results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
@@ -621,16 +610,33 @@ fn results_frame(ctx: &Ctx, rows: &[HistoryRow]) -> Result<DataFrame> {
             e[k + 1] += 1;
         }
     }
+    counts_frame(ctx, &super::tables::WORKLIST_RESULTS, agg, |w| Ok(Column::new("week".into(), w)))
+}
+
+/// A results table from its counts per (province, officer, period): the
+/// run's date, the key (`period` makes the period's column from the
+/// periods, in key order), then the counts in the table's column order.
+fn counts_frame<P>(
+    ctx: &Ctx,
+    table: &GoldTable,
+    agg: BTreeMap<(Option<String>, Option<String>, P), [i64; 8]>,
+    period: impl FnOnce(Vec<P>) -> Result<Column>,
+) -> Result<DataFrame> {
     let n = agg.len();
-    let keys: Vec<_> = agg.keys().cloned().collect();
-    let vals: Vec<[i64; 8]> = agg.values().copied().collect();
+    let (mut province, mut officer, mut periods, mut vals) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for ((p, o, k), v) in agg {
+        province.push(p);
+        officer.push(o);
+        periods.push(k);
+        vals.push(v);
+    }
     let mut cols = vec![
         date_column("as_of", vec![Some(ctx.as_of); n])?,
-        Column::new("province_code".into(), keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>()),
-        Column::new("officer_id".into(), keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>()),
-        Column::new("week".into(), keys.iter().map(|k| k.2.clone()).collect::<Vec<_>>()),
+        Column::new("province_code".into(), province),
+        Column::new("officer_id".into(), officer),
+        period(periods)?,
     ];
-    for (j, c) in super::tables::WORKLIST_RESULTS.columns[4..].iter().enumerate() {
+    for (j, c) in table.columns[4..].iter().enumerate() {
         cols.push(Column::new(c.name.into(), vals.iter().map(|v| v[j]).collect::<Vec<_>>()));
     }
     Ok(DataFrame::new(n, cols)?)
