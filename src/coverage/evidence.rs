@@ -29,11 +29,13 @@ fn scan_partition(lake_root: &Path, table: &str, province: &str) -> Result<Optio
 
 /// The units' names, own tax codes and officers (`unit_name`,
 /// `unit_tax_code`, `unit_officer`) joined to a few units (a unit code is
-/// silver units' key), not every unit put in a map for each province.
-fn with_units(lake_root: &Path, df: LazyFrame) -> Result<LazyFrame> {
+/// silver units' key), not every unit put in a map for each province. The
+/// gold tables read here are partitioned by the unit's province, so only
+/// that province's units are joined.
+fn with_units(lake_root: &Path, province: &str, df: LazyFrame) -> Result<LazyFrame> {
     Ok(match super::frame::silver(&Lake::new(lake_root), "units")? {
         Some(units) => df.join(
-            units.select([col("unit_code"), col("name").alias("unit_name"), col("tax_code").alias("unit_tax_code"), col("officer_id").alias("unit_officer")]),
+            units.filter(col("province_code").eq(lit(province.to_string()))).select([col("unit_code"), col("name").alias("unit_name"), col("tax_code").alias("unit_tax_code"), col("officer_id").alias("unit_officer")]),
             [col("unit_code")],
             [col("unit_code")],
             JoinArgs::new(JoinType::Left),
@@ -59,7 +61,7 @@ pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &s
             col("insured_wage").filter(below_min.clone().not()).sum().alias("declared"),
             col("taxable_income").filter(below_min.not()).sum().alias("income"),
         ]);
-    let df = with_units(lake_root, df)?.sort(["unit_code"], Default::default()).collect()?;
+    let df = with_units(lake_root, province, df)?.sort(["unit_code"], Default::default()).collect()?;
     let s = |c: &str| super::frame::strs(&df, c);
     let i = |c: &str| super::frame::ints(&df, c);
     let (unit, names, tax, off) = (s("unit_code")?, s("unit_name")?, s("unit_tax_code")?, s("unit_officer")?);
@@ -107,7 +109,7 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
         ]);
     // A branch's unit is listed under the branch's tax code (the one on its
     // registration and on its debt entry), not its head office's.
-    let df = with_units(lake_root, df)?
+    let df = with_units(lake_root, province, df)?
     .with_column(coalesce(&[col("unit_tax_code"), col("employer_tax_code")]).alias("employer_tax_code"))
     .sort(["unit_code"], Default::default())
     .collect()?;
