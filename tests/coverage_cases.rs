@@ -41,6 +41,13 @@ fn write(inbox: &Path, name: &str, text: &str) {
     std::fs::write(inbox.join(name), text).unwrap();
 }
 
+/// Adds lines to an extract the base country already has.
+fn append(inbox: &Path, name: &str, text: &str) {
+    let p = inbox.join(name);
+    let s = std::fs::read_to_string(&p).unwrap() + text;
+    std::fs::write(p, s).unwrap();
+}
+
 /// The extracts of 2020-06-08 (tax months 2019-06 … 2020-05).
 fn country(inbox: &Path) -> Country {
     std::fs::create_dir_all(inbox).unwrap();
@@ -336,28 +343,25 @@ fn a_declaration_at_a_unit_without_a_tax_code_is_declared_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     let c = country(&inbox);
-    let append = |name: &str, text: &str| {
-        let p = inbox.join(name);
-        let s = std::fs::read_to_string(&p).unwrap() + text;
-        std::fs::write(p, s).unwrap();
-    };
-    append("si_units_20200608.csv", "U3,,Hộ Kinh Doanh Ba,01,1,,active\n");
+    append(&inbox, "si_units_20200608.csv", "U3,,Hộ Kinh Doanh Ba,01,1,,active\n");
     append(
+        &inbox,
         "si_people_20200608.csv",
         "0100000010,001098000010,Trịnh Văn Sơn,1998-10-10,M,01,\n0100000011,001099000011,Quách Văn Tài,1999-11-11,M,01,\n",
     );
     let e1 = c.e1.as_str();
     for m in ["2020-03", "2020-04", "2020-05"] {
         append(
+            &inbox,
             "tax_wages_20200608.csv",
             &format!(
                 "{e1},,001098000010,Trịnh Văn Sơn,1998-10-10,{m},4000000,fixed\n{e1},,001099000011,Quách Văn Tài,1999-11-11,{m},4000000,fixed\n"
             ),
         );
         // Sơn at U3 (no tax code); Tài at U9 (not in si_units) in March only.
-        append("si_contributions_20200608.csv", &format!("U3,0100000010,{m},5000000,working\n"));
+        append(&inbox, "si_contributions_20200608.csv", &format!("U3,0100000010,{m},5000000,working\n"));
         if m == "2020-03" {
-            append("si_contributions_20200608.csv", &format!("U9,0100000011,{m},5000000,working\n"));
+            append(&inbox, "si_contributions_20200608.csv", &format!("U9,0100000011,{m},5000000,working\n"));
         }
     }
     pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
@@ -392,15 +396,10 @@ fn a_branch_units_uninsured_worker_is_inspected_under_the_branchs_tax_code() {
     let inbox = dir.path().join("inbox");
     let c = country(&inbox);
     let e1 = c.e1.as_str();
-    let append = |name: &str, text: &str| {
-        let p = inbox.join(name);
-        let s = std::fs::read_to_string(&p).unwrap() + text;
-        std::fs::write(p, s).unwrap();
-    };
-    append("si_units_20200608.csv", &format!("U4,{e1}-001,Chi nhánh Một,01,1,CB01001,active\n"));
-    append("si_people_20200608.csv", "0100000012,001090000012,Cao Văn Vinh,1990-12-12,M,01,\n");
+    append(&inbox, "si_units_20200608.csv", &format!("U4,{e1}-001,Chi nhánh Một,01,1,CB01001,active\n"));
+    append(&inbox, "si_people_20200608.csv", "0100000012,001090000012,Cao Văn Vinh,1990-12-12,M,01,\n");
     for m in ["2020-03", "2020-04", "2020-05"] {
-        append("tax_wages_20200608.csv", &format!("{e1}-001,,001090000012,Cao Văn Vinh,1990-12-12,{m},7500000,indefinite\n"));
+        append(&inbox, "tax_wages_20200608.csv", &format!("{e1}-001,,001090000012,Cao Văn Vinh,1990-12-12,{m},7500000,indefinite\n"));
     }
     pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
     let gold = read_partitioned(&Lake::new(dir.path().join("lake")), "uninsured_workers");
@@ -429,14 +428,9 @@ fn a_unit_that_declares_fewer_than_its_review_counts_back_should_have_resumed() 
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     country(&inbox);
-    let append = |name: &str, text: &str| {
-        let p = inbox.join(name);
-        let s = std::fs::read_to_string(&p).unwrap_or_default() + text;
-        std::fs::write(p, s).unwrap();
-    };
-    append("si_units_20200608.csv", "U5,,Công ty Năm,79,1,CB79001,active\n");
-    append("si_contributions_20200608.csv", "U5,0200000001,2020-05,6000000,working\nU5,0200000001,2020-06,6000000,working\n");
-    append("covid_reviews_20200608.csv", "U5,2020-06,2020-06-05,3,0,0,0,0,2020-06\n");
+    append(&inbox, "si_units_20200608.csv", "U5,,Công ty Năm,79,1,CB79001,active\n");
+    append(&inbox, "si_contributions_20200608.csv", "U5,0200000001,2020-05,6000000,working\nU5,0200000001,2020-06,6000000,working\n");
+    append(&inbox, "covid_reviews_20200608.csv", "U5,2020-06,2020-06-05,3,0,0,0,0,2020-06\n");
     pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
     let lake = Lake::new(dir.path().join("lake"));
     let resume = read_partitioned(&lake, "should_have_resumed");
@@ -480,15 +474,10 @@ fn an_absent_employer_still_paying_wages_is_listed_and_its_worker_has_an_officer
     let inbox = dir.path().join("inbox");
     country(&inbox);
     let (e4, e5) = (tax_code(10_400_000), tax_code(10_500_000));
-    let append = |name: &str, text: &str| {
-        let p = inbox.join(name);
-        let s = std::fs::read_to_string(&p).unwrap() + text;
-        std::fs::write(p, s).unwrap();
-    };
-    append("tax_employers_20200608.csv", &format!("{e4},Công ty Bốn Vắng Mặt,01,absent,2\n{e5},Công ty Năm Đã Đóng,01,closed,7\n"));
+    append(&inbox, "tax_employers_20200608.csv", &format!("{e4},Công ty Bốn Vắng Mặt,01,absent,2\n{e5},Công ty Năm Đã Đóng,01,closed,7\n"));
     let pit = tax_code(812_347_000);
     for m in ["2020-03", "2020-04", "2020-05"] {
-        append("tax_wages_20200608.csv", &format!("{e4},{pit},,Mạc Văn Quang,1987-07-07,{m},7000000,indefinite\n"));
+        append(&inbox, "tax_wages_20200608.csv", &format!("{e4},{pit},,Mạc Văn Quang,1987-07-07,{m},7000000,indefinite\n"));
     }
     pipeline::run(&config(dir.path(), "2020-06-08")).unwrap();
     let lake = Lake::new(dir.path().join("lake"));
