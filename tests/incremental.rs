@@ -85,12 +85,16 @@ fn frames(r: &RunReport) -> (u32, u32) {
     (v.frames_reused, v.frames_computed)
 }
 
-/// The coverage stage's frame kept for the as-of month (the listed workers'
-/// identities from the whole wage table): (reused, computed).
-fn identities(r: &RunReport) -> (u32, u32) {
+/// The coverage stage's frames kept for the as-of month: (reused, computed).
+fn coverage_frames(r: &RunReport) -> (u32, u32) {
     let c = r.coverage.as_ref().unwrap();
     (c.frames_reused, c.frames_computed)
 }
+
+/// The listed workers' identities from the whole wage table, the head
+/// offices without a unit with their recent wages, the under-declared rows
+/// and the reviewed units' declarations by month (src/coverage).
+const COVERAGE_FRAMES: u32 = 4;
 
 /// The assess stage's unit months kept for the as-of month (every unit's
 /// monthly dues, summed from the whole contribution table): (reused, computed).
@@ -145,7 +149,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(!first.side_by_side, "a new lake has no run's peak memory to go by");
     assert_eq!(months(&first), (0, WINDOW, 0), "every month computed once");
     assert_eq!(frames(&first), (0, FRAMES));
-    assert_eq!(identities(&first), (0, 1));
+    assert_eq!(coverage_frames(&first), (0, COVERAGE_FRAMES));
     assert_eq!(unit_months(&first), (0, 1));
 
     // The same inputs the next night: every silver table and the links are kept.
@@ -153,9 +157,11 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(again.side_by_side, "the last run peaked far below half the default budget");
     assert_eq!(again.conform.iter().filter(|t| !t.skipped).count(), 0, "no extract changed");
     assert!(again.link.as_ref().unwrap().skipped);
-    assert_eq!(months(&again), (0, 0, 2), "both rules' window folds read back: no month read or computed");
+    // The uninsured window's fold read back; the under-declared rows kept
+    // whole, so their months and fold are not read at all.
+    assert_eq!(months(&again), (0, 0, 1), "no month read or computed");
     assert_eq!(frames(&again), (NIGHT_FRAMES, 0), "voluntary's frames and pool kept");
-    assert_eq!(identities(&again), (1, 0), "the same people listed: their identities kept");
+    assert_eq!(coverage_frames(&again), (COVERAGE_FRAMES, 0), "the same month and inputs: every frame kept");
     assert_eq!(unit_months(&again), (1, 0), "assess's unit months kept");
     assert_eq!(
         again.conform.iter().map(|t| (t.table.clone(), t.rows_out)).collect::<Vec<_>>(),
@@ -178,11 +184,11 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(kept.contains(&"wages".to_string()) && kept.contains(&"contributions".to_string()) && kept.contains(&"link".to_string()));
     assert_eq!(kept.len(), inc.conform.len(), "every other silver table and the links kept: {kept:?}");
     assert!(reused(&full).is_empty(), "--full recomputes everything");
-    assert_eq!(months(&inc), (0, 0, 2), "payments feed no month rule");
+    assert_eq!(months(&inc), (0, 0, 1), "payments feed no month rule");
     assert_eq!(months(&full), (0, WINDOW, 0), "--full computes every month");
     assert_eq!(frames(&inc), (NIGHT_FRAMES, 0), "the same month, and payments feed no frame and not the pool");
     assert_eq!(frames(&full), (0, FRAMES), "--full computes every frame");
-    assert_eq!((identities(&inc), identities(&full)), ((1, 0), (0, 1)));
+    assert_eq!((coverage_frames(&inc), coverage_frames(&full)), ((COVERAGE_FRAMES, 0), (0, COVERAGE_FRAMES)), "payments feed no coverage frame");
     assert_eq!((unit_months(&inc), unit_months(&full)), ((1, 0), (0, 1)), "payments are settled afresh, the dues kept");
     // Tuesday: Monday's runs published every week of the window.
     assert!(!again.publish.as_ref().unwrap().reused, "the report day's run computes its weeks, even all published");
@@ -211,7 +217,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(kept.contains(&"people".to_string()) && kept.contains(&"payments".to_string()), "{kept:?}");
     assert_eq!(months(&inc), (0, WINDOW, 0), "the wages changed: every month again");
     assert_eq!(frames(&inc), (0, FRAMES), "the wages changed: every frame again");
-    assert_eq!(identities(&inc), (0, 1), "the wages changed: identities read again");
+    assert_eq!(coverage_frames(&inc), (0, COVERAGE_FRAMES), "the wages changed: every coverage frame again");
     assert_eq!(unit_months(&inc), (1, 0), "dues are not computed from the tax wages: kept");
     assert!(reused(&full).is_empty());
     assert_same(&lake, &rebuilt, "after a wage correction");
@@ -228,6 +234,21 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(reused(&after).contains(&"link".to_string()), "its content fingerprint is the same: the links stand");
     assert_same(&lake, &rebuilt, "after a touched table");
 
+    // 11 June: a unit's COVID review is corrected. The reviews feed one
+    // coverage frame (the reviewed units' declarations), kept under their
+    // fingerprint: that frame alone is computed again.
+    let (header, row) = first_row(&inbox.join("covid_reviews_20200608.csv"));
+    let i = header.iter().position(|h| h == "continuing").unwrap();
+    let mut fixed: Vec<String> = row.iter().map(str::to_string).collect();
+    fixed[i] = (fixed[i].parse::<i64>().unwrap_or(0) + 1).to_string();
+    write_extract(&inbox.join("covid_reviews_20200611.csv"), &header, &[csv::StringRecord::from(fixed)]);
+    let inc = run(&inbox, &lake, date(11), false);
+    let full = run(&inbox, &rebuilt, date(11), true);
+    assert!(!reused(&inc).contains(&"covid_reviews".to_string()));
+    assert_eq!(months(&inc), (0, 0, 1), "the reviews feed no month rule");
+    assert_eq!(coverage_frames(&inc), (COVERAGE_FRAMES - 1, 1), "only the reviewed units' declarations again");
+    assert_same(&lake, &rebuilt, "after a corrected review");
+
     // 1 July: the window moves on by one month. Only the new month of each
     // rule is computed; the month that left the window is forgotten.
     let july = NaiveDate::from_ymd_opt(2020, 7, 1).unwrap();
@@ -237,7 +258,7 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(!inc.publish.as_ref().unwrap().reused, "weeks 24 to 26 are new");
     assert_eq!(months(&full), (0, WINDOW, 0));
     assert_eq!(frames(&inc), (0, FRAMES), "a new month: every frame computed");
-    assert_eq!(identities(&inc), (0, 1));
+    assert_eq!(coverage_frames(&inc), (0, COVERAGE_FRAMES));
     assert_eq!(unit_months(&inc), (0, 1), "a new month: the dues summed again");
     let files = |dir: &str| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(lake.join("_state").join(dir)).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();

@@ -107,11 +107,10 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<(DataFrame, Vec<ResumeRow>)> {
         Some(decl) => {
             // Streamed: the group-by reads every declaration up to the as-of month
             // (5 GB held at once at 4M people on the in-memory engine).
-            let decl_df = decl
-                .clone()
-                .sort(["unit_code", "month"], Default::default())
-                .collect_with_engine(Engine::Streaming)?
-                .unwrap_single();
+            // Kept from night to night while the reviews and the month inputs stay the same.
+            let decl_df = ctx.kept("covid_unit_months", &["covid_reviews"], || {
+                Ok(decl.clone().sort(["unit_code", "month"], Default::default()).collect_with_engine(Engine::Streaming)?.unwrap_single())
+            })?;
             let pre_df = decl_df
                 .clone()
                 .lazy()

@@ -28,6 +28,16 @@ pub(crate) struct EmployerRow {
 
 pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
     let Some(emps) = frame::silver(ctx.lake, "employers")? else { return Ok(Vec::new()) };
+    // The heads and their recent wages depend on the as-of month, not the
+    // day: kept from night to night while the employers and the month
+    // inputs stay the same.
+    let df = ctx.kept("unregistered_heads", &["employers"], || heads_with_wages(ctx, emps))?;
+    finish(ctx, &df)
+}
+
+/// The head offices without a unit, with the people they paid and the wages
+/// of the `recent_months` before the as-of month (null without wages).
+fn heads_with_wages(ctx: &Ctx, emps: LazyFrame) -> Result<DataFrame> {
     let c = &ctx.cfg.unregistered;
     let heads = emps.filter(col("is_branch").not()).select([
         col("tax_code"),
@@ -76,13 +86,19 @@ pub(crate) fn unregistered(ctx: &Ctx) -> Result<Vec<EmployerRow>> {
     .sort(["tax_code"], Default::default())
     .collect_with_engine(Engine::Streaming)?
     .unwrap_single();
+    Ok(df)
+}
+
+/// The listed employers of [`heads_with_wages`], ranked within each province.
+fn finish(ctx: &Ctx, df: &DataFrame) -> Result<Vec<EmployerRow>> {
+    let c = &ctx.cfg.unregistered;
     let (code, prov, declared, emp, fund, status) = (
-        strs(&df, "tax_code")?,
-        strs(&df, "province_code")?,
-        ints(&df, "employees_declared")?,
-        ints(&df, "employees_in_tax")?,
-        ints(&df, "wage_fund_3m")?,
-        strs(&df, "status")?,
+        strs(df, "tax_code")?,
+        strs(df, "province_code")?,
+        ints(df, "employees_declared")?,
+        ints(df, "employees_in_tax")?,
+        ints(df, "wage_fund_3m")?,
+        strs(df, "status")?,
     );
     let active: Vec<bool> = df.column("active")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();
     let mut rows = Vec::new();

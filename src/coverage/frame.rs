@@ -255,6 +255,30 @@ impl<'a> MonthCache<'a> {
         self.keep_frame_written(part, m, key, report, |file| write_frame(file, df))
     }
 
+    /// [`Self::keep_frame`] under `key` too (see [`Self::kept_frame_keyed`]).
+    pub fn keep_frame_keyed(&mut self, part: &str, m: Month, key: &str, df: &mut DataFrame) -> Result<()> {
+        self.keep_frame_for(part, m, key, df, serde_json::Value::Null)
+    }
+
+    /// A key for a frame that also reads the silver `tables` (beyond the
+    /// inputs the cache was made with): their conform fingerprints, a table
+    /// that is absent counted as such. `None` when a table's origin is
+    /// unknown (written outside a run): then nothing that reads it is kept.
+    pub fn silver_key(&self, tables: &[&str]) -> Option<String> {
+        let memo = self.memo();
+        let mut key = String::new();
+        for t in tables {
+            let exists = self.root.join("silver").join(format!("{t}.parquet")).exists();
+            match (crate::conform::table_fingerprint(&memo, t), exists) {
+                (Some(fp), true) => key.push_str(fp),
+                (_, false) => key.push_str("absent"),
+                (None, true) => return None,
+            }
+            key.push('|');
+        }
+        Some(key)
+    }
+
     /// Whether every one of `parts` of month `m` is kept under the same inputs.
     pub fn all_kept(&self, parts: &[&str], m: Month) -> bool {
         parts.iter().all(|p| self.is_kept(p, m, ""))

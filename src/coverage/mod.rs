@@ -77,8 +77,9 @@ pub struct CoverageReport {
     /// Window folds (all of a rule's months, combined) read back whole: their
     /// months are then neither read nor computed.
     pub windows_reused: u32,
-    /// Frames kept for the as-of month (the listed workers' identities, read
-    /// from the whole wage table) read back, and computed.
+    /// Frames kept for the as-of month (the listed workers' identities, the
+    /// head offices without a unit, the under-declared rows, the reviewed
+    /// units' declarations; see [`Ctx::kept`]) read back, and computed.
     pub frames_reused: u32,
     pub frames_computed: u32,
     pub seconds: f64,
@@ -258,6 +259,27 @@ pub(crate) fn load_officers(lake: &Lake, default_capacity: u32) -> Result<Vec<Of
 
 /// Logs (at debug level) the seconds since `t` as the time of part `what`
 /// of the stage, and restarts `t`.
+impl Ctx<'_> {
+    /// Frame `part` of the as-of month: read back when a run kept it under
+    /// the same month inputs (the rules, reference tables, wages,
+    /// contributions, units and links) and the same silver `tables` besides,
+    /// else computed (and kept). Computed every time without a cache (a
+    /// single stage, a test) or when a table's origin is unknown. For the
+    /// answers that depend on the as-of month only, not the day: a night
+    /// whose extracts touch none of their inputs reads them back.
+    pub(crate) fn kept(&self, part: &str, tables: &[&str], compute: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
+        let Some(cache) = &self.months else { return compute() };
+        let Some(key) = cache.borrow().silver_key(tables) else { return compute() };
+        // Not borrowed while computing: `compute` may keep month answers itself.
+        if let Some((df, _)) = cache.borrow_mut().kept_frame_keyed(part, self.asof_m, &key)? {
+            return Ok(df);
+        }
+        let mut df = compute()?;
+        cache.borrow_mut().keep_frame_keyed(part, self.asof_m, &key, &mut df)?;
+        Ok(df)
+    }
+}
+
 pub(crate) fn lap(what: &str, t: &mut Instant) {
     tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
     *t = Instant::now();

@@ -12,8 +12,18 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
+    // The rows depend on the as-of month, not the day (the as-of date is
+    // added last): kept from night to night while the month inputs stay the same.
+    let mut out = ctx.kept("under_declared_rows", &[], || rows(ctx))?;
+    // A column rather than a literal: a literal date over no rows is of no type.
+    out.insert_column(0, date_column("as_of", vec![Some(ctx.as_of); out.height()])?)?;
+    Ok(out)
+}
+
+/// The table's rows but the as-of date, in (unit, person, month) order.
+fn rows(ctx: &Ctx) -> Result<DataFrame> {
     let empty = || -> Result<DataFrame> {
-        Ok(DataFrame::new(0, super::tables::UNDER_DECLARED_WAGES.columns.iter().map(|c| super::covid::empty_column(c.name, c.dtype)).collect())?)
+        Ok(DataFrame::new(0, super::tables::UNDER_DECLARED_WAGES.columns.iter().filter(|c| c.name != "as_of").map(|c| super::covid::empty_column(c.name, c.dtype)).collect())?)
     };
     let (Some(contrib), Some(units)) = (frame::silver(ctx.lake, "contributions")?, frame::silver(ctx.lake, "units")?) else {
         return empty();
@@ -104,8 +114,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
     let si: Vec<Option<&str>> = df.column("si_number")?.str()?.iter().collect();
     let keys: Vec<Option<String>> = si.par_iter().map(|s| s.map(|s| ctx.keyer.si(s))).collect();
     let keys = Column::new("person_key".into(), keys);
-    let n = df.height();
-    let mut out = df
+    Ok(df
         .lazy()
         .select([
             col("province_code"),
@@ -117,10 +126,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<DataFrame> {
             col("min_wage"),
             when(col("rule").eq(lit(BELOW_MIN_WAGE))).then(lit("below_min_wage")).otherwise(lit("below_income_share")).alias("rule"),
         ])
-        .collect()?;
-    // A column rather than a literal: a literal date over no rows is of no type.
-    out.insert_column(0, date_column("as_of", vec![Some(ctx.as_of); n])?)?;
-    Ok(out)
+        .collect()?)
 }
 
 /// The rules, as numbered in the month answers.

@@ -349,7 +349,9 @@ fn load_history(ctx: &Ctx) -> Result<Vec<HistoryRow>> {
 
 /// The history after this run's listings and development check, and the items checked.
 fn update_history(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<(Vec<HistoryRow>, u64)> {
+    let mut t = std::time::Instant::now();
     let mut rows = load_history(ctx)?;
+    lap("history read", &mut t);
     let mut at: HashMap<(String, String), usize> = rows.iter().enumerate().map(|(i, r)| ((r.kind.clone(), r.key.clone()), i)).collect();
     let mut listed = |kind: &str, key: String, province: Option<String>, officer: Option<String>, employer: Option<String>, unit: Option<String>, pref: Option<String>| {
         match at.get(&(kind.to_string(), key.clone())) {
@@ -390,7 +392,9 @@ fn update_history(ctx: &Ctx, plan: &Plan, workers: &[WorkerRow]) -> Result<(Vec<
             Some(w.person_ref.clone()),
         );
     }
+    lap("history listed", &mut t);
     let checked = mark_developed(ctx, &mut rows)?;
+    lap("development check", &mut t);
     rows.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.key.cmp(&b.key)));
     Ok((rows, checked))
 }
@@ -455,6 +459,7 @@ fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mu
         None => due.clone(),
     };
     // Workers: their current link, declared by a unit of the employer.
+    let mut t = std::time::Instant::now();
     let w: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == "uninsured_worker").collect();
     if let (false, Some(links)) = (w.is_empty(), frame::silver(ctx.lake, "person_links")?) {
         let q = DataFrame::new(
@@ -482,6 +487,7 @@ fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mu
             .unwrap_single();
         collect_found(&df, found)?;
     }
+    lap("developed workers", &mut t);
     // Unregistered employers: any unit of theirs declaring anyone.
     let e: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == Kind::UnregisteredEmployer.as_str()).collect();
     if !e.is_empty() {
@@ -503,6 +509,7 @@ fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mu
             .unwrap_single();
         collect_found(&df, found)?;
     }
+    lap("developed employers", &mut t);
     // Should-have-resumed units: a month since with declarations, nobody out,
     // and at least the workforce of the latest review up to that month.
     let r: Vec<usize> = to_check.iter().copied().filter(|&i| rows[i].kind == Kind::ShouldHaveResumed.as_str()).collect();
@@ -537,6 +544,7 @@ fn find_developed(ctx: &Ctx, rows: &[HistoryRow], to_check: &[usize], found: &mu
             }
         }
     }
+    lap("developed units", &mut t);
     Ok(())
 }
 
