@@ -52,6 +52,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     let (Some(wages), Some(links)) = (frame::silver(ctx.lake, "wages")?, frame::silver(ctx.lake, "person_links")?) else {
         return Ok(Vec::new());
     };
+    let mut t = std::time::Instant::now();
     let c = &ctx.cfg.uninsured;
     // A month's state depends on that month's rows alone, so the window is
     // worked one month at a time: only one month of wages and declarations is
@@ -70,6 +71,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
         |a, b| Ok(merge_totals(a.lazy(), b.lazy())?.collect()?),
     )?;
     let Some(totals) = totals else { return Ok(Vec::new()) };
+    super::lap("uninsured window", &mut t);
     let df = totals.lazy();
     // Pensioners never count. Their months are dropped here rather than in
     // each month (a month's answer must not depend on the as-of date, so that
@@ -88,6 +90,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
     }
     .collect_with_engine(Engine::Streaming)?
     .unwrap_single();
+    super::lap("uninsured pensioners", &mut t);
 
     let (head, mu, me, lu, le, iu, ie, pref, si, status, method, etc) = (
         strs(&df, "employer_head_tax_code")?,
@@ -149,6 +152,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
             officer: None,
         });
     }
+    super::lap("uninsured rows", &mut t);
     rows.sort_by(|a, b| a.employer_head.cmp(&b.employer_head).then_with(|| a.person_key.cmp(&b.person_key)));
     // No unit and no registry record of the employer: the person's own
     // province (si_people), so the row still has a partition.
@@ -165,6 +169,7 @@ pub(crate) fn compute(ctx: &Ctx) -> Result<Vec<WorkerRow>> {
             r.province = r.si_number.as_ref().and_then(|s| found.get(s).cloned());
         }
     }
+    super::lap("uninsured provinces", &mut t);
     Ok(rows)
 }
 
