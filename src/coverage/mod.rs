@@ -257,8 +257,6 @@ pub(crate) fn load_officers(lake: &Lake, default_capacity: u32) -> Result<Vec<Of
         .collect())
 }
 
-/// Logs (at debug level) the seconds since `t` as the time of part `what`
-/// of the stage, and restarts `t`.
 impl Ctx<'_> {
     /// Frame `part` of the as-of month: read back when a run kept it under
     /// the same month inputs (the rules, reference tables, wages,
@@ -280,6 +278,8 @@ impl Ctx<'_> {
     }
 }
 
+/// Logs (at debug level) the seconds since `t` as the time of part `what`
+/// of the stage, and restarts `t`.
 pub(crate) fn lap(what: &str, t: &mut Instant) {
     tracing::debug!(stage = "coverage", part = what, seconds = t.elapsed().as_secs_f64(), "part done");
     *t = Instant::now();
