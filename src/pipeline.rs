@@ -564,7 +564,7 @@ fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo, edition: Month) -
     let mut f = Fingerprint::new("voluntary/frames");
     f.add_file("scoring.toml", &cfg.scoring)?;
     f.add("scoring.toml edition", edition.to_string().as_bytes());
-    if !add_silver(&mut f, lake, memo, &VOLUNTARY_CACHED_INPUTS) {
+    if !conform::add_silver(&mut f, lake, memo, &VOLUNTARY_CACHED_INPUTS) {
         return Ok(None);
     }
     let Some(fp) = memo.fingerprint("link") else { return Ok(None) };
@@ -585,21 +585,7 @@ fn voluntary_pool_key(cfg: &RunConfig, lake: &Lake, memo: &Memo, keyer: &PersonK
     f.add_dir("reference", &cfg.reference)?;
     // The key's identity without the key: a keyed hash of a fixed text.
     f.add("person_key", keyer.si("\0fingerprint").as_bytes());
-    Ok(add_silver(&mut f, lake, memo, &VOLUNTARY_POOL_INPUTS).then(|| f.finish()))
-}
-
-/// Adds each silver table's conform fingerprint to `f` (a table that is
-/// absent counts as such); false when a table's origin is unknown (written
-/// outside a run), when nothing that depends on it can be kept.
-fn add_silver(f: &mut Fingerprint, lake: &Lake, memo: &Memo, tables: &[&str]) -> bool {
-    for t in tables {
-        match (conform::table_fingerprint(memo, t), lake.silver_file(t).exists()) {
-            (Some(fp), true) => f.add(t, fp.as_bytes()),
-            (_, false) => f.add(t, b"\0absent"),
-            (None, true) => return false,
-        };
-    }
-    true
+    Ok(conform::add_silver(&mut f, lake, memo, &VOLUNTARY_POOL_INPUTS).then(|| f.finish()))
 }
 
 /// Silver tables the link stage reads.

@@ -144,6 +144,20 @@ pub fn table_fingerprint<'a>(memo: &'a Memo, table: &str) -> Option<&'a str> {
     memo.fingerprint(&format!("conform/{table}"))
 }
 
+/// Adds each silver table's conform fingerprint to `f` (a table that is
+/// absent counts as such); false when a table's origin is unknown (written
+/// outside a run), when nothing that depends on it can be kept.
+pub fn add_silver(f: &mut Fingerprint, lake: &Lake, memo: &Memo, tables: &[&str]) -> bool {
+    for t in tables {
+        match (table_fingerprint(memo, t), lake.silver_file(t).exists()) {
+            (Some(fp), true) => f.add(t, fp.as_bytes()),
+            (_, false) => f.add(t, b"\0absent"),
+            (None, true) => return false,
+        };
+    }
+    true
+}
+
 fn count(lf: LazyFrame) -> Result<u64> {
     let df = lf.select([len().alias("n")]).collect()?;
     Ok(df.column("n")?.u32()?.get(0).unwrap_or(0) as u64)

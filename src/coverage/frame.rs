@@ -265,18 +265,8 @@ impl<'a> MonthCache<'a> {
     /// that is absent counted as such. `None` when a table's origin is
     /// unknown (written outside a run): then nothing that reads it is kept.
     pub fn silver_key(&self, tables: &[&str]) -> Option<String> {
-        let memo = self.memo();
-        let mut key = String::new();
-        for t in tables {
-            let exists = self.root.join("silver").join(format!("{t}.parquet")).exists();
-            match (crate::conform::table_fingerprint(&memo, t), exists) {
-                (Some(fp), true) => key.push_str(fp),
-                (_, false) => key.push_str("absent"),
-                (None, true) => return None,
-            }
-            key.push('|');
-        }
-        Some(key)
+        let mut f = Fingerprint::new("silver");
+        crate::conform::add_silver(&mut f, &Lake::new(&self.root), &self.memo(), tables).then(|| f.finish())
     }
 
     /// Whether every one of `parts` of month `m` is kept under the same inputs.
