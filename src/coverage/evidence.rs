@@ -10,13 +10,6 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use std::path::Path;
 
-fn partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<DataFrame>> {
-    if !gold::partitions(lake_root, table)?.iter().any(|p| p == province) {
-        return Ok(None);
-    }
-    Ok(Some(gold::read_partition(lake_root, table, province)?))
-}
-
 /// A province's partition of a gold table as a scan (only the columns a
 /// query uses are read: the evidence is built every night, 63 times).
 fn scan_partition(lake_root: &Path, table: &str, province: &str) -> Result<Option<LazyFrame>> {
@@ -147,7 +140,10 @@ fn tax_status_vi(status: &str) -> Option<&'static str> {
 
 /// Employers with employees and no BHXH unit (`unregistered_employers`).
 pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
-    let Some(df) = partition(lake_root, super::tables::UNREGISTERED_EMPLOYERS.name, province)? else { return Ok(Vec::new()) };
+    let Some(df) = scan_partition(lake_root, super::tables::UNREGISTERED_EMPLOYERS.name, province)? else { return Ok(Vec::new()) };
+    let df = df
+        .select([col("tax_code"), col("officer_id"), col("employees_in_tax"), col("wage_fund_3m"), col("employees_declared"), col("wage_months"), col("tax_status")])
+        .collect()?;
     let (tax, off) = (super::frame::strs(&df, "tax_code")?, super::frame::strs(&df, "officer_id")?);
     let (emp, fund, declared) =
         (super::frame::ints(&df, "employees_in_tax")?, super::frame::ints(&df, "wage_fund_3m")?, super::frame::ints(&df, "employees_declared")?);
