@@ -141,6 +141,47 @@ fn rejects_carry_line_column_reason_and_raw_text() {
     assert_eq!(bl, vec![2, 10]);
 }
 
+/// Ingest validates a file in pieces side by side and writes row groups of
+/// 256K rows: a file of many pieces and row groups keeps every row, reject
+/// and line in the file's order, whichever piece a row fell in.
+#[test]
+fn a_file_of_many_pieces_keeps_every_row_and_reject_in_order() {
+    let n = 300_000;
+    // Bad rows at piece (16K) and batch (128K records read at once) edges too.
+    let bad = |i: usize| i % 10_007 == 3 || [16_383, 16_384, 131_071, 131_072, n - 1].contains(&i);
+    let mut csv = format!("{UNITS_HEADER}\n");
+    for i in 0..n {
+        let province = if bad(i) { "99" } else { "01" };
+        csv.push_str(&format!("U{i},,Công ty {i},{province},,1,,,active\n"));
+    }
+    let (dir, f) = ingest_one("si_units_20200608.csv", csv.as_bytes());
+    let bad_rows: Vec<usize> = (0..n).filter(|&i| bad(i)).collect();
+    assert_eq!((f.refused.clone(), f.rows, f.rejected), (None, n as u64, bad_rows.len() as u64));
+    // Row i is on physical line i + 2 (the header is line 1).
+    let rej = read_parquet(&dir.path().join("lake/rejects/si_units_20200608.parquet")).unwrap();
+    let lines: Vec<i64> = rej.column("line").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(lines, bad_rows.iter().map(|&i| i as i64 + 2).collect::<Vec<_>>());
+    let bronze = read_parquet(&dir.path().join("lake/bronze/si_units/si_units_20200608.parquet")).unwrap();
+    let good: Vec<usize> = (0..n).filter(|&i| !bad(i)).collect();
+    let bl: Vec<i64> = bronze.column("_source_line").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(bl, good.iter().map(|&i| i as i64 + 2).collect::<Vec<_>>());
+    let codes = bronze.column("unit_code").unwrap().str().unwrap().clone();
+    assert!(good.iter().zip(codes.iter()).all(|(i, c)| c == Some(format!("U{i}").as_str())), "rows in the file's order");
+    let path = dir.path().join("lake/bronze/si_units/si_units_20200608.parquet");
+    let mut reader = ParquetReader::new(std::fs::File::open(&path).unwrap());
+    let groups: Vec<usize> = reader.get_metadata().unwrap().row_groups.iter().map(|g| g.num_rows()).collect();
+    assert_eq!(groups, [262_144, good.len() - 262_144], "row groups of 256K rows, the rest last");
+    // A record deep in the file that is not UTF-8 still refuses it whole,
+    // by its own line, though the pieces before it were valid.
+    let mut bytes = csv.into_bytes();
+    let at = bytes.windows(9).position(|w| w == b"\nU200000,").unwrap() + 1;
+    bytes.insert(at + 1, 0xf4); // Latin-1 "ô"
+    let (dir, f) = ingest_one("si_units_20200608.csv", &bytes);
+    let why = f.refused.expect("refused");
+    assert!(why.contains("UTF-8") && why.contains("line 200002"), "{why}");
+    assert!(!dir.path().join("lake/bronze/si_units/si_units_20200608.parquet").exists());
+}
+
 #[test]
 fn reject_lines_are_physical_lines_with_crlf_endings_and_blank_lines() {
     // Windows line endings, a blank line, a quoted field over two lines: the

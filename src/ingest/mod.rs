@@ -142,15 +142,21 @@ pub fn scan_inbox(inbox: &Path) -> Result<(Vec<Extract>, Vec<String>)> {
     Ok((extracts, ignored))
 }
 
-/// Runs `work` on every extract, `threads` files at a time; results in the
-/// extracts' order.
+/// Runs `work` on every extract, `threads` files at a time, the largest
+/// file first; results in the extracts' order.
+///
+/// Largest first: the run takes as long as its longest lane, and a lane
+/// that begins the biggest file last (`tax_wages` sorts last by name) ends
+/// long after the others have run dry.
 fn each_file<T: Send>(extracts: &[Extract], threads: usize, work: impl Fn(&Extract) -> T + Sync) -> Vec<T> {
+    // A file whose size cannot be read counts as empty: opening it reports the error.
+    let order = crate::lake::heaviest_first(extracts.iter().map(|x| std::fs::metadata(&x.path).map_or(0, |m| m.len())).collect());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads.max(1).min(extracts.len().max(1)) {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
                 let Some(x) = extracts.get(i) else { break };
                 let r = work(x);
                 results.lock().expect("no poisoned lock").push((i, r));
@@ -369,6 +375,7 @@ fn generated_column(dataset: &Dataset, name: &str) -> bool {
 }
 
 /// Column buffers for one chunk of accepted rows.
+#[derive(Clone)]
 enum Buffer {
     Str(Vec<Option<String>>),
     Int(Vec<Option<i64>>),
@@ -399,13 +406,28 @@ impl Buffer {
             (_, v) => unreachable!("value {v:?} does not fit its column buffer"),
         }
     }
-    fn take(&mut self, name: &str) -> polars::prelude::Column {
+    /// Appends `other`'s values (a buffer of the same column).
+    fn append(&mut self, other: Buffer) {
+        match (self, other) {
+            (Buffer::Str(a), Buffer::Str(b)) => a.extend(b),
+            (Buffer::Int(a), Buffer::Int(b)) => a.extend(b),
+            (Buffer::Date(a), Buffer::Date(b)) => a.extend(b),
+            (Buffer::Bool(a), Buffer::Bool(b)) => a.extend(b),
+            _ => unreachable!("buffers of one column have one type"),
+        }
+    }
+    /// The first `n` values as a column; the rest stay.
+    fn take(&mut self, name: &str, n: usize) -> polars::prelude::Column {
+        fn front<T>(b: &mut Vec<T>, n: usize) -> Vec<T> {
+            let rest = b.split_off(n.min(b.len()));
+            std::mem::replace(b, rest)
+        }
         let name = name.into();
         match self {
-            Buffer::Str(b) => Series::new(name, std::mem::take(b)).into_column(),
-            Buffer::Int(b) => Series::new(name, std::mem::take(b)).into_column(),
-            Buffer::Bool(b) => Series::new(name, std::mem::take(b)).into_column(),
-            Buffer::Date(b) => Int32Chunked::new(name, std::mem::take(b))
+            Buffer::Str(b) => Series::new(name, front(b, n)).into_column(),
+            Buffer::Int(b) => Series::new(name, front(b, n)).into_column(),
+            Buffer::Bool(b) => Series::new(name, front(b, n)).into_column(),
+            Buffer::Date(b) => Int32Chunked::new(name, front(b, n))
                 .into_series()
                 .cast(&DataType::Date)
                 .expect("Int32 casts to Date")
@@ -418,22 +440,122 @@ pub fn days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
+/// Input records validated as one piece, apart from the other pieces.
+const PIECE_ROWS: usize = 16 * 1024;
+/// Pieces read before they are validated side by side on the rayon pool:
+/// a file's lane reads records alone (the cheap part), then every core
+/// validates. One lane used to validate the largest file (`tax_wages`)
+/// alone while the other ran dry.
+const PIECES_AT_ONCE: usize = 8;
+
+/// The records of an extract as validation sees them.
+trait Rows: Sync {
+    /// Physical line of record `i` (for Parquet, its 1-based row number).
+    fn line(&self, i: usize) -> u64;
+    /// Record `i`'s fields as text into `out`, or why the whole file is refused.
+    fn fields<'s>(&'s self, i: usize, out: &mut Vec<&'s str>) -> Result<(), String>;
+    /// Record `i` as text, for the rejects table.
+    fn raw(&self, i: usize) -> String;
+}
+
+/// How a file's records become bronze columns: shared by every piece.
+struct Layout<'a> {
+    dataset: &'static Dataset,
+    header: HeaderMap,
+    is_province: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Output column names, in order.
+    names: Vec<String>,
+    /// An empty buffer for each output column.
+    empty: Vec<Buffer>,
+    /// For each contract column, its index in the output; Name columns also have `+1` = raw.
+    slots: Vec<usize>,
+    extra_slots: Vec<usize>,
+}
+
+/// The accepted rows and rejects of one piece of records, in order.
+struct Piece {
+    columns: Vec<Buffer>,
+    lines: Vec<i64>,
+    rejects: Rejects,
+    rows: u64,
+    /// Set when a record makes the whole file refused (nothing after it was read).
+    refused: Option<String>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(dataset: &'static Dataset, header: HeaderMap, is_province: &'a (dyn Fn(&str) -> bool + Sync)) -> Layout<'a> {
+        let (mut names, mut empty, mut slots, mut extra_slots) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for c in dataset.columns {
+            slots.push(names.len());
+            names.push(c.name.to_string());
+            empty.push(Buffer::for_kind(c.kind));
+            if c.kind == Kind::Name {
+                names.push(format!("{}_raw", c.name));
+                empty.push(Buffer::Str(Vec::new()));
+            }
+        }
+        for (_, name) in &header.extra {
+            extra_slots.push(names.len());
+            names.push(name.clone());
+            empty.push(Buffer::Str(Vec::new()));
+        }
+        Layout { dataset, header, is_province, names, empty, slots, extra_slots }
+    }
+
+    /// Validates records `range` of `rows`.
+    fn validate<R: Rows>(&self, rows: &R, range: std::ops::Range<usize>) -> Piece {
+        let mut p = Piece { columns: self.empty.clone(), lines: Vec::new(), rejects: Rejects::default(), rows: 0, refused: None };
+        let map = &self.header.contract;
+        let mut fields: Vec<&str> = Vec::new();
+        let mut values = Vec::new();
+        for i in range {
+            fields.clear();
+            if let Err(why) = rows.fields(i, &mut fields) {
+                p.refused = Some(why);
+                break;
+            }
+            p.rows += 1;
+            let line = rows.line(i);
+            if fields.len() != self.header.width {
+                let msg = format!("{} fields where the header has {}", fields.len(), self.header.width);
+                p.rejects.push(line, None, Reason::MalformedRow, msg, rows.raw(i));
+                continue;
+            }
+            match validate_row(self.dataset, |c| map[c].map(|h| fields[h]), self.is_province, &mut values) {
+                Err(e) => p.rejects.push(line, e.column, e.reason, e.message, rows.raw(i)),
+                Ok(()) => {
+                    for (c, (column, v)) in self.dataset.columns.iter().zip(values.drain(..)).enumerate() {
+                        let slot = self.slots[c];
+                        p.columns[slot].push(v);
+                        if column.kind == Kind::Name {
+                            let raw = map[c].map(|h| fields[h].to_string());
+                            p.columns[slot + 1].push(raw.map_or(Value::Null, Value::Str));
+                        }
+                    }
+                    for (k, (h, _)) in self.header.extra.iter().enumerate() {
+                        let v = fields[*h];
+                        let v = if v.is_empty() { Value::Null } else { Value::Str(v.to_string()) };
+                        p.columns[self.extra_slots[k]].push(v);
+                    }
+                    p.lines.push(line as i64);
+                }
+            }
+        }
+        p
+    }
+}
+
 /// Validates rows and accumulates accepted rows and rejects for one file.
 struct Loader<'a> {
     x: &'a Extract,
     lake: &'a Lake,
     file: &'a str,
-    header: HeaderMap,
-    is_province: &'a dyn Fn(&str) -> bool,
-    /// (name, buffer) in output column order.
-    columns: Vec<(String, Buffer)>,
-    /// For each contract column, its index in `columns`; Name columns also have `+1` = raw.
-    slots: Vec<usize>,
-    extra_slots: Vec<usize>,
+    layout: Layout<'a>,
+    /// Accepted rows not yet written, one buffer per output column.
+    columns: Vec<Buffer>,
     lines: Vec<i64>,
     out: Option<ParquetFile>,
     rejects: Rejects,
-    values: Vec<Value>,
     rows: u64,
     accepted: u64,
 }
@@ -447,107 +569,75 @@ struct Rejects {
     raw: Vec<String>,
 }
 
+impl Rejects {
+    fn push(&mut self, line: u64, column: Option<&'static str>, reason: Reason, message: String, raw: String) {
+        self.line.push(line as i64);
+        self.column.push(column);
+        self.reason.push(reason.code());
+        self.message.push(message);
+        self.raw.push(raw);
+    }
+
+    fn append(&mut self, other: Rejects) {
+        self.line.extend(other.line);
+        self.column.extend(other.column);
+        self.reason.extend(other.reason);
+        self.message.extend(other.message);
+        self.raw.extend(other.raw);
+    }
+}
+
 impl<'a> Loader<'a> {
-    fn new(
-        x: &'a Extract,
-        lake: &'a Lake,
-        file: &'a str,
-        header: HeaderMap,
-        is_province: &'a dyn Fn(&str) -> bool,
-    ) -> Loader<'a> {
-        let mut columns = Vec::new();
-        let mut slots = Vec::new();
-        for c in x.dataset.columns {
-            slots.push(columns.len());
-            columns.push((c.name.to_string(), Buffer::for_kind(c.kind)));
-            if c.kind == Kind::Name {
-                columns.push((format!("{}_raw", c.name), Buffer::Str(Vec::new())));
+    fn new(x: &'a Extract, lake: &'a Lake, file: &'a str, layout: Layout<'a>) -> Loader<'a> {
+        let columns = layout.empty.clone();
+        Loader { x, lake, file, layout, columns, lines: Vec::new(), out: None, rejects: Rejects::default(), rows: 0, accepted: 0 }
+    }
+
+    /// Validates records `range` of `rows`, in pieces side by side, and
+    /// takes their results in order. `Some(reason)` when a record makes the
+    /// whole file refused.
+    fn load<R: Rows>(&mut self, rows: &R, range: std::ops::Range<usize>) -> Result<Option<String>> {
+        use rayon::prelude::*;
+        let starts: Vec<usize> = range.clone().step_by(PIECE_ROWS).collect();
+        let layout = &self.layout;
+        let pieces: Vec<Piece> =
+            starts.into_par_iter().map(|a| layout.validate(rows, a..(a + PIECE_ROWS).min(range.end))).collect();
+        for p in pieces {
+            if p.refused.is_some() {
+                return Ok(p.refused);
+            }
+            self.rows += p.rows;
+            self.accepted += p.lines.len() as u64;
+            for (b, pb) in self.columns.iter_mut().zip(p.columns) {
+                b.append(pb);
+            }
+            self.lines.extend(p.lines);
+            self.rejects.append(p.rejects);
+            while self.lines.len() >= CHUNK_ROWS {
+                self.flush(CHUNK_ROWS)?;
             }
         }
-        let mut extra_slots = Vec::new();
-        for (_, name) in &header.extra {
-            extra_slots.push(columns.len());
-            columns.push((name.clone(), Buffer::Str(Vec::new())));
-        }
-        Loader {
-            x,
-            lake,
-            file,
-            header,
-            is_province,
-            columns,
-            slots,
-            extra_slots,
-            lines: Vec::new(),
-            out: None,
-            rejects: Rejects::default(),
-            values: Vec::new(),
-            rows: 0,
-            accepted: 0,
-        }
+        Ok(None)
     }
 
-    fn reject(&mut self, line: u64, column: Option<&'static str>, reason: Reason, message: String, raw: String) {
-        self.rejects.line.push(line as i64);
-        self.rejects.column.push(column);
-        self.rejects.reason.push(reason.code());
-        self.rejects.message.push(message);
-        self.rejects.raw.push(raw);
-    }
-
-    /// One input record. `raw` rebuilds its text for the rejects table.
-    fn push(&mut self, line: u64, fields: &[&str], raw: impl FnOnce() -> String) -> Result<()> {
-        self.rows += 1;
-        if fields.len() != self.header.width {
-            let msg = format!("{} fields where the header has {}", fields.len(), self.header.width);
-            self.reject(line, None, Reason::MalformedRow, msg, raw());
-            return Ok(());
-        }
-        let map = &self.header.contract;
-        let mut values = std::mem::take(&mut self.values);
-        let result = validate_row(self.x.dataset, |i| map[i].map(|h| fields[h]), self.is_province, &mut values);
-        match result {
-            Err(e) => self.reject(line, e.column, e.reason, e.message, raw()),
-            Ok(()) => {
-                for (i, (c, v)) in self.x.dataset.columns.iter().zip(values.drain(..)).enumerate() {
-                    let slot = self.slots[i];
-                    self.columns[slot].1.push(v);
-                    if c.kind == Kind::Name {
-                        let rawv = map[i].map(|h| fields[h].to_string());
-                        self.columns[slot + 1].1.push(rawv.map_or(Value::Null, Value::Str));
-                    }
-                }
-                for (k, (h, _)) in self.header.extra.iter().enumerate() {
-                    let v = fields[*h];
-                    let v = if v.is_empty() { Value::Null } else { Value::Str(v.to_string()) };
-                    self.columns[self.extra_slots[k]].1.push(v);
-                }
-                self.lines.push(line as i64);
-                self.accepted += 1;
-                if self.lines.len() >= CHUNK_ROWS {
-                    self.flush()?;
-                }
-            }
-        }
-        self.values = values;
-        Ok(())
-    }
-
-    fn chunk(&mut self) -> Result<DataFrame> {
-        let n = self.lines.len();
-        let mut cols: Vec<polars::prelude::Column> = self.columns.iter_mut().map(|(name, b)| b.take(name)).collect();
+    /// The first `n` buffered rows as a bronze chunk with its lineage.
+    fn chunk(&mut self, n: usize) -> Result<DataFrame> {
+        let mut cols: Vec<polars::prelude::Column> =
+            self.columns.iter_mut().zip(&self.layout.names).map(|(b, name)| b.take(name, n)).collect();
         let [file, line, date, version] = LINEAGE.map(|(c, _, _)| c);
+        let rest = self.lines.split_off(n);
+        let lines = std::mem::replace(&mut self.lines, rest);
         cols.push(Series::new(file.into(), vec![self.file; n]).into_column());
-        cols.push(Series::new(line.into(), std::mem::take(&mut self.lines)).into_column());
+        cols.push(Series::new(line.into(), lines).into_column());
         let d = days(self.x.extract_date);
         cols.push(Int32Chunked::new(date.into(), vec![d; n]).into_series().cast(&DataType::Date)?.into_column());
         cols.push(Series::new(version.into(), vec![i64::from(self.x.version); n]).into_column());
         Ok(DataFrame::new(n, cols)?)
     }
 
-    /// Writes the buffered rows as one row group of the bronze file.
-    fn flush(&mut self) -> Result<()> {
-        let df = self.chunk()?;
+    /// Writes the first `n` buffered rows as one row group of the bronze file.
+    fn flush(&mut self, n: usize) -> Result<()> {
+        let df = self.chunk(n)?;
         if self.out.is_none() {
             let target = self.lake.bronze_file(self.x.dataset.name, &self.x.name);
             self.out = Some(ParquetFile::create(&target, df.schema())?);
@@ -558,7 +648,7 @@ impl<'a> Loader<'a> {
     /// Writes the last chunk and the rejects, then publishes both files.
     fn finish(mut self) -> Result<Outcome> {
         if self.out.is_none() || !self.lines.is_empty() {
-            self.flush()?;
+            self.flush(self.lines.len())?;
         }
         let lake = self.lake;
         let r = std::mem::take(&mut self.rejects);
@@ -579,7 +669,7 @@ impl<'a> Loader<'a> {
         rej.write(&mut rejects)?;
         self.out.take().expect("bronze writer").commit()?;
         rej.commit()?;
-        let absent = (self.x.dataset.columns.iter().zip(&self.header.contract))
+        let absent = (self.x.dataset.columns.iter().zip(&self.layout.header.contract))
             .filter(|(_, at)| at.is_none())
             .map(|(c, _)| c.name.to_string())
             .collect();
@@ -647,7 +737,32 @@ impl LineOf {
     }
 }
 
-fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> bool) -> Result<Outcome> {
+/// Records of a CSV file read so far: (physical line, record).
+struct CsvRows<'a> {
+    file: &'a str,
+    records: &'a [(u64, csv::ByteRecord)],
+}
+
+impl Rows for CsvRows<'_> {
+    fn line(&self, i: usize) -> u64 {
+        self.records[i].0
+    }
+    fn fields<'s>(&'s self, i: usize, out: &mut Vec<&'s str>) -> Result<(), String> {
+        let (line, record) = &self.records[i];
+        for f in record.iter() {
+            match std::str::from_utf8(f) {
+                Ok(s) => out.push(s),
+                Err(_) => return Err(format!("{}: not UTF-8 at line {line}", self.file)),
+            }
+        }
+        Ok(())
+    }
+    fn raw(&self, i: usize) -> String {
+        raw_csv(&self.records[i].1)
+    }
+}
+
+fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &(dyn Fn(&str) -> bool + Sync)) -> Result<Outcome> {
     let f = std::fs::File::open(&x.path).with_context(|| format!("opening {}", x.path.display()))?;
     let (f, mut line_of) = LineOf::new(f);
     let mut rdr = csv::ReaderBuilder::new()
@@ -676,22 +791,39 @@ fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> 
         Ok(h) => h,
         Err(why) => return Ok(Outcome::Refused(why)),
     };
-    let mut loader = Loader::new(x, lake, file, header, is_province);
+    let mut loader = Loader::new(x, lake, file, Layout::new(x.dataset, header, is_province));
+    // Records are read into a reused batch, then validated side by side.
+    let batch = PIECE_ROWS * PIECES_AT_ONCE;
+    let mut records: Vec<(u64, csv::ByteRecord)> = Vec::new();
     loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Ok(Outcome::Refused(format!("{file}: not CSV: {e}"))),
-        }
-        let line = record.position().map_or(0, |p| line_of.line(p.byte()));
-        let mut fields: Vec<&str> = Vec::with_capacity(record.len());
-        for f in record.iter() {
-            match std::str::from_utf8(f) {
-                Ok(s) => fields.push(s),
-                Err(_) => return Ok(Outcome::Refused(format!("{file}: not UTF-8 at line {line}"))),
+        let mut n = 0;
+        let mut broken = None;
+        while n < batch {
+            if n == records.len() {
+                records.push((0, csv::ByteRecord::new()));
             }
+            let (line, record) = &mut records[n];
+            match rdr.read_byte_record(record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    broken = Some(format!("{file}: not CSV: {e}"));
+                    break;
+                }
+            }
+            *line = record.position().map_or(0, |p| line_of.line(p.byte()));
+            n += 1;
         }
-        loader.push(line, &fields, || raw_csv(&record))?;
+        // A record before the break that refuses the file is the reason given.
+        if let Some(why) = loader.load(&CsvRows { file, records: &records[..n] }, 0..n)? {
+            return Ok(Outcome::Refused(why));
+        }
+        if let Some(why) = broken {
+            return Ok(Outcome::Refused(why));
+        }
+        if n < batch {
+            break;
+        }
     }
     loader.finish()
 }
@@ -704,7 +836,28 @@ fn raw_csv(record: &csv::ByteRecord) -> String {
     String::from_utf8_lossy(&bytes).trim_end_matches('\n').to_string()
 }
 
-fn load_parquet(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str) -> bool) -> Result<Outcome> {
+/// The rows of a Parquet extract, every column cast to text.
+struct ParquetRows<'a> {
+    columns: Vec<&'a polars::prelude::StringChunked>,
+}
+
+impl Rows for ParquetRows<'_> {
+    /// Parquet has no lines: the 1-based row number.
+    fn line(&self, i: usize) -> u64 {
+        i as u64 + 1
+    }
+    fn fields<'s>(&'s self, i: usize, out: &mut Vec<&'s str>) -> Result<(), String> {
+        out.extend(self.columns.iter().map(|c| c.get(i).unwrap_or("")));
+        Ok(())
+    }
+    fn raw(&self, i: usize) -> String {
+        let mut fields = Vec::new();
+        let _ = self.fields(i, &mut fields);
+        fields.join(",")
+    }
+}
+
+fn load_parquet(x: &Extract, file: &str, lake: &Lake, is_province: &(dyn Fn(&str) -> bool + Sync)) -> Result<Outcome> {
     let df = match crate::lake::read_parquet(&x.path) {
         Ok(df) => df,
         Err(e) => return Ok(Outcome::Refused(format!("{file}: not Parquet: {e:#}"))),
@@ -720,12 +873,13 @@ fn load_parquet(x: &Extract, file: &str, lake: &Lake, is_province: &dyn Fn(&str)
         // from the first (the loop below would cost rows × chunks).
         text.push(c.as_materialized_series().cast(&DataType::String)?.rechunk());
     }
-    let cols: Vec<_> = text.iter().map(|s| s.str().expect("cast to String")).collect::<Vec<_>>();
-    let mut loader = Loader::new(x, lake, file, header, is_province);
-    for i in 0..df.height() {
-        let fields: Vec<&str> = cols.iter().map(|c| c.get(i).unwrap_or("")).collect();
-        // Parquet has no lines: `line` is the 1-based row number.
-        loader.push(i as u64 + 1, &fields, || fields.join(","))?;
+    let rows = ParquetRows { columns: text.iter().map(|s| s.str().expect("cast to String")).collect() };
+    let mut loader = Loader::new(x, lake, file, Layout::new(x.dataset, header, is_province));
+    let batch = PIECE_ROWS * PIECES_AT_ONCE;
+    for a in (0..df.height()).step_by(batch) {
+        if let Some(why) = loader.load(&rows, a..(a + batch).min(df.height()))? {
+            return Ok(Outcome::Refused(why));
+        }
     }
     loader.finish()
 }

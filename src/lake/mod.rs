@@ -341,7 +341,7 @@ pub fn for_each_side_by_side<I: Sync, T: Send>(
 }
 
 /// Indexes of `weights`, largest weight first, equal weights in index order.
-fn heaviest_first(weights: Vec<u64>) -> Vec<usize> {
+pub fn heaviest_first(weights: Vec<u64>) -> Vec<usize> {
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
     order
