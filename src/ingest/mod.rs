@@ -478,7 +478,7 @@ struct Piece {
     lines: Vec<i64>,
     rejects: Rejects,
     rows: u64,
-    /// Set when a record makes the whole file refused (nothing after it was read).
+    /// Set when a record makes the whole file refused (the piece stops there).
     refused: Option<String>,
 }
 
