@@ -127,17 +127,22 @@ pub fn is_digits(s: &str, n: usize) -> bool {
 /// The stored form of a name: NFC, trimmed, runs of whitespace collapsed to
 /// one space. Case is kept as the source wrote it.
 pub fn normalize_name(raw: &str) -> String {
-    // Most names are already stored form (NFC, single spaces): one copy.
-    // Ingest normalises every name of every wage line.
+    normalized_name(raw).into_owned()
+}
+
+/// [`normalize_name`], borrowing `raw` when it is already in the stored
+/// form (NFC, single spaces), as nearly every name is: ingest normalises
+/// every name of every wage line.
+pub fn normalized_name(raw: &str) -> std::borrow::Cow<'_, str> {
     let single_spaced = !raw.starts_with(' ')
         && !raw.ends_with(' ')
         && !raw.contains("  ")
         && !raw.chars().any(|c| c != ' ' && c.is_whitespace());
     if single_spaced && unicode_normalization::is_nfc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes {
-        return raw.to_string();
+        return std::borrow::Cow::Borrowed(raw);
     }
     let nfc: String = raw.nfc().collect();
-    nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+    std::borrow::Cow::Owned(nfc.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// The comparison form of a name: the stored form in Vietnamese title case

@@ -22,7 +22,7 @@ use crate::lake::{Lake, ParquetFile};
 use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
-use polars::prelude::{DataType, Int32Chunked, IntoColumn, IntoSeries, NamedFrom, Series};
+use polars::prelude::{DataType, Int32Chunked, IntoColumn, IntoSeries, NamedFrom, NewChunkedArray, PlSmallStr, Series, StringChunked};
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -377,7 +377,7 @@ fn generated_column(dataset: &Dataset, name: &str) -> bool {
 /// Column buffers for one chunk of accepted rows.
 #[derive(Clone)]
 enum Buffer {
-    Str(Vec<Option<String>>),
+    Str(Texts),
     Int(Vec<Option<i64>>),
     Date(Vec<Option<i32>>),
     Bool(Vec<Option<bool>>),
@@ -389,12 +389,12 @@ impl Buffer {
             Kind::Date | Kind::Month => Buffer::Date(Vec::new()),
             Kind::Money { .. } | Kind::Int { .. } | Kind::IntOneOf(_) => Buffer::Int(Vec::new()),
             Kind::Bool => Buffer::Bool(Vec::new()),
-            _ => Buffer::Str(Vec::new()),
+            _ => Buffer::Str(Texts::default()),
         }
     }
-    fn push(&mut self, v: Value) {
+    fn push(&mut self, v: Value<'_>) {
         match (self, v) {
-            (Buffer::Str(b), Value::Str(s)) => b.push(Some(s)),
+            (Buffer::Str(b), Value::Str(s)) => b.push(Some(&s)),
             (Buffer::Str(b), Value::Null) => b.push(None),
             (Buffer::Int(b), Value::Int(n)) => b.push(Some(n)),
             (Buffer::Int(b), Value::Null) => b.push(None),
@@ -406,10 +406,17 @@ impl Buffer {
             (_, v) => unreachable!("value {v:?} does not fit its column buffer"),
         }
     }
+    /// A text cell as it is (`None`: null).
+    fn push_text(&mut self, v: Option<&str>) {
+        match self {
+            Buffer::Str(b) => b.push(v),
+            _ => unreachable!("a text cell goes to a text column"),
+        }
+    }
     /// Appends `other`'s values (a buffer of the same column).
     fn append(&mut self, other: Buffer) {
         match (self, other) {
-            (Buffer::Str(a), Buffer::Str(b)) => a.extend(b),
+            (Buffer::Str(a), Buffer::Str(b)) => a.append(b),
             (Buffer::Int(a), Buffer::Int(b)) => a.extend(b),
             (Buffer::Date(a), Buffer::Date(b)) => a.extend(b),
             (Buffer::Bool(a), Buffer::Bool(b)) => a.extend(b),
@@ -424,7 +431,7 @@ impl Buffer {
         }
         let name = name.into();
         match self {
-            Buffer::Str(b) => Series::new(name, front(b, n)).into_column(),
+            Buffer::Str(b) => b.take(name, n).into_column(),
             Buffer::Int(b) => Series::new(name, front(b, n)).into_column(),
             Buffer::Bool(b) => Series::new(name, front(b, n)).into_column(),
             Buffer::Date(b) => Int32Chunked::new(name, front(b, n))
@@ -433,6 +440,46 @@ impl Buffer {
                 .expect("Int32 casts to Date")
                 .into_column(),
         }
+    }
+}
+
+/// Text cells back to back in one string, with where each ends and whether
+/// it is null: one allocation for a column of many rows, not one per cell.
+#[derive(Clone, Default)]
+struct Texts {
+    bytes: String,
+    ends: Vec<usize>,
+    valid: Vec<bool>,
+}
+
+impl Texts {
+    fn push(&mut self, v: Option<&str>) {
+        if let Some(s) = v {
+            self.bytes.push_str(s);
+        }
+        self.ends.push(self.bytes.len());
+        self.valid.push(v.is_some());
+    }
+    fn get(&self, i: usize) -> Option<&str> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.valid[i].then(|| &self.bytes[start..self.ends[i]])
+    }
+    fn append(&mut self, other: Texts) {
+        let base = self.bytes.len();
+        self.bytes.push_str(&other.bytes);
+        self.ends.extend(other.ends.into_iter().map(|e| e + base));
+        self.valid.extend(other.valid);
+    }
+    /// The first `n` cells as a column; the rest stay.
+    fn take(&mut self, name: PlSmallStr, n: usize) -> Series {
+        let n = n.min(self.ends.len());
+        let ca = StringChunked::from_iter_options(name, (0..n).map(|i| self.get(i)));
+        let cut = if n == 0 { 0 } else { self.ends[n - 1] };
+        self.bytes.drain(..cut);
+        self.ends.drain(..n);
+        self.ends.iter_mut().for_each(|e| *e -= cut);
+        self.valid.drain(..n);
+        ca.into_series()
     }
 }
 
@@ -491,13 +538,13 @@ impl<'a> Layout<'a> {
             empty.push(Buffer::for_kind(c.kind));
             if c.kind == Kind::Name {
                 names.push(format!("{}_raw", c.name));
-                empty.push(Buffer::Str(Vec::new()));
+                empty.push(Buffer::Str(Texts::default()));
             }
         }
         for (_, name) in &header.extra {
             extra_slots.push(names.len());
             names.push(name.clone());
-            empty.push(Buffer::Str(Vec::new()));
+            empty.push(Buffer::Str(Texts::default()));
         }
         Layout { dataset, header, is_province, names, empty, slots, extra_slots }
     }
@@ -528,14 +575,12 @@ impl<'a> Layout<'a> {
                         let slot = self.slots[c];
                         p.columns[slot].push(v);
                         if column.kind == Kind::Name {
-                            let raw = map[c].map(|h| fields[h].to_string());
-                            p.columns[slot + 1].push(raw.map_or(Value::Null, Value::Str));
+                            p.columns[slot + 1].push_text(map[c].map(|h| fields[h]));
                         }
                     }
                     for (k, (h, _)) in self.header.extra.iter().enumerate() {
                         let v = fields[*h];
-                        let v = if v.is_empty() { Value::Null } else { Value::Str(v.to_string()) };
-                        p.columns[self.extra_slots[k]].push(v);
+                        p.columns[self.extra_slots[k]].push_text((!v.is_empty()).then_some(v));
                     }
                     p.lines.push(line as i64);
                 }
@@ -894,3 +939,35 @@ pub fn bronze_dtype(kind: Kind) -> DataType {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strs(s: &Series) -> Vec<Option<String>> {
+        s.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    /// Text cells packed back to back: nulls, empty text and multi-byte
+    /// text come back as they went in, across appended pieces and a column
+    /// taken in two row groups.
+    #[test]
+    fn texts_keep_every_cell_across_pieces_and_row_groups() {
+        let mut a = Texts::default();
+        for v in [Some("Nguyễn"), None, Some("")] {
+            a.push(v);
+        }
+        let mut b = Texts::default();
+        for v in [Some("Đức"), Some("An"), None] {
+            b.push(v);
+        }
+        a.append(b);
+        let first = a.take("c".into(), 4);
+        assert_eq!(first.name().as_str(), "c");
+        assert_eq!(strs(&first), [Some("Nguyễn".into()), None, Some(String::new()), Some("Đức".into())]);
+        assert_eq!(first.null_count(), 1);
+        let rest = a.take("c".into(), 10);
+        assert_eq!(strs(&rest), [Some("An".into()), None]);
+        assert_eq!(a.take("c".into(), 1).len(), 0, "nothing left");
+    }
+}

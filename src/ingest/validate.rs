@@ -5,13 +5,15 @@ use crate::contract::{Column, Dataset, Kind, Reason};
 use crate::ids::{self, TaxCodeError};
 use crate::month::{parse_date, Month};
 use chrono::NaiveDate;
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
-/// A typed cell.
+/// A typed cell. Text borrows the raw cell unless validation changed it
+/// (a name normalised): ingest validates every cell of every row.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
-    Str(String),
+    Str(Cow<'a, str>),
     Int(i64),
     Date(NaiveDate),
     Month(Month),
@@ -25,13 +27,13 @@ pub struct CellError {
     pub message: String,
 }
 
-fn err(reason: Reason, message: String) -> Result<Value, CellError> {
+fn err<'a>(reason: Reason, message: String) -> Result<Value<'a>, CellError> {
     Err(CellError { reason, message })
 }
 
 /// Parses and validates one cell of `column`. `is_province` answers whether
 /// a 2-digit code is one of the reference provinces.
-pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool) -> Result<Value, CellError> {
+pub fn parse_cell<'a>(column: &Column, raw: &'a str, is_province: &dyn Fn(&str) -> bool) -> Result<Value<'a>, CellError> {
     let v = raw.trim();
     if v.is_empty() {
         return if column.required {
@@ -42,19 +44,22 @@ pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool
     }
     let name = column.name;
     match column.kind {
-        Kind::Text => Ok(Value::Str(v.nfc().collect())),
-        Kind::Name => Ok(Value::Str(ids::normalize_name(v))),
+        Kind::Text => Ok(Value::Str(match unicode_normalization::is_nfc_quick(v.chars()) {
+            unicode_normalization::IsNormalized::Yes => Cow::Borrowed(v),
+            _ => Cow::Owned(v.nfc().collect()),
+        })),
+        Kind::Name => Ok(Value::Str(ids::normalized_name(v))),
         Kind::TaxCode => {
             // A person's tax code is personal data: masked in the message.
             let shown = if name.starts_with("person") { ids::mask(v) } else { v.to_string() };
             match ids::check_tax_code(v) {
-                Ok(_) => Ok(Value::Str(v.to_string())),
+                Ok(_) => Ok(Value::Str(Cow::Borrowed(v))),
                 Err(TaxCodeError::Format) => err(Reason::BadFormat, format!("{name} {shown:?} is not 10 digits (+ -NNN)")),
                 Err(TaxCodeError::CheckDigit) => err(Reason::BadCheckDigit, format!("{name} {shown:?} has a wrong check digit")),
             }
         }
         Kind::CitizenId => match ids::check_citizen_id(v, is_province) {
-            Some(_) => Ok(Value::Str(v.to_string())),
+            Some(_) => Ok(Value::Str(Cow::Borrowed(v))),
             None => err(
                 Reason::BadFormat,
                 format!("{name} {:?} ({} characters) is not a 9-digit CMND or a valid 12-digit CCCD", ids::mask(v), v.chars().count()),
@@ -62,14 +67,14 @@ pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool
         },
         Kind::SiNumber => {
             if ids::is_si_number(v) {
-                Ok(Value::Str(v.to_string()))
+                Ok(Value::Str(Cow::Borrowed(v)))
             } else {
                 err(Reason::BadFormat, format!("{name} {v:?} is not 10 digits"))
             }
         }
         Kind::UnitCode => {
             if (1..=16).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-                Ok(Value::Str(v.to_string()))
+                Ok(Value::Str(Cow::Borrowed(v)))
             } else {
                 err(Reason::BadFormat, format!("{name} {v:?} is not [A-Z0-9]{{1,16}}"))
             }
@@ -78,14 +83,14 @@ pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool
             if !ids::is_digits(v, 2) {
                 err(Reason::BadFormat, format!("{name} {v:?} is not a 2-digit code"))
             } else if is_province(v) {
-                Ok(Value::Str(v.to_string()))
+                Ok(Value::Str(Cow::Borrowed(v)))
             } else {
                 err(Reason::UnknownProvince, format!("{name} {v:?} is not one of the 63 provinces of 2020"))
             }
         }
         Kind::Digits(n) => {
             if ids::is_digits(v, n) {
-                Ok(Value::Str(v.to_string()))
+                Ok(Value::Str(Cow::Borrowed(v)))
             } else {
                 err(Reason::BadFormat, format!("{name} {v:?} is not {n} digits"))
             }
@@ -116,7 +121,7 @@ pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool
         },
         Kind::Enum(values) => {
             if values.contains(&v) {
-                Ok(Value::Str(v.to_string()))
+                Ok(Value::Str(Cow::Borrowed(v)))
             } else {
                 err(Reason::UnknownEnum, format!("{name} {v:?} is not one of {}", values.join("|")))
             }
@@ -132,11 +137,11 @@ pub fn parse_cell(column: &Column, raw: &str, is_province: &dyn Fn(&str) -> bool
 /// A row whose contract columns all parsed, as the cross-column rules see it.
 pub struct ParsedRow<'a> {
     pub dataset: &'static Dataset,
-    pub values: &'a [Value],
+    pub values: &'a [Value<'a>],
 }
 
 impl ParsedRow<'_> {
-    fn get(&self, column: &str) -> &Value {
+    fn get(&self, column: &str) -> &Value<'_> {
         let i = self.dataset.columns.iter().position(|c| c.name == column).expect("rule names a contract column");
         &self.values[i]
     }
@@ -174,7 +179,7 @@ pub fn validate_row<'r>(
     dataset: &'static Dataset,
     cell: impl Fn(usize) -> Option<&'r str>,
     is_province: &dyn Fn(&str) -> bool,
-    out: &mut Vec<Value>,
+    out: &mut Vec<Value<'r>>,
 ) -> Result<(), RowError> {
     out.clear();
     for (i, column) in dataset.columns.iter().enumerate() {
