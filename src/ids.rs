@@ -42,7 +42,10 @@ pub fn check_tax_code(s: &str) -> Result<&str, TaxCodeError> {
             return Err(TaxCodeError::Format);
         }
     }
-    let d: Vec<u8> = head.bytes().map(|c| c - b'0').collect();
+    let mut d = [0u8; 10];
+    for (slot, c) in d.iter_mut().zip(head.bytes()) {
+        *slot = c - b'0';
+    }
     let prefix: [u8; 9] = d[..9].try_into().expect("nine digits");
     match tax_check_digit(&prefix) {
         Some(c) if c == d[9] => Ok(head),

@@ -50,12 +50,13 @@ pub fn parse_cell<'a>(column: &Column, raw: &'a str, is_province: &dyn Fn(&str) 
         })),
         Kind::Name => Ok(Value::Str(ids::normalized_name(v))),
         Kind::TaxCode => {
-            // A person's tax code is personal data: masked in the message.
-            let shown = if name.starts_with("person") { ids::mask(v) } else { v.to_string() };
+            // A person's tax code is personal data: masked in the message
+            // (made only for a reject: most cells are valid).
+            let shown = || if name.starts_with("person") { ids::mask(v) } else { v.to_string() };
             match ids::check_tax_code(v) {
                 Ok(_) => Ok(Value::Str(Cow::Borrowed(v))),
-                Err(TaxCodeError::Format) => err(Reason::BadFormat, format!("{name} {shown:?} is not 10 digits (+ -NNN)")),
-                Err(TaxCodeError::CheckDigit) => err(Reason::BadCheckDigit, format!("{name} {shown:?} has a wrong check digit")),
+                Err(TaxCodeError::Format) => err(Reason::BadFormat, format!("{name} {:?} is not 10 digits (+ -NNN)", shown())),
+                Err(TaxCodeError::CheckDigit) => err(Reason::BadCheckDigit, format!("{name} {:?} has a wrong check digit", shown())),
             }
         }
         Kind::CitizenId => match ids::check_citizen_id(v, is_province) {
