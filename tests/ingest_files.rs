@@ -293,6 +293,9 @@ fn an_unchanged_file_is_known_by_its_size_and_time_and_any_change_is_read_again(
     age(&file, hour / 2);
     let copied = run(&inbox, &lake);
     assert!(copied.files[0].hashed && copied.files[0].skipped.is_some());
+    // It was loaded as it was hashed; what that wrote is gone, temporaries too.
+    assert_eq!(names_in(&lake.root.join("bronze/si_units")), vec!["si_units_20200608.parquet"]);
+    assert_eq!(names_in(&lake.rejects_dir()), vec!["si_units_20200608.parquet"]);
     let ledger = Ledger::load(&lake.root).unwrap();
     assert_eq!(ledger.entries.len(), 1);
     assert_ne!(ledger.entries[0].modified_ns, stamped, "the new time is remembered");
@@ -312,6 +315,57 @@ fn an_unchanged_file_is_known_by_its_size_and_time_and_any_change_is_read_again(
     let ledger = Ledger::load(&lake.root).unwrap();
     assert_eq!(ledger.entries.last().unwrap().modified_ns, None, "too recent to remember");
     assert!(run(&inbox, &lake).files[0].hashed, "so it is read again next run");
+}
+
+/// Every file name in `dir` (hidden ones too), sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// A CSV extract is hashed as it is read (read from disk once): the hash
+/// and size reported and kept are the whole file's, for a file read to its
+/// end and for one refused a few lines in (the rest is hashed after), and
+/// a Parquet extract's too.
+#[test]
+fn the_content_hash_is_the_whole_files_whether_read_to_the_end_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    // 300,000 rows (8.7 MB): more than one batch of records read before
+    // they are validated (128 Ki), so that the refusal comes long before the
+    // end of the file.
+    let mut rows = Vec::new();
+    for i in 0..300_000 {
+        rows.extend_from_slice(format!("U{i:06},,Name,01,,1,,,active\n").as_bytes());
+    }
+    let good = [format!("{UNITS_HEADER}\n").as_bytes(), &rows].concat();
+    let mut bad = good.clone();
+    // The "N" of the second row's name: line 3.
+    let at = UNITS_HEADER.len() + 1 + 29 + 9;
+    assert_eq!(bad[at], b'N');
+    bad[at] = 0xff;
+    std::fs::write(inbox.join("si_units_20200608.csv"), &good).unwrap();
+    std::fs::write(inbox.join("si_units_20200609.csv"), &bad).unwrap();
+    let mut df = df!("unit_code" => ["P1"], "name" => ["A"], "province_code" => ["01"], "wage_region" => [1i64], "status" => ["active"]).unwrap();
+    let parquet = inbox.join("si_units_20200610.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut df).unwrap();
+
+    let report = run(&inbox, &lake);
+    let by_name = |n: &str| report.files.iter().find(|f| f.file == n).unwrap();
+    for name in ["si_units_20200608.csv", "si_units_20200609.csv", "si_units_20200610.parquet"] {
+        let (blake3, bytes) = bhxh::lake::ledger::hash_file(&inbox.join(name)).unwrap();
+        let f = by_name(name);
+        assert_eq!((&f.blake3, f.bytes), (&blake3, bytes), "{name}");
+    }
+    assert_eq!(by_name("si_units_20200608.csv").accepted, 300_000);
+    assert!(by_name("si_units_20200609.csv").refused.as_deref().unwrap().contains("not UTF-8 at line 3"));
+    assert_eq!(by_name("si_units_20200610.parquet").accepted, 1);
+    let ledger = Ledger::load(&lake.root).unwrap();
+    let kept: Vec<(&str, &str)> = ledger.entries.iter().map(|e| (e.file.as_str(), e.blake3.as_str())).collect();
+    assert_eq!(kept, vec![("si_units_20200608.csv", by_name("si_units_20200608.csv").blake3.as_str()), ("si_units_20200610.parquet", by_name("si_units_20200610.parquet").blake3.as_str())]);
 }
 
 /// The benchmark's I/O floor reads the same rows ingest accounts for.

@@ -275,45 +275,140 @@ fn ingest_new(x: &Extract, lake: &Lake, reference: &Reference, ledger: &Ledger) 
     if let Some(seen) = ledger.find_unchanged(&file, &stamp) {
         return Ok(skip(seen, seen.blake3.clone(), seen.bytes, false));
     }
-    let (blake3, bytes) = hash_file(&x.path)?;
-    if let Some(seen) = ledger.find(&file, &blake3) {
-        return Ok(skip(seen, blake3, bytes, true));
+    // A file the ledger has had at this size may be a copy of known content:
+    // hashed first, so that a copy is skipped without being loaded. Any
+    // other is new content, hashed as it is loaded, so that it is read from
+    // disk once (at 16M people the inbox, 23 GB, does not fit in the page
+    // cache beside the run: hashed first, it was read from disk twice).
+    if ledger.knows_size(&file, stamp.bytes) {
+        let (blake3, bytes) = hash_file(&x.path)?;
+        if let Some(seen) = ledger.find(&file, &blake3) {
+            return Ok(skip(seen, blake3, bytes, true));
+        }
     }
     let version = ledger.next_version(&file);
     let x = Extract { name: versioned_name(&x.name, version), version, ..x.clone() };
-    let mut report = ingest_extract(&x, lake, reference)?;
+    let (mut report, written, (blake3, bytes)) = ingest_extract(&x, lake, reference)?;
+    if let Some(seen) = ledger.find(&file, &blake3) {
+        // Known content after all (the file was rewritten while it was
+        // read): what was loaded is dropped unpublished.
+        drop(written);
+        return Ok(skip(seen, blake3, bytes, true));
+    }
+    if let Some(w) = written {
+        w.publish()?;
+    }
     (report.version, report.blake3, report.bytes, report.stamp, report.hashed) = (version, blake3, bytes, stamp, true);
     Ok(report)
 }
 
-/// Ingests one extract. `Err` is an internal failure (I/O); a file that breaks
-/// the contract comes back `Ok` with `refused` set.
-pub fn ingest_extract(x: &Extract, lake: &Lake, reference: &Reference) -> Result<FileReport> {
+/// Loads one extract, publishing nothing yet: the report, the bronze and
+/// rejects files written (none when the file was refused) and the file's
+/// content hash and size. `Err` is an internal failure (I/O); a file that
+/// breaks the contract comes back `Ok` with `refused` set.
+fn ingest_extract(x: &Extract, lake: &Lake, reference: &Reference) -> Result<(FileReport, Option<Written>, (String, u64))> {
     let start = Instant::now();
     let file = x.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let is_province = |c: &str| reference.is_province(c);
-    let outcome = match x.format {
-        Format::Csv => load_csv(x, &file, lake, &is_province),
-        Format::Parquet => load_parquet(x, &file, lake, &is_province),
-    }?;
+    let (outcome, content) = match x.format {
+        Format::Csv => {
+            let f = std::fs::File::open(&x.path).with_context(|| format!("opening {}", x.path.display()))?;
+            let (f, seen) = Hashing::new(f);
+            let outcome = load_csv(f, x, &file, lake, &is_province)?;
+            (outcome, seen.finish(&x.path)?)
+        }
+        // A Parquet file is read by its footer and column chunks, not from
+        // the first byte to the last: hashed on its own.
+        Format::Parquet => (load_parquet(x, &file, lake, &is_province)?, hash_file(&x.path)?),
+    };
     let mut report = FileReport { dataset: x.dataset.name.to_string(), file, seconds: 0.0, ..Default::default() };
-    match outcome {
-        Outcome::Refused(why) => report.refused = Some(why),
-        Outcome::Loaded { rows, accepted, rejected, absent } => {
+    let written = match outcome {
+        Outcome::Refused(why) => {
+            report.refused = Some(why);
+            None
+        }
+        Outcome::Loaded { rows, accepted, rejected, absent, written } => {
             if rows != accepted + rejected {
                 bail!("{}: {rows} rows read but {accepted} accepted + {rejected} rejected", report.file);
             }
             (report.rows, report.accepted, report.rejected) = (rows, accepted, rejected);
             report.absent_columns = absent;
+            Some(written)
         }
-    }
+    };
     report.seconds = start.elapsed().as_secs_f64();
-    Ok(report)
+    Ok((report, written, content))
 }
 
 enum Outcome {
-    Loaded { rows: u64, accepted: u64, rejected: u64, absent: Vec<String> },
+    Loaded { rows: u64, accepted: u64, rejected: u64, absent: Vec<String>, written: Written },
     Refused(String),
+}
+
+/// A loaded extract's bronze and rejects files, written under temporary
+/// names: published by [`Written::publish`], deleted if dropped.
+struct Written {
+    bronze: ParquetFile,
+    rejects: ParquetFile,
+}
+
+impl Written {
+    fn publish(self) -> Result<()> {
+        self.bronze.commit()?;
+        self.rejects.commit()
+    }
+}
+
+/// What a [`Hashing`] reader has handed on: the BLAKE3 state and the bytes.
+type Seen = std::rc::Rc<std::cell::RefCell<(blake3::Hasher, u64)>>;
+
+/// A reader that hashes the bytes it hands on, so that a file is read once
+/// for both its rows and its content hash.
+struct Hashing<R> {
+    inner: R,
+    seen: Seen,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R) -> (Hashing<R>, HashingSeen) {
+        let seen = Seen::default();
+        (Hashing { inner, seen: seen.clone() }, HashingSeen(seen))
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut seen = self.seen.borrow_mut();
+        seen.0.update(&buf[..n]);
+        seen.1 += n as u64;
+        Ok(n)
+    }
+}
+
+/// The other end of a [`Hashing`] reader.
+struct HashingSeen(Seen);
+
+impl HashingSeen {
+    /// The hash and size of the whole file at `path`: the bytes the reader
+    /// handed on, then the rest of the file (a refused file is not read to
+    /// its end).
+    fn finish(self, path: &Path) -> Result<(String, u64)> {
+        use std::io::{Read, Seek, SeekFrom};
+        let (mut hasher, mut bytes) = std::mem::take(&mut *self.0.borrow_mut());
+        let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        f.seek(SeekFrom::Start(bytes))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            bytes += n as u64;
+        }
+        Ok((hasher.finalize().to_hex().to_string(), bytes))
+    }
 }
 
 /// Where each contract column sits in the file's header.
@@ -690,7 +785,7 @@ impl<'a> Loader<'a> {
         self.out.as_mut().expect("created above").write(&df)
     }
 
-    /// Writes the last chunk and the rejects, then publishes both files.
+    /// Writes the last chunk and the rejects (published by the caller).
     fn finish(mut self) -> Result<Outcome> {
         if self.out.is_none() || !self.lines.is_empty() {
             self.flush(self.lines.len())?;
@@ -712,13 +807,12 @@ impl<'a> Loader<'a> {
         )?;
         let mut rej = ParquetFile::create(&lake.rejects_file(&self.x.name), rejects.schema())?;
         rej.write(&mut rejects)?;
-        self.out.take().expect("bronze writer").commit()?;
-        rej.commit()?;
+        let written = Written { bronze: self.out.take().expect("bronze writer"), rejects: rej };
         let absent = (self.x.dataset.columns.iter().zip(&self.layout.header.contract))
             .filter(|(_, at)| at.is_none())
             .map(|(c, _)| c.name.to_string())
             .collect();
-        Ok(Outcome::Loaded { rows: self.rows, accepted: self.accepted, rejected: n as u64, absent })
+        Ok(Outcome::Loaded { rows: self.rows, accepted: self.accepted, rejected: n as u64, absent, written })
     }
 }
 
@@ -807,8 +901,7 @@ impl Rows for CsvRows<'_> {
     }
 }
 
-fn load_csv(x: &Extract, file: &str, lake: &Lake, is_province: &(dyn Fn(&str) -> bool + Sync)) -> Result<Outcome> {
-    let f = std::fs::File::open(&x.path).with_context(|| format!("opening {}", x.path.display()))?;
+fn load_csv(f: impl std::io::Read, x: &Extract, file: &str, lake: &Lake, is_province: &(dyn Fn(&str) -> bool + Sync)) -> Result<Outcome> {
     let (f, mut line_of) = LineOf::new(f);
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)

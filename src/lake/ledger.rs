@@ -13,6 +13,8 @@
 //! quiet night's ingest. Any write to the file moves its modification time;
 //! a time less than two seconds before the hash is not remembered, in case
 //! the file was still being written within the file system's clock step.
+//! A file at a size the ledger has never had under its name cannot be known
+//! content: ingest hashes it as it loads it ([`Ledger::knows_size`]).
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -75,6 +77,12 @@ impl Ledger {
     pub fn find_unchanged(&self, file: &str, stamp: &Stamp) -> Option<&LedgerEntry> {
         let ns = stamp.modified_ns?;
         self.entries.iter().rev().find(|e| e.file == file && e.bytes == stamp.bytes && e.modified_ns == Some(ns))
+    }
+
+    /// Whether `file` was ingested at `bytes` bytes: only then can its
+    /// content be one the ledger knows (the same content has the same size).
+    pub fn knows_size(&self, file: &str, bytes: u64) -> bool {
+        self.entries.iter().any(|e| e.file == file && e.bytes == bytes)
     }
 
     /// Remembers that `file` with content `blake3` now has `stamp` (a copy of
