@@ -254,8 +254,9 @@ fn versioned_name(stem: &str, version: u32) -> String {
     }
 }
 
-/// Hashes the file; skips it if the ledger has this content, else ingests it
-/// as the next version of its name.
+/// Skips the file if the ledger has its content (known by its stamp, or by
+/// its hash when the ledger has had its size), else ingests it as the next
+/// version of its name, publishing it once its hash is checked.
 fn ingest_new(x: &Extract, lake: &Lake, reference: &Reference, ledger: &Ledger) -> Result<FileReport> {
     let file = x.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
     // Taken before the content is read: a write during the hash moves the
@@ -315,11 +316,24 @@ fn ingest_extract(x: &Extract, lake: &Lake, reference: &Reference) -> Result<(Fi
             let f = std::fs::File::open(&x.path).with_context(|| format!("opening {}", x.path.display()))?;
             let (f, seen) = Hashing::new(f);
             let outcome = load_csv(f, x, &file, lake, &is_province)?;
-            (outcome, seen.finish(&x.path)?)
+            // A file loaded whole was read to its end: the hash is of exactly
+            // the bytes loaded (a write since moved its time, so the next run
+            // reads it again). A refused file stopped partway: the rest of it
+            // is hashed for the report.
+            let content = match outcome {
+                Outcome::Loaded { .. } => seen.hashed(),
+                Outcome::Refused(_) => seen.finish(&x.path)?,
+            };
+            (outcome, content)
         }
         // A Parquet file is read by its footer and column chunks, not from
-        // the first byte to the last: hashed on its own.
-        Format::Parquet => (load_parquet(x, &file, lake, &is_province)?, hash_file(&x.path)?),
+        // the first byte to the last: hashed on its own, first, so that the
+        // hash is of the content loaded or of an earlier one (then the
+        // file's time moved, and the next run reads it again).
+        Format::Parquet => {
+            let content = hash_file(&x.path)?;
+            (load_parquet(x, &file, lake, &is_province)?, content)
+        }
     };
     let mut report = FileReport { dataset: x.dataset.name.to_string(), file, seconds: 0.0, ..Default::default() };
     let written = match outcome {
@@ -390,24 +404,22 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
 struct HashingSeen(Seen);
 
 impl HashingSeen {
+    /// The hash and size of the bytes the reader handed on.
+    fn hashed(self) -> (String, u64) {
+        let (hasher, bytes) = &*self.0.borrow();
+        (hasher.finalize().to_hex().to_string(), *bytes)
+    }
+
     /// The hash and size of the whole file at `path`: the bytes the reader
     /// handed on, then the rest of the file (a refused file is not read to
     /// its end).
     fn finish(self, path: &Path) -> Result<(String, u64)> {
-        use std::io::{Read, Seek, SeekFrom};
-        let (mut hasher, mut bytes) = std::mem::take(&mut *self.0.borrow_mut());
+        use std::io::{Seek, SeekFrom};
+        let (mut hasher, bytes) = std::mem::take(&mut *self.0.borrow_mut());
         let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         f.seek(SeekFrom::Start(bytes))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            bytes += n as u64;
-        }
-        Ok((hasher.finalize().to_hex().to_string(), bytes))
+        let rest = crate::lake::ledger::hash_rest(f, &mut hasher)?;
+        Ok((hasher.finalize().to_hex().to_string(), bytes + rest))
     }
 }
 
@@ -1036,6 +1048,42 @@ pub fn bronze_dtype(kind: Kind) -> DataType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Content the ledger knows under another size (the file was rewritten
+    /// between its stamp and its read) is found by the hash taken as it was
+    /// loaded: skipped, and what the load wrote is deleted unpublished.
+    #[test]
+    fn content_found_known_after_loading_is_skipped_and_nothing_is_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("si_units_20200608.csv");
+        let text = "unit_code,tax_code,name,province_code,ward_code,wage_region,officer_id,registered_on,status\nU1,,A,01,,1,,,active\n";
+        std::fs::write(&path, text).unwrap();
+        let lake = Lake::new(dir.path().join("lake"));
+        let mut ledger = Ledger::load(&lake.root).unwrap();
+        ledger.record(LedgerEntry {
+            file: "si_units_20200608.csv".into(),
+            dataset: "si_units".into(),
+            extract: "si_units_20200608".into(),
+            version: 1,
+            blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
+            // Not the file's size now: it is not hashed before it is loaded.
+            bytes: text.len() as u64 + 1,
+            rows: 1,
+            accepted: 1,
+            rejected: 0,
+            ingested_at: String::new(),
+            run_id: "earlier".into(),
+            modified_ns: None,
+        });
+        let reference = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/reference")).unwrap();
+        let x = recognise(&path).unwrap();
+        let report = ingest_new(&x, &lake, &reference, &ledger).unwrap();
+        assert_eq!((report.skipped.as_deref(), report.hashed, report.rows), (Some("earlier"), true, 0));
+        for d in [lake.bronze_dir("si_units"), lake.rejects_dir()] {
+            let left: Vec<_> = std::fs::read_dir(&d).map(|r| r.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
+            assert!(left.is_empty(), "{}: {left:?}", d.display());
+        }
+    }
 
     fn strs(s: &Series) -> Vec<Option<String>> {
         s.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()

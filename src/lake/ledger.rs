@@ -14,7 +14,7 @@
 //! a time less than two seconds before the hash is not remembered, in case
 //! the file was still being written within the file system's clock step.
 //! A file at a size the ledger has never had under its name cannot be known
-//! content: ingest hashes it as it loads it ([`Ledger::knows_size`]).
+//! content: ingest hashes a CSV extract as it loads it ([`Ledger::knows_size`]).
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -140,17 +140,23 @@ impl Stamp {
 
 /// BLAKE3 of a file's content (hex) and its size in bytes.
 pub fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = blake3::Hasher::new();
+    let bytes = hash_rest(f, &mut hasher)?;
+    Ok((hasher.finalize().to_hex().to_string(), bytes))
+}
+
+/// Feeds `hasher` what is left of `r`; returns the bytes read.
+pub fn hash_rest(mut r: impl Read, hasher: &mut blake3::Hasher) -> Result<u64> {
     let mut buf = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
     loop {
-        let n = f.read(&mut buf)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-    Ok((hasher.finalize().to_hex().to_string(), bytes))
+    Ok(bytes)
 }
