@@ -17,12 +17,18 @@ fn run(inbox: &Path, lake: &Lake) -> IngestReport {
     ingest::run(inbox, lake, &reference(), 1, &mut ledger, "test-run", &indicatif::ProgressBar::hidden()).unwrap()
 }
 
-fn ingest_one(name: &str, bytes: &[u8]) -> (tempfile::TempDir, FileReport) {
+/// A temporary folder with an empty `inbox` and a `lake` beside it.
+fn inbox_and_lake() -> (tempfile::TempDir, std::path::PathBuf, Lake) {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
-    std::fs::write(inbox.join(name), bytes).unwrap();
     let lake = Lake::new(dir.path().join("lake"));
+    (dir, inbox, lake)
+}
+
+fn ingest_one(name: &str, bytes: &[u8]) -> (tempfile::TempDir, FileReport) {
+    let (dir, inbox, lake) = inbox_and_lake();
+    std::fs::write(inbox.join(name), bytes).unwrap();
     let report = run(&inbox, &lake);
     assert_eq!(report.files.len(), 1, "{name} recognised");
     let f = report.files.into_iter().next().unwrap();
@@ -243,10 +249,7 @@ fn files_not_named_like_extracts_are_ignored_and_listed() {
 
 #[test]
 fn an_ingested_file_is_skipped_and_a_changed_one_is_a_new_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let lake = Lake::new(dir.path().join("lake"));
+    let (_dir, inbox, lake) = inbox_and_lake();
     let file = inbox.join("si_units_20200608.csv");
     std::fs::write(&file, format!("{UNITS_HEADER}\nU1,,A,01,,1,,,active\n")).unwrap();
     let first = run(&inbox, &lake);
@@ -271,10 +274,7 @@ fn age(file: &Path, ago: std::time::Duration) {
 
 #[test]
 fn an_unchanged_file_is_known_by_its_size_and_time_and_any_change_is_read_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let lake = Lake::new(dir.path().join("lake"));
+    let (_dir, inbox, lake) = inbox_and_lake();
     let file = inbox.join("si_units_20200608.csv");
     let hour = std::time::Duration::from_secs(3600);
     std::fs::write(&file, format!("{UNITS_HEADER}\nU1,,A,01,,1,,,active\n")).unwrap();
@@ -331,10 +331,7 @@ fn names_in(dir: &Path) -> Vec<String> {
 /// a Parquet extract's too.
 #[test]
 fn the_content_hash_is_the_whole_files_whether_read_to_the_end_or_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let lake = Lake::new(dir.path().join("lake"));
+    let (_dir, inbox, lake) = inbox_and_lake();
     // 300,000 rows (8.7 MB): more than one batch of records read before
     // they are validated (128 Ki), so that the refusal comes long before the
     // end of the file.
