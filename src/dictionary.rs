@@ -11,6 +11,7 @@ fn kind_text(kind: Kind) -> (&'static str, String) {
         Kind::Text => ("string", "text, NFC".into()),
         Kind::Name => ("string", "name: NFC, trimmed, single spaces (raw value in `<column>_raw`)".into()),
         Kind::TaxCode => ("string", "10 digits with check digit, optional `-NNN` branch".into()),
+        Kind::PersonTaxCode => ("string", "10 digits".into()),
         Kind::CitizenId => ("string", "9-digit CMND or 12-digit CCCD".into()),
         Kind::SiNumber => ("string", "10 digits".into()),
         Kind::UnitCode => ("string", "`[A-Z0-9]{1,16}`".into()),

@@ -61,7 +61,7 @@ pub static TAX_WAGES: Dataset = Dataset {
     doc: "Personal income tax withheld by employers: one row per person, employer and month.",
     columns: &[
         req("employer_tax_code", Kind::TaxCode, "Employer's tax code (branch codes allowed)"),
-        opt("person_tax_code", Kind::TaxCode, "Person's tax code, 10 digits"),
+        opt("person_tax_code", Kind::PersonTaxCode, "Person's tax code, 10 digits"),
         opt("citizen_id", Kind::CitizenId, "CMND (9 digits) or CCCD (12 digits)"),
         req("full_name", Kind::Name, "Full name"),
         opt("birth_date", Kind::Date, "Date of birth"),

@@ -19,6 +19,10 @@ pub enum Kind {
     Name,
     /// 10 digits with a valid check digit, optionally `-NNN` (a branch).
     TaxCode,
+    /// A person's tax code: 10 digits, as the contract asks of
+    /// `tax_wages.person_tax_code` (no check digit, no branch suffix asked);
+    /// masked in reject messages.
+    PersonTaxCode,
     /// 9 digits (CMND) or 12 digits (CCCD, province-of-birth prefix, century/sex digit).
     CitizenId,
     /// Social insurance number: 10 digits.
