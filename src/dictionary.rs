@@ -47,6 +47,11 @@ pub fn silver_extra_columns(table: &str) -> &'static [(&'static str, &'static st
     }
 }
 
+/// The silver table conformed from `dataset`.
+fn silver_of(dataset: &str) -> &'static str {
+    SILVER.iter().find(|t| t.dataset == dataset).map_or("", |t| t.name)
+}
+
 /// The whole dictionary as Markdown.
 pub fn render() -> String {
     let mut s = String::new();
@@ -61,7 +66,9 @@ pub fn render() -> String {
         let _ = writeln!(w, "| `{c}` | {t} | {m} |");
     }
     for d in DATASETS {
-        let _ = writeln!(w, "\n### `{}`\n\n{} Natural key: {}.\n", d.name, d.doc, d.key.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
+        let key = d.key.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        let derived = d.key.iter().filter(|k| crate::contract::DERIVED_KEYS.contains(k)).map(|k| format!(" (`{k}` is derived by conform: see silver `{}`)", silver_of(d.name))).collect::<String>();
+        let _ = writeln!(w, "\n### `{}`\n\n{} Natural key: {key}{derived}.\n", d.name, d.doc);
         let _ = writeln!(w, "| column | type | required | rule | meaning |\n|---|---|---|---|---|");
         for c in d.columns {
             let (t, rule) = kind_text(c.kind);

@@ -200,9 +200,14 @@ pub fn conform_table(bronze: LazyFrame, ds: &Dataset, keep: Keep) -> Result<Lazy
 /// A row whose hash no other row has has a key no other row has: it stays.
 /// (Deduplicating the whole table on its string keys took 16 GB at 4M
 /// people; one month at a time read the key columns twelve times.)
+///
+/// A derived key column (`person_ref`) is not built for every row: the
+/// hash takes [`identity_hash`] in its place, equal for equal references,
+/// and only the candidates of the second pass are given their references.
 fn dropped_rows(indexed: LazyFrame, ds: &Dataset, keep: Keep) -> Result<DataFrame> {
     let key: Vec<PlSmallStr> = ds.key.iter().map(|k| PlSmallStr::from(*k)).collect();
-    let hashes = indexed.clone().select([key_hash(&key)]).collect_with_engine(Engine::Streaming)?.unwrap_single();
+    let hashed: Vec<Expr> = key.iter().map(|k| if k == "person_ref" { identity_hash() } else { col(k.clone()) }).collect();
+    let hashes = indexed.clone().select([key_hash(hashed.clone())]).collect_with_engine(Engine::Streaming)?.unwrap_single();
     let hashes = hashes.into_columns().pop().context("the key hash column")?.take_materialized_series();
     let mut h: Vec<u64> = Vec::with_capacity(hashes.len());
     let ca = hashes.u64()?.clone();
@@ -215,10 +220,11 @@ fn dropped_rows(indexed: LazyFrame, ds: &Dataset, keep: Keep) -> Result<DataFram
         return Ok(DataFrame::new(0, vec![Column::new("_row".into(), Vec::<IdxSize>::new())])?);
     }
     let repeated = lit(Series::new("".into(), repeated)).implode(false);
-    let mut key_and_row: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
+    let mut key_and_row: Vec<Expr> =
+        key.iter().map(|k| if k == "person_ref" { person_ref() } else { col(k.clone()) }).collect();
     key_and_row.push(col("_row"));
     let candidates = indexed
-        .with_column(key_hash(&key))
+        .with_column(key_hash(hashed))
         .filter(col("_key_hash").is_in(repeated, false))
         .select(key_and_row)
         .collect_with_engine(Engine::Streaming)?
@@ -226,10 +232,52 @@ fn dropped_rows(indexed: LazyFrame, ds: &Dataset, keep: Keep) -> Result<DataFram
     dropped_among(candidates, &key, keep)
 }
 
+/// A tax-side person's reference: the best identifier the row carries.
+fn person_ref() -> Expr {
+    coalesce(&[
+        concat_str([lit("pit:"), col("person_tax_code")], "", false),
+        concat_str([lit("cid:"), col("citizen_id")], "", false),
+        concat_str([lit("name:"), col("full_name").str().to_lowercase(), lit("|"), col("birth_date").cast(DataType::String)], "", false),
+        concat_str([lit("name:"), col("full_name").str().to_lowercase()], "", false),
+    ])
+    .alias("person_ref")
+}
+
+/// A stand-in for [`person_ref`] in the key hash, without building a
+/// string a row: the hash of the person tax code, else of the citizen ID
+/// (with another seed, as `pit:` and `cid:` differ), else one constant for
+/// every row identified by its name. Equal references hash alike; rows
+/// that share a hash only by this coarseness are told apart by their
+/// references among the candidates.
+fn identity_hash() -> Expr {
+    map_multiple(
+        |cols: &mut [Column]| {
+            let seeded = |seed: u64| foldhash::quality::SeedableRandomState::with_seed(seed, foldhash::SharedSeed::global_fixed());
+            let (pit, cid) = (cols[0].as_materialized_series().str()?, cols[1].as_materialized_series().str()?);
+            let (mut hp, mut hc) = (Vec::with_capacity(pit.len()), Vec::with_capacity(cid.len()));
+            cols[0].vec_hash(seeded(1), &mut hp)?;
+            cols[1].vec_hash(seeded(2), &mut hc)?;
+            let h: Vec<u64> = pit
+                .iter()
+                .zip(cid.iter())
+                .zip(hp.into_iter().zip(hc))
+                .map(|((p, c), (hp, hc))| match (p, c) {
+                    (Some(_), _) => hp,
+                    (None, Some(_)) => hc,
+                    (None, None) => 0,
+                })
+                .collect();
+            Ok(Column::new("_identity".into(), h))
+        },
+        [col("person_tax_code"), col("citizen_id")],
+        |_: &Schema, _: &[Field]| Ok(Field::new("_identity".into(), DataType::UInt64)),
+    )
+    .alias("_identity")
+}
+
 /// Each row's key hashed to a `u64` (`_key_hash`), the same in every batch
 /// and every pass (a fixed seed).
-fn key_hash(key: &[PlSmallStr]) -> Expr {
-    let exprs: Vec<Expr> = key.iter().map(|k| col(k.clone())).collect();
+fn key_hash(exprs: Vec<Expr>) -> Expr {
     map_multiple(
         |cols: &mut [Column]| {
             let state = foldhash::quality::SeedableRandomState::fixed();
@@ -297,9 +345,13 @@ mod tests {
         assert!(repeated_values(Vec::new()).is_empty());
     }
 
-    /// Rows of the wage key (employer, tax code, citizen id, name, birth
-    /// date, month): `(employer, citizen_id, month)` with the rest fixed.
+    /// Wage rows `(employer, citizen_id, month)`, no person tax code, the
+    /// name and birth date fixed, with their row numbers.
     fn wages(rows: &[(&str, Option<&str>, i32)]) -> LazyFrame {
+        wage_rows(rows).with_row_index("_row", None)
+    }
+
+    fn wage_rows(rows: &[(&str, Option<&str>, i32)]) -> LazyFrame {
         let n = rows.len();
         df!(
             "employer_tax_code" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
@@ -313,7 +365,35 @@ mod tests {
         .unwrap()
         .lazy()
         .with_columns([col("birth_date").cast(DataType::Date), col("month").cast(DataType::Date)])
-        .with_row_index("_row", None)
+    }
+
+    /// The wage key is the employer, the month and the person by the best
+    /// identifier the row carries: a later extract that corrects the name
+    /// or the ID of a person with a tax code replaces the month's row
+    /// (the old key kept both, and the month's income counted twice).
+    #[test]
+    fn a_corrected_name_or_id_replaces_the_months_wage_row() {
+        let ds = contract::dataset("tax_wages").unwrap();
+        let rows = df!(
+            "employer_tax_code" => ["0100000001"; 8],
+            "person_tax_code" => [Some("8000000001"), Some("8000000001"), Some("8000000002"), None, None, None, None, None],
+            "citizen_id" => [Some("001"), Some("002"), Some("001"), Some("003"), Some("003"), None, None, None],
+            "full_name" => ["Nguyen Van An", "Nguyễn Văn An", "Nguyễn Văn An", "Lê Thị Hoa", "Lê Thị Hòa", "Trần Bình", "TRẦN BÌNH", "Phạm An"],
+            "birth_date" => [7000; 8],
+            "month" => [18_000; 8],
+        )
+        .unwrap()
+        .lazy()
+        .with_columns([col("birth_date").cast(DataType::Date), col("month").cast(DataType::Date)]);
+        // 0 → 1: the same person tax code, name and ID corrected; 2: another
+        // person tax code; 3 → 4: the same citizen ID, no tax code; 5 → 6:
+        // no ID at all, the same name in another case and birth date; 7: no
+        // ID and another name (its key hash is the same as 5's and 6's).
+        let kept = conform_table(rows, ds, Keep::Latest).unwrap().collect().unwrap();
+        let refs: Vec<_> = kept.column("person_ref").unwrap().str().unwrap().iter().flatten().map(str::to_string).collect();
+        assert_eq!(refs, ["pit:8000000001", "pit:8000000002", "cid:003", "name:trần bình|1989-03-02", "name:phạm an|1989-03-02"]);
+        let names: Vec<_> = kept.column("full_name").unwrap().str().unwrap().iter().flatten().map(str::to_string).collect();
+        assert_eq!(names, ["Nguyễn Văn An", "Nguyễn Văn An", "Lê Thị Hòa", "TRẦN BÌNH", "Phạm An"], "the newest row of each person");
     }
 
     #[test]
@@ -342,14 +422,20 @@ mod tests {
         assert!(rows_of(&dropped_rows(lf, ds, Keep::Latest).unwrap()).is_empty());
     }
 
-    /// A key column an older extract lacks is a constant null
-    /// (`Column::Scalar`) in that file's batches: it must hash like the
-    /// nulls another extract carries, or the copies of a key would not meet.
+    /// A column an older extract lacks is a constant null (`Column::Scalar`)
+    /// in that file's batches: as a key column it must hash like the nulls
+    /// another extract carries, or the copies of a key would not meet; and
+    /// the person_ref derived from it must be that of a real null.
     #[test]
     fn a_missing_key_column_hashes_like_real_nulls() {
+        let older = df!("k" => ["a"]).unwrap().lazy().with_column(lit(NULL).cast(DataType::String).alias("n"));
+        let newer = df!("k" => ["a"], "n" => [None::<&str>]).unwrap().lazy();
+        let h = concat([older, newer], UnionArgs::default()).unwrap().select([key_hash(vec![col("k"), col("n")])]).collect().unwrap();
+        let h: Vec<_> = h.column("_key_hash").unwrap().u64().unwrap().into_no_null_iter().collect();
+        assert_eq!(h[0], h[1]);
         let ds = contract::dataset("tax_wages").unwrap();
-        let older = wages(&[("0100000001", Some("001"), 18_000)]).drop(cols(["_row"])).with_column(lit(NULL).cast(DataType::String).alias("citizen_id"));
-        let newer = wages(&[("0100000001", None, 18_000)]).drop(cols(["_row"]));
+        let older = wage_rows(&[("0100000001", Some("001"), 18_000)]).with_column(lit(NULL).cast(DataType::String).alias("citizen_id"));
+        let newer = wage_rows(&[("0100000001", None, 18_000)]);
         let both = concat([older, newer], UnionArgs::default()).unwrap().with_row_index("_row", None);
         assert_eq!(rows_of(&dropped_rows(both, ds, Keep::Latest).unwrap()), vec![0]);
     }
@@ -399,16 +485,7 @@ fn with_stable_keys(lf: LazyFrame, ds: &Dataset) -> LazyFrame {
             col("tax_code").str().len_bytes().gt(lit(10)).alias("is_branch"),
         ]),
         "si_units" => lf.with_column(head("tax_code", "head_tax_code")),
-        "tax_wages" => lf.with_columns([
-            head("employer_tax_code", "employer_head_tax_code"),
-            coalesce(&[
-                concat_str([lit("pit:"), col("person_tax_code")], "", false),
-                concat_str([lit("cid:"), col("citizen_id")], "", false),
-                concat_str([lit("name:"), col("full_name").str().to_lowercase(), lit("|"), col("birth_date").cast(DataType::String)], "", false),
-                concat_str([lit("name:"), col("full_name").str().to_lowercase()], "", false),
-            ])
-            .alias("person_ref"),
-        ]),
+        "tax_wages" => lf.with_columns([head("employer_tax_code", "employer_head_tax_code"), person_ref()]),
         _ => lf,
     }
 }

@@ -69,7 +69,10 @@ pub static TAX_WAGES: Dataset = Dataset {
         req("taxable_income", MONEY, "Taxable income in the month, VND"),
         opt("contract", Kind::Enum(&["indefinite", "fixed", "short", "none"]), "Labour contract type"),
     ],
-    key: &["employer_tax_code", "person_tax_code", "citizen_id", "full_name", "birth_date", "month"],
+    // The person by the best identifier the row carries (`person_ref`, which
+    // conform derives), so that a corrected name or ID in a later extract
+    // replaces the month's row instead of adding a second one.
+    key: &["employer_tax_code", "month", "person_ref"],
     rules: &[],
 };
 
@@ -312,6 +315,7 @@ pub static CONFERENCES: Dataset = Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::DERIVED_KEYS;
     use std::collections::HashSet;
 
     #[test]
@@ -321,7 +325,7 @@ mod tests {
             let names: HashSet<_> = d.columns.iter().map(|c| c.name).collect();
             assert_eq!(names.len(), d.columns.len(), "{}", d.name);
             for k in d.key {
-                assert!(names.contains(k), "{}: key column {k}", d.name);
+                assert!(names.contains(k) || DERIVED_KEYS.contains(k), "{}: key column {k}", d.name);
             }
             assert!(dataset(d.name).is_some());
         }

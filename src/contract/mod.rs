@@ -9,6 +9,12 @@ mod datasets;
 
 pub use datasets::{dataset, DATASETS};
 
+/// Key columns a dataset's natural key may name that are not input columns:
+/// conform derives them from the row before it deduplicates
+/// (`crate::conform`). `person_ref`: `pit:<person_tax_code>`, else
+/// `cid:<citizen_id>`, else `name:<lower-case full_name>|<birth_date>`.
+pub const DERIVED_KEYS: &[&str] = &["person_ref"];
+
 /// How a column is parsed, validated and stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -69,7 +75,8 @@ pub struct Dataset {
     pub name: &'static str,
     pub doc: &'static str,
     pub columns: &'static [Column],
-    /// The natural key: conform keeps one row per key (the newest extract, last line).
+    /// The natural key: conform keeps one row per key (the newest extract,
+    /// last line). Input columns, or [`DERIVED_KEYS`].
     pub key: &'static [&'static str],
     /// Cross-column rules (`inconsistent`).
     pub rules: &'static [RowRule],

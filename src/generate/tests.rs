@@ -262,13 +262,31 @@ fn natural_keys_are_unique_and_duplicates_exact() {
     for d in DATASETS {
         let name = format!("{}_20200608.csv", d.name);
         let (header, rows) = records(&file(r, d.name));
-        let key_idx: Vec<usize> = d.key.iter().map(|k| header.iter().position(|h| h == k).unwrap()).collect();
+        let at = |c: &str| header.iter().position(|h| h == c).unwrap();
         let mut keys = HashSet::new();
         for (line, f) in &rows {
             if bad.contains_key(&(name.clone(), *line)) || dups.contains(&(name.clone(), *line)) {
                 continue;
             }
-            let key: Vec<&str> = key_idx.iter().map(|&k| f[k].as_str()).collect();
+            // A derived key column as conform derives it (person_ref: the
+            // best identifier, the name as stored, in lower case).
+            let key: Vec<String> = d
+                .key
+                .iter()
+                .map(|&k| match k {
+                    "person_ref" => {
+                        let (pit, cid) = (&f[at("person_tax_code")], &f[at("citizen_id")]);
+                        if !pit.is_empty() {
+                            format!("pit:{pit}")
+                        } else if !cid.is_empty() {
+                            format!("cid:{cid}")
+                        } else {
+                            format!("name:{}|{}", crate::ids::normalized_name(&f[at("full_name")]).to_lowercase(), f[at("birth_date")])
+                        }
+                    }
+                    k => f[at(k)].clone(),
+                })
+                .collect();
             assert!(keys.insert(key.join("|")), "{name}:{line} repeats key {key:?}");
         }
     }
