@@ -236,8 +236,9 @@ fn print_assessed(
 ) {
     if let Some(l) = link {
         let methods: Vec<String> = l.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        let raised = if l.threshold_bits > 0.0 { format!("; thresholds +{:.2} bits for the population", l.threshold_bits) } else { String::new() };
         println!(
-            "\nlink: {} tax-side people, {} BHXH people: {} matched ({}), {} ambiguous, {} unmatched; {} pairs compared  ({:.1} s)",
+            "\nlink: {} tax-side people, {} BHXH people: {} matched ({}), {} ambiguous, {} unmatched; {} pairs compared{raised}  ({:.1} s)",
             l.tax_people, l.si_people, l.matched, methods.join(", "), l.ambiguous, l.unmatched, l.pairs_compared, l.seconds
         );
     }

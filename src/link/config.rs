@@ -24,6 +24,31 @@ pub struct Decision {
     pub review_weight: f64,
     /// Candidates per ambiguous person kept in the clerical-review table.
     pub review_candidates: usize,
+    /// The BHXH population (si_people) `match_weight` and `review_weight`
+    /// are set for. A larger one raises both by log2(its size ÷ this)
+    /// bits; a smaller one, or none given, leaves them as they are.
+    #[serde(default)]
+    pub reference_population: Option<u64>,
+}
+
+impl Decision {
+    /// Bits `match_weight` and `review_weight` rise by for a BHXH
+    /// population of `si_people`: a pair's prior odds of being the same
+    /// person fall as 1 / si_people, so each doubling of the population
+    /// asks one more bit of evidence for the same certainty. Never
+    /// negative: below the reference population the thresholds are kept.
+    pub fn population_bits(&self, si_people: usize) -> f64 {
+        match self.reference_population {
+            Some(r) if r > 0 && si_people as u64 > r => (si_people as f64 / r as f64).log2(),
+            _ => 0.0,
+        }
+    }
+
+    /// The decision with its thresholds for a BHXH population of `si_people`.
+    pub fn for_population(&self, si_people: usize) -> Decision {
+        let bits = self.population_bits(si_people);
+        Decision { match_weight: self.match_weight + bits, review_weight: self.review_weight + bits, ..self.clone() }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -170,6 +195,9 @@ impl LinkConfig {
         if d.margin < 0.0 {
             bail!("decision.margin must be ≥ 0");
         }
+        if d.reference_population == Some(0) {
+            bail!("decision.reference_population must be at least 1");
+        }
         if self.blocking.rules.is_empty() {
             bail!("blocking.rules is empty: no candidate pair would ever be compared");
         }
@@ -199,5 +227,26 @@ mod tests {
         assert!(LinkConfig::parse(&bad).is_err());
         let bad = text.replace("max_block_size", "max_block_sise");
         assert!(LinkConfig::parse(&bad).is_err());
+        let bad = text.replace("reference_population = 1_000_000", "reference_population = 0");
+        assert_ne!(bad, text);
+        assert!(LinkConfig::parse(&bad).unwrap_err().to_string().contains("reference_population"));
+    }
+
+    /// One bit a doubling above the reference population, to the VND of a
+    /// bit: 4M people against 1M raise both thresholds by 2 bits, 16M by 4;
+    /// fewer people than the reference, or no reference, change nothing.
+    #[test]
+    fn thresholds_rise_a_bit_for_each_doubling_of_the_population() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml");
+        let d = LinkConfig::load(&path).unwrap().decision;
+        assert_eq!(d.reference_population, Some(1_000_000));
+        for (people, bits) in [(4_000_000, 2.0), (16_000_000, 4.0), (1_000_000, 0.0), (500, 0.0), (2_000_000, 1.0)] {
+            assert!((d.population_bits(people) - bits).abs() < 1e-12, "{people}: {}", d.population_bits(people));
+            let at = d.for_population(people);
+            assert!((at.match_weight - d.match_weight - bits).abs() < 1e-12 && (at.review_weight - d.review_weight - bits).abs() < 1e-12);
+            assert_eq!((at.margin, at.review_candidates), (d.margin, d.review_candidates));
+        }
+        let none = Decision { reference_population: None, ..d.clone() };
+        assert_eq!(none.population_bits(16_000_000), 0.0);
     }
 }

@@ -46,6 +46,10 @@ pub struct LinkReport {
     pub by_method: Vec<(String, u64)>,
     pub pairs_compared: u64,
     pub blocks_skipped: u64,
+    /// Bits `match_weight` and `review_weight` rose by for this many BHXH
+    /// people (`reference_population` in pipelines/linkage.toml).
+    #[serde(default)]
+    pub threshold_bits: f64,
     pub seconds: f64,
     /// Its inputs were unchanged: the links of the last run were kept (the
     /// counts are that run's).
@@ -316,6 +320,7 @@ pub fn run_tuned(lake: &Lake, cfg: &LinkConfig, keyer: &PersonKeyer, wage_rows_p
         si_people: model.si_len() as u64,
         pairs_compared: stats.pairs_compared,
         blocks_skipped: stats.blocks_skipped,
+        threshold_bits: stats.threshold_bits,
         ..Default::default()
     };
     let mut by_method = [0u64; 3];

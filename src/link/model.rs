@@ -841,6 +841,8 @@ impl Decision {
 pub struct LinkStats {
     pub pairs_compared: u64,
     pub blocks_skipped: u64,
+    /// Bits the decision thresholds rose by for the BHXH population.
+    pub threshold_bits: f64,
 }
 
 impl Model {
@@ -952,7 +954,8 @@ impl Model {
         }
         drop(index);
         let max_block = cfg.blocking.max_block_size;
-        let d = &cfg.decision;
+        // The thresholds for this many BHXH people (`reference_population`).
+        let d = &cfg.decision.for_population(self.si.len());
         // The candidates a decision reads: the best, the runner-up, and those
         // shown to the clerk.
         let top = d.review_candidates.max(2);
@@ -1036,7 +1039,11 @@ impl Model {
             )
             .collect();
         unsort(&mut decisions, &mut order);
-        let stats = LinkStats { pairs_compared: pairs.into_inner(), blocks_skipped: skipped_blocks.into_inner() };
+        let stats = LinkStats {
+            pairs_compared: pairs.into_inner(),
+            blocks_skipped: skipped_blocks.into_inner(),
+            threshold_bits: cfg.decision.population_bits(self.si.len()),
+        };
         (decisions, stats)
     }
 }
