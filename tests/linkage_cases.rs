@@ -261,3 +261,43 @@ fn the_clerk_sees_the_best_five_of_many_candidates_whatever_order_they_came_in()
         assert_eq!(d.review[2].1.level(Field::Employer), Level::Disagree);
     }
 }
+
+/// The match and review weights rise by log2(BHXH people ÷
+/// `reference_population`): a name and birth date that link a person in
+/// the shipped config (whose reference is far above this population) only
+/// send them to clerical review when the population is large against the
+/// reference, by a bit more than the pair's lead over the match weight.
+#[test]
+fn a_larger_population_asks_more_evidence_of_a_link() {
+    let build = || {
+        let mut m = population();
+        m.add_si("0100000010", None, "Trần Văn Cường", days("1985-03-04"), Some("M"), Some("01"));
+        m.add_tax_variant("name:trần văn cường|1985-03-04", 1, None, "Trần Văn Cường", days("1985-03-04"));
+        m
+    };
+    let shipped = config();
+    let (base, stats) = build().link(&shipped);
+    assert_eq!(stats.threshold_bits, 0.0, "3,001 people: below the shipped reference");
+    let m = build();
+    let i = (0..m.tax_len()).find(|&i| m.tax_key(i) == "name:trần văn cường|1985-03-04").unwrap();
+    assert_eq!(base[i].status, Status::Matched);
+    assert_eq!(base[i].method, Some(Method::NameBirth));
+    let weight = base[i].best.unwrap().1.weight;
+    let lead = weight - shipped.decision.match_weight;
+    assert!(lead > 0.0);
+    // A reference that raises the thresholds by the lead and one bit more.
+    let mut raised = shipped.clone();
+    let reference = (m.si_len() as f64 / 2f64.powf(lead + 1.0)).floor() as u64;
+    raised.decision.reference_population = Some(reference);
+    let (scaled, stats) = m.link(&raised);
+    let bits = (m.si_len() as f64 / reference as f64).log2();
+    assert!((stats.threshold_bits - bits).abs() < 1e-12 && bits > lead, "{bits} bits against a lead of {lead}");
+    let d = &scaled[i];
+    assert_eq!(d.status, Status::Ambiguous, "{weight} bits: below the raised match weight, above the raised review weight");
+    assert_eq!(d.review_reason, Some("below_match_weight"));
+    assert_eq!(d.si(), None);
+    assert_eq!(d.best.unwrap().1.weight, weight, "the pair's weight itself is the same");
+    // Everyone else decides as before (their weights are far from both thresholds).
+    let changed = (0..m.tax_len()).filter(|&j| base[j].status != scaled[j].status).count();
+    assert_eq!(changed, 1);
+}

@@ -232,8 +232,8 @@ mod tests {
         assert!(LinkConfig::parse(&bad).unwrap_err().to_string().contains("reference_population"));
     }
 
-    /// One bit a doubling above the reference population, to the VND of a
-    /// bit: 4M people against 1M raise both thresholds by 2 bits, 16M by 4;
+    /// One bit a doubling above the reference population, exactly: 4M
+    /// people against 1M raise both thresholds by 2 bits, 16M by 4;
     /// fewer people than the reference, or no reference, change nothing.
     #[test]
     fn thresholds_rise_a_bit_for_each_doubling_of_the_population() {
