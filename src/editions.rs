@@ -1,5 +1,5 @@
 //! Dated editions of a rules file (`pipelines/coverage.toml`,
-//! `pipelines/scoring.toml`).
+//! `pipelines/scoring.toml`, `pipelines/linkage.toml`).
 //!
 //! A rules file is a first edition plus amendments, each in force from a
 //! month:

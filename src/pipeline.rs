@@ -8,6 +8,7 @@ use crate::ingest::{self, IngestReport};
 use crate::lake::ledger::{hash_file, Ledger};
 use crate::lake::lock::LakeLock;
 use crate::coverage::frame::MonthCache;
+use crate::editions::InForce;
 use crate::lake::memo::{Fingerprint, Memo};
 use crate::lake::remote::{is_remote, Remote};
 use crate::lake::Lake;
@@ -258,9 +259,10 @@ pub struct RulesInForce {
 /// does not load is left out: the run has failed on it already).
 fn rules_in_force(cfg: &RunConfig) -> BTreeMap<String, RulesInForce> {
     let m = Month::of_date(cfg.as_of);
+    let linkage = link::LinkConfig::load(&cfg.linkage, m).ok().map(|e| (e.valid_from, &cfg.linkage));
     let coverage = CoverageConfig::load(&cfg.coverage, m).ok().map(|e| (e.valid_from, &cfg.coverage));
     let scoring = ScoringConfig::load(&cfg.scoring, m).ok().map(|e| (e.valid_from, &cfg.scoring));
-    [("coverage.toml", coverage), ("scoring.toml", scoring)]
+    [("linkage.toml", linkage), ("coverage.toml", coverage), ("scoring.toml", scoring)]
         .into_iter()
         .filter_map(|(k, v)| {
             let (from, path) = v?;
@@ -339,10 +341,14 @@ fn stages_in_order(
     stages: Stages,
 ) -> Result<(IngestReport, Vec<TableReport>, Assessed)> {
     let reference = Reference::load(&cfg.reference)?;
-    let link_cfg = link::LinkConfig::load(&cfg.linkage)?;
+    let link_cfg = link::LinkConfig::load(&cfg.linkage, Month::of_date(cfg.as_of))?;
     let coverage_cfg = CoverageConfig::load(&cfg.coverage, Month::of_date(cfg.as_of))?;
     let scoring_cfg = ScoringConfig::load(&cfg.scoring, Month::of_date(cfg.as_of))?;
-    for (file, e) in [("coverage.toml", (coverage_cfg.valid_from, &coverage_cfg.source)), ("scoring.toml", (scoring_cfg.valid_from, &scoring_cfg.source))] {
+    for (file, e) in [
+        ("linkage.toml", (link_cfg.valid_from, &link_cfg.source)),
+        ("coverage.toml", (coverage_cfg.valid_from, &coverage_cfg.source)),
+        ("scoring.toml", (scoring_cfg.valid_from, &scoring_cfg.source)),
+    ] {
         tracing::info!(rules = file, valid_from = %e.0, source = %e.1, "rules in force");
     }
     let mut ledger = Ledger::load(&lake.root)?;
@@ -592,10 +598,19 @@ fn voluntary_pool_key(cfg: &RunConfig, lake: &Lake, memo: &Memo, keyer: &PersonK
 const LINK_INPUTS: [&str; 6] = ["people", "contributions", "units", "wages", "employers", "households"];
 
 /// The link stage, or what it wrote last time when its silver inputs (by
-/// their conform fingerprints), its rules and the person key are the same.
-fn link_unless_unchanged(cfg: &RunConfig, lake: &Lake, link_cfg: &link::LinkConfig, keyer: &PersonKeyer, memo: &mut Memo) -> Result<LinkReport> {
+/// their conform fingerprints), its rules (the file and the edition in
+/// force: a night that enters an amendment's month links again) and the
+/// person key are the same.
+fn link_unless_unchanged(
+    cfg: &RunConfig,
+    lake: &Lake,
+    link_cfg: &InForce<link::LinkConfig>,
+    keyer: &PersonKeyer,
+    memo: &mut Memo,
+) -> Result<LinkReport> {
     let mut f = Fingerprint::new("link");
     f.add_file("linkage.toml", &cfg.linkage)?;
+    f.add("linkage edition", link_cfg.valid_from.to_string().as_bytes());
     // The key's identity without the key: a keyed hash of a fixed text.
     f.add("person_key", keyer.si("\0fingerprint").as_bytes());
     let mut known = true;
@@ -616,7 +631,7 @@ fn link_unless_unchanged(cfg: &RunConfig, lake: &Lake, link_cfg: &link::LinkConf
             return Ok(LinkReport { skipped: true, seconds: 0.0, ..r });
         }
     }
-    let report = link::run(lake, link_cfg, keyer)?;
+    let report = link::run(lake, &link_cfg.rules, keyer)?;
     if known {
         let outputs = [lake.silver_file("person_links"), lake.silver_file("clerical_review")];
         memo.record("link", &fingerprint, &outputs, serde_json::to_value(&report)?)?;
@@ -816,7 +831,7 @@ pub fn run_single(cfg: &RunConfig, stage: Single) -> Result<SingleReport> {
     let t = Instant::now();
     match stage {
         Single::Conform => r.conform = Some(conform::run(&lake, cfg.as_of, &ProgressBar::hidden(), None)?),
-        Single::Link => r.link = Some(link::run(&lake, &link::LinkConfig::load(&cfg.linkage)?, &keyer)?),
+        Single::Link => r.link = Some(link::run(&lake, &link::LinkConfig::load(&cfg.linkage, Month::of_date(cfg.as_of))?.rules, &keyer)?),
         Single::Coverage => {
             r.coverage = Some(coverage::run(&lake, &CoverageConfig::load(&cfg.coverage, Month::of_date(cfg.as_of))?.rules, &reference, &keyer, cfg.as_of, None)?)
         }

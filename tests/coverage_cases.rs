@@ -500,6 +500,62 @@ fn an_absent_employer_still_paying_wages_is_listed_and_its_worker_has_an_officer
     assert!(line.contains("tổng thu nhập chịu thuế 21.000.000 đồng (trong dữ liệu thuế: không hoạt động tại địa chỉ đã đăng ký)"), "{line}");
 }
 
+/// The linkage rules are dated too: an amendment to linkage.toml applies
+/// from its month on, the night that enters that month links everyone
+/// again (the links are otherwise kept while their inputs are unchanged),
+/// the manifest names the edition, and the night equals a rebuild.
+#[test]
+fn a_linkage_amendment_applies_from_its_month_and_the_night_that_enters_it_links_again() {
+    let dir = tempfile::tempdir().unwrap();
+    country(&dir.path().join("inbox"));
+    let rules = dir.path().join("linkage.toml");
+    let shipped = std::fs::read_to_string(repo("pipelines/linkage.toml")).unwrap();
+    // From July no pair is evidence enough for a link or a review.
+    std::fs::write(&rules, shipped + "\n[[amendment]]\nvalid_from = \"2020-07\"\nsource = \"test\"\n[amendment.decision]\nmatch_weight = 200.0\nreview_weight = 150.0\n").unwrap();
+    let cfg = |lake: &str, as_of: &str| RunConfig { linkage: rules.clone(), lake: dir.path().join(lake), ..config(dir.path(), as_of) };
+    let edition = |lake: &str| {
+        let runs = dir.path().join(lake).join("_runs");
+        let mut files: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(files.last().unwrap()).unwrap()).unwrap();
+        let e = &doc["rules_in_force"]["linkage.toml"];
+        assert_eq!(e["blake3"].as_str().unwrap(), blake3::hash(&std::fs::read(&rules).unwrap()).to_hex().as_str());
+        e["valid_from"].as_str().unwrap().to_string()
+    };
+    let link = |r: &pipeline::RunReport| r.link.clone().expect("the link stage ran");
+    let reasons = |lake: &str| {
+        let mut r = col_str(&read_partitioned(&Lake::new(dir.path().join(lake)), "uninsured_workers"), "reason");
+        r.sort();
+        r
+    };
+
+    // June, twice: the first edition; the second night keeps the links.
+    let june = link(&pipeline::run(&cfg("lake", "2020-06-08")).unwrap());
+    assert!(!june.skipped && june.matched > 0, "{june:?}");
+    assert_eq!(edition("lake"), "2018-01");
+    let again = link(&pipeline::run(&cfg("lake", "2020-06-09")).unwrap());
+    assert!(again.skipped, "same inputs, same edition: kept");
+    assert!(reasons("lake").contains(&Some("not_declared_by_employer".into())));
+
+    // July, the same lake and inbox: the amendment is in force, so the
+    // night links again and nobody is linked.
+    let july = link(&pipeline::run(&cfg("lake", "2020-07-08")).unwrap());
+    assert!(!july.skipped, "the night that enters the amendment's month links again");
+    assert_eq!((july.matched, july.ambiguous, july.unmatched), (0, 0, june.tax_people), "{july:?}");
+    assert_eq!(edition("lake"), "2020-07");
+    let status = col_str(&read_parquet(&Lake::new(dir.path().join("lake")).silver_file("person_links")).unwrap(), "status");
+    assert!(status.iter().all(|s| s.as_deref() == Some("unmatched")), "{status:?}");
+    // Without a link, every uninsured worker has no BHXH record.
+    let night = reasons("lake");
+    assert!(!night.is_empty() && night.iter().all(|r| r.as_deref() == Some("no_si_record")), "{night:?}");
+
+    // A rebuild in July from the same inbox links and lists the same.
+    pipeline::run(&RunConfig { full: true, ..cfg("rebuilt", "2020-07-08") }).unwrap();
+    let links = |lake: &str| std::fs::read(Lake::new(dir.path().join(lake)).silver_file("person_links")).unwrap();
+    assert!(links("rebuilt") == links("lake"), "person_links of the night and of the rebuild differ");
+    assert_eq!(reasons("rebuilt"), night);
+}
+
 /// The coverage rules are dated (src/editions.rs): an amendment to
 /// coverage.toml applies from its month on, the manifest names the edition
 /// a run applied, and a nightly run that crosses the amendment recomputes

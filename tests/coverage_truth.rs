@@ -295,7 +295,7 @@ fn coverage_gaps_match_the_planted_truth() {
     let files = |l: &Lake| ["person_links", "clerical_review"].map(|t| std::fs::read(l.silver_file(t)).unwrap());
     let one = files(&lake);
     let wage_rows = bhxh::lake::parquet_rows(&lake.silver_file("wages")).unwrap();
-    let cfg = bhxh::link::LinkConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml")).unwrap();
+    let cfg = bhxh::link::LinkConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml"), "2020-06".parse().unwrap()).unwrap().rules;
     let report = bhxh::link::run_tuned(&lake, &cfg, &keyer, wage_rows / 3 + 1).unwrap();
     assert!(report.matched > 0);
     assert!(files(&lake) == one, "person_links or clerical_review differ when the employers are read in three passes");

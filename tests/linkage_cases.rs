@@ -9,7 +9,7 @@ use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 fn config() -> LinkConfig {
-    LinkConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml")).unwrap()
+    LinkConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml"), "2020-06".parse().unwrap()).unwrap().rules
 }
 
 fn days(s: &str) -> Option<i32> {

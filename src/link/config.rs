@@ -1,7 +1,11 @@
 //! `pipelines/linkage.toml`: the linkage's blocking rules, comparison levels
 //! (m and u probabilities) and decision thresholds. Nothing of it is in code.
+//! Dated like the other rules files (`crate::editions`): a run links under
+//! the edition in force in its as-of month.
 
-use anyhow::{bail, Context, Result};
+use crate::editions::{self, InForce};
+use crate::month::Month;
+use anyhow::{bail, Result};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -147,18 +151,15 @@ pub struct Comparisons {
 }
 
 impl LinkConfig {
-    pub fn load(path: &Path) -> Result<LinkConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        LinkConfig::parse(&text).with_context(|| format!("in {}", path.display()))
+    /// The edition in force in `month` (the run's as-of month); every
+    /// edition of the file is checked.
+    pub fn load(path: &Path, month: Month) -> Result<InForce<LinkConfig>> {
+        editions::load(path, month, LinkConfig::check)
     }
 
-    pub fn parse(text: &str) -> Result<LinkConfig> {
-        let cfg: LinkConfig = toml::from_str(text)?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    fn validate(&self) -> Result<()> {
+    /// Refuses probabilities outside (0, 1], thresholds out of order and an
+    /// empty list of blocking rules.
+    pub fn check(&self) -> Result<()> {
         let c = &self.comparisons;
         let levels = [
             ("citizen_id.exact", c.citizen_id.exact),
@@ -209,27 +210,66 @@ impl LinkConfig {
 mod tests {
     use super::*;
 
+    fn shipped() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml")
+    }
+
+    fn month(s: &str) -> Month {
+        s.parse().unwrap()
+    }
+
+    /// The last edition of `text` (every one checked).
+    fn parse(text: &str) -> Result<LinkConfig> {
+        Ok(editions::editions(text, LinkConfig::check)?.pop().expect("a first edition").rules)
+    }
+
     #[test]
     fn the_shipped_config_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml");
-        let cfg = LinkConfig::load(&path).unwrap();
+        let cfg = LinkConfig::load(&shipped(), month("2020-06")).unwrap();
+        assert_eq!(cfg.valid_from, month("2018-01"));
+        assert!(cfg.source.contains("08/06/2020"), "{}", cfg.source);
+        let cfg = cfg.rules;
         assert!(cfg.comparisons.citizen_id.exact.weight() > cfg.decision.match_weight);
         assert!(cfg.comparisons.citizen_id.disagree.weight() < 0.0);
+        let err = format!("{:#}", LinkConfig::load(&shipped(), month("2017-12")).unwrap_err());
+        assert!(err.contains("no edition in force in 2017-12"), "{err}");
+    }
+
+    /// An amendment names only what changes and applies from its month on;
+    /// one not yet in force is checked all the same.
+    #[test]
+    fn an_amendment_applies_from_its_month() {
+        let text = std::fs::read_to_string(shipped()).unwrap()
+            + "\n[[amendment]]\nvalid_from = \"2027-01\"\nsource = \"test\"\n[amendment.decision]\nmatch_weight = 22.5\n\
+               [amendment.blocking]\nrules = [\"citizen_id\"]\n";
+        let all = editions::editions(&text, LinkConfig::check).unwrap();
+        assert_eq!(all.len(), 2);
+        let (first, second) = (&all[0].rules, &all[1].rules);
+        assert_eq!((first.decision.match_weight, second.decision.match_weight), (20.0, 22.5));
+        assert_eq!(second.decision.review_weight, first.decision.review_weight, "not named: kept");
+        assert_eq!(second.blocking.rules, [BlockRule::CitizenId]);
+        assert_eq!(first.blocking.rules.len(), 7);
+        assert_eq!((all[1].valid_from, all[1].source.as_str()), (month("2027-01"), "test"));
+        let bad = text.clone() + "\n[[amendment]]\nvalid_from = \"2099-01\"\nsource = \"test\"\n[amendment.decision]\nreview_weight = 99.0\n";
+        assert!(parse(&bad).is_err(), "a future amendment is checked tonight");
+        let undated = text.replace("valid_from = \"2018-01\"\n", "");
+        assert_ne!(undated, text);
+        assert!(format!("{:#}", parse(&undated).unwrap_err()).contains("no valid_from"));
     }
 
     #[test]
     fn bad_probabilities_and_thresholds_are_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml");
-        let text = std::fs::read_to_string(path).unwrap();
+        let text = std::fs::read_to_string(shipped()).unwrap();
+        assert!(parse(&text).is_ok());
         let bad = text.replace("exact = { m = 0.97, u = 1e-8 }", "exact = { m = 1.5, u = 1e-8 }");
-        assert!(LinkConfig::parse(&bad).unwrap_err().to_string().contains("citizen_id.exact"));
+        assert!(format!("{:#}", parse(&bad).unwrap_err()).contains("citizen_id.exact"));
         let bad = text.replace("review_weight = 10.0", "review_weight = 99.0");
-        assert!(LinkConfig::parse(&bad).is_err());
+        assert!(parse(&bad).is_err());
         let bad = text.replace("max_block_size", "max_block_sise");
-        assert!(LinkConfig::parse(&bad).is_err());
+        assert!(parse(&bad).is_err());
         let bad = text.replace("reference_population = 1_000_000", "reference_population = 0");
         assert_ne!(bad, text);
-        assert!(LinkConfig::parse(&bad).unwrap_err().to_string().contains("reference_population"));
+        assert!(format!("{:#}", parse(&bad).unwrap_err()).contains("reference_population"));
     }
 
     /// One bit a doubling above the reference population, exactly: 4M
@@ -237,8 +277,7 @@ mod tests {
     /// fewer people than the reference, or no reference, change nothing.
     #[test]
     fn thresholds_rise_a_bit_for_each_doubling_of_the_population() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/linkage.toml");
-        let d = LinkConfig::load(&path).unwrap().decision;
+        let d = LinkConfig::load(&shipped(), month("2026-11")).unwrap().rules.decision;
         assert_eq!(d.reference_population, Some(1_000_000));
         for (people, bits) in [(4_000_000, 2.0), (16_000_000, 4.0), (1_000_000, 0.0), (500, 0.0), (2_000_000, 1.0)] {
             assert!((d.population_bits(people) - bits).abs() < 1e-12, "{people}: {}", d.population_bits(people));

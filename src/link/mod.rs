@@ -493,8 +493,3 @@ fn review_frame(m: &Model, decisions: &[Decision]) -> Result<DataFrame> {
     cols.push(Column::new("si_province_code".into(), s_prov));
     Ok(DataFrame::new(n, cols)?)
 }
-
-/// Loads `pipelines/linkage.toml` (or another path).
-pub fn load_config(path: &Path) -> Result<LinkConfig> {
-    LinkConfig::load(path)
-}
