@@ -116,8 +116,62 @@ pub struct InspectionEntry {
     pub evidence: Vec<String>,
 }
 
+/// What every evidence source is given: the lake and the as-of date, and
+/// what is read once for all 63 provinces.
+pub struct EvidenceInputs<'a> {
+    pub lake_root: &'a Path,
+    pub as_of: NaiveDate,
+    /// Silver units' names, own tax codes and officers by province.
+    pub units: UnitsByProvince,
+}
+
+/// The columns of silver `units` the inspection lists show (`unit_code`,
+/// `unit_name`, `unit_tax_code`, `unit_officer`), split by the unit's
+/// province once: a scan of silver units for each province and source read
+/// the whole table 126 times a night.
+#[derive(Default)]
+pub struct UnitsByProvince {
+    /// `None`: the lake has no silver units.
+    parts: Option<std::collections::HashMap<String, DataFrame>>,
+}
+
+impl UnitsByProvince {
+    pub fn load(lake_root: &Path) -> Result<UnitsByProvince> {
+        let Some(units) = crate::coverage::frame::silver(&Lake::new(lake_root), "units")? else { return Ok(UnitsByProvince::default()) };
+        let df = units
+            .filter(col("province_code").is_not_null())
+            .select([
+                col("province_code"),
+                col("unit_code"),
+                col("name").alias("unit_name"),
+                col("tax_code").alias("unit_tax_code"),
+                col("officer_id").alias("unit_officer"),
+            ])
+            .collect()?;
+        let mut parts = std::collections::HashMap::new();
+        for part in df.partition_by_stable(["province_code"], true)? {
+            let province = part.column("province_code")?.str()?.get(0).map(str::to_string);
+            if let Some(province) = province {
+                parts.insert(province, part.drop("province_code")?);
+            }
+        }
+        Ok(UnitsByProvince { parts: Some(parts) })
+    }
+
+    /// `df` with the units' columns joined on `unit_code` (a left join: a
+    /// unit not in silver units gets nulls); the units of `province` only.
+    pub fn join(&self, province: &str, df: LazyFrame) -> LazyFrame {
+        const COLUMNS: [&str; 3] = ["unit_name", "unit_tax_code", "unit_officer"];
+        match self.parts.as_ref().map(|p| p.get(province)) {
+            Some(Some(units)) => df.join(units.clone().lazy(), [col("unit_code")], [col("unit_code")], JoinArgs::new(JoinType::Left)),
+            // No silver units, or none in the province: nothing to join.
+            _ => df.with_columns(COLUMNS.map(|c| lit(NULL).cast(DataType::String).alias(c))),
+        }
+    }
+}
+
 /// Gives a province's inspection entries at the as-of date.
-pub type EvidenceSource = fn(lake_root: &Path, as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>>;
+pub type EvidenceSource = fn(inputs: &EvidenceInputs, province: &str) -> Result<Vec<InspectionEntry>>;
 
 /// Where inspection evidence comes from. Extension point: the coverage issue
 /// appends its sources here.
@@ -152,7 +206,8 @@ fn month_of_day(day: i32) -> Month {
 
 /// Inspection candidates of `delinquent_employers` (debt of 3 months or more,
 /// not inside a suspension at the as-of date).
-pub fn debt_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
+pub fn debt_evidence(inputs: &EvidenceInputs, province: &str) -> Result<Vec<InspectionEntry>> {
+    let lake_root = inputs.lake_root;
     if !gold::partitions(lake_root, DELINQUENT_EMPLOYERS)?.iter().any(|p| p == province) {
         return Ok(Vec::new());
     }
@@ -247,17 +302,18 @@ pub fn merge(entries: Vec<InspectionEntry>) -> Vec<InspectionEntry> {
 pub fn run(lake: &Lake, reference: &Reference, as_of: NaiveDate) -> Result<u64> {
     let dir = exports_dir(&lake.root, as_of);
     let have_c12 = gold::partitions(&lake.root, C12_NOTICES)?;
+    let inputs = EvidenceInputs { lake_root: &lake.root, as_of, units: UnitsByProvince::load(&lake.root)? };
     // The province with the most notices first (see `for_each_side_by_side`).
     let weight = |p: &crate::reference::Province| crate::lake::dir_bytes(&gold::partition_dir(&lake.root, C12_NOTICES, &p.code));
     let files = crate::lake::for_each_side_by_side("assess", &reference.provinces, weight, |p| {
-        province(lake, &dir.join(&p.code), &p.code, as_of, &have_c12).with_context(|| format!("province {}", p.code))
+        province(lake, &dir.join(&p.code), &p.code, &inputs, &have_c12).with_context(|| format!("province {}", p.code))
     })?;
     Ok(files.iter().sum())
 }
 
 /// One province's C12 notices and inspection list; returns the files written.
-fn province(lake: &Lake, pdir: &Path, province: &str, as_of: NaiveDate, have_c12: &[String]) -> Result<u64> {
-    let as_of_m = Month::of_date(as_of);
+fn province(lake: &Lake, pdir: &Path, province: &str, inputs: &EvidenceInputs, have_c12: &[String]) -> Result<u64> {
+    let as_of_m = Month::of_date(inputs.as_of);
     fs::create_dir_all(pdir).with_context(|| format!("creating {}", pdir.display()))?;
     // C12-TS notices: last ended month and the as-of month.
     let c12 = if have_c12.iter().any(|c| c == province) {
@@ -279,7 +335,7 @@ fn province(lake: &Lake, pdir: &Path, province: &str, as_of: NaiveDate, have_c12
     })?;
     let mut entries = Vec::new();
     for source in EVIDENCE_SOURCES {
-        entries.extend(source(&lake.root, as_of, province)?);
+        entries.extend(source(inputs, province)?);
     }
     let entries = merge(entries);
     write_csv(&pdir.join("inspection_list.csv"), INSPECTION_EXPORT, |w| {

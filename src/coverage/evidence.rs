@@ -3,10 +3,9 @@
 //! never registered). Registered in `assess::export::EVIDENCE_SOURCES`; read
 //! back from this stage's gold tables, so the coverage stage runs first.
 
-use crate::assess::export::{vnd, InspectionEntry};
-use crate::lake::{gold, Lake};
+use crate::assess::export::{vnd, EvidenceInputs, InspectionEntry};
+use crate::lake::gold;
 use anyhow::Result;
-use chrono::NaiveDate;
 use polars::prelude::*;
 use std::path::Path;
 
@@ -20,29 +19,12 @@ fn scan_partition(lake_root: &Path, table: &str, province: &str) -> Result<Optio
     Ok(Some(crate::lake::scan_parquet(&files)?))
 }
 
-/// The units' names, own tax codes and officers (`unit_name`,
-/// `unit_tax_code`, `unit_officer`) joined to a few units (a unit code is
-/// silver units' key), not every unit put in a map for each province. The
-/// gold tables read here are partitioned by the unit's province, so only
-/// that province's units are joined.
-fn with_units(lake_root: &Path, province: &str, df: LazyFrame) -> Result<LazyFrame> {
-    Ok(match super::frame::silver(&Lake::new(lake_root), "units")? {
-        Some(units) => df.join(
-            units.filter(col("province_code").eq(lit(province.to_string()))).select([col("unit_code"), col("name").alias("unit_name"), col("tax_code").alias("unit_tax_code"), col("officer_id").alias("unit_officer")]),
-            [col("unit_code")],
-            [col("unit_code")],
-            JoinArgs::new(JoinType::Left),
-        ),
-        None => df.with_columns(["unit_name", "unit_tax_code", "unit_officer"].map(|c| lit(NULL).cast(DataType::String).alias(c))),
-    })
-}
-
 /// Units whose declarations in the look-back months are below the regional
 /// minimum wage or far below the person's taxable income
 /// (`under_declared_wages`): the workers and declarations concerned, and
 /// what was declared against what the tax data shows.
-pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
-    let Some(df) = scan_partition(lake_root, super::tables::UNDER_DECLARED_WAGES.name, province)? else { return Ok(Vec::new()) };
+pub fn under_declared_evidence(inputs: &EvidenceInputs, province: &str) -> Result<Vec<InspectionEntry>> {
+    let Some(df) = scan_partition(inputs.lake_root, super::tables::UNDER_DECLARED_WAGES.name, province)? else { return Ok(Vec::new()) };
     let below_min = col("rule").eq(lit("below_min_wage"));
     let df = df
         .filter(col("unit_code").is_not_null())
@@ -54,7 +36,9 @@ pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &s
             col("insured_wage").filter(below_min.clone().not()).sum().alias("declared"),
             col("taxable_income").filter(below_min.not()).sum().alias("income"),
         ]);
-    let df = with_units(lake_root, province, df)?.sort(["unit_code"], Default::default()).collect()?;
+    // The gold tables read here are partitioned by the unit's province, so
+    // only that province's units are joined.
+    let df = inputs.units.join(province, df).sort(["unit_code"], Default::default()).collect()?;
     let s = |c: &str| super::frame::strs(&df, c);
     let i = |c: &str| super::frame::ints(&df, c);
     let (unit, names, tax, off) = (s("unit_code")?, s("unit_name")?, s("unit_tax_code")?, s("unit_officer")?);
@@ -89,8 +73,8 @@ pub fn under_declared_evidence(lake_root: &Path, _as_of: NaiveDate, province: &s
 }
 
 /// Units with uninsured workers (`uninsured_workers`, months_uninsured > 0).
-pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
-    let Some(df) = scan_partition(lake_root, super::tables::UNINSURED_WORKERS.name, province)? else { return Ok(Vec::new()) };
+pub fn uninsured_evidence(inputs: &EvidenceInputs, province: &str) -> Result<Vec<InspectionEntry>> {
+    let Some(df) = scan_partition(inputs.lake_root, super::tables::UNINSURED_WORKERS.name, province)? else { return Ok(Vec::new()) };
     let df = df
         .filter(col("months_uninsured").gt(lit(0i64)).and(col("unit_code").is_not_null()))
         .group_by([col("unit_code")])
@@ -102,7 +86,9 @@ pub fn uninsured_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -
         ]);
     // A branch's unit is listed under the branch's tax code (the one on its
     // registration and on its debt entry), not its head office's.
-    let df = with_units(lake_root, province, df)?
+    let df = inputs
+    .units
+    .join(province, df)
     .with_column(coalesce(&[col("unit_tax_code"), col("employer_tax_code")]).alias("employer_tax_code"))
     .sort(["unit_code"], Default::default())
     .collect()?;
@@ -139,8 +125,8 @@ fn tax_status_vi(status: &str) -> Option<&'static str> {
 }
 
 /// Employers with employees and no BHXH unit (`unregistered_employers`).
-pub fn unregistered_evidence(lake_root: &Path, _as_of: NaiveDate, province: &str) -> Result<Vec<InspectionEntry>> {
-    let Some(df) = scan_partition(lake_root, super::tables::UNREGISTERED_EMPLOYERS.name, province)? else { return Ok(Vec::new()) };
+pub fn unregistered_evidence(inputs: &EvidenceInputs, province: &str) -> Result<Vec<InspectionEntry>> {
+    let Some(df) = scan_partition(inputs.lake_root, super::tables::UNREGISTERED_EMPLOYERS.name, province)? else { return Ok(Vec::new()) };
     let df = df
         .select([col("tax_code"), col("officer_id"), col("employees_in_tax"), col("wage_fund_3m"), col("employees_declared"), col("wage_months"), col("tax_status")])
         .collect()?;
