@@ -48,6 +48,17 @@ pub fn silver_extra_columns(table: &str) -> &'static [(&'static str, &'static st
 }
 
 /// The silver table conformed from `dataset`.
+/// Every published gold table, stage by stage.
+pub fn gold_tables() -> Vec<&'static crate::lake::gold::GoldTable> {
+    crate::assess::tables::GOLD_TABLES
+        .iter()
+        .chain(crate::coverage::tables::GOLD_TABLES)
+        .chain(crate::voluntary::tables::GOLD_TABLES)
+        .chain(crate::publish::tables::GOLD_TABLES)
+        .copied()
+        .collect()
+}
+
 fn silver_of(dataset: &str) -> &'static str {
     SILVER.iter().find(|t| t.dataset == dataset).map_or("", |t| t.name)
 }
@@ -128,8 +139,9 @@ pub fn render() -> String {
     }
     let _ = writeln!(w, "\n## Gold: `gold/<table>/province_code=NN/part-0.parquet`\n");
     let _ = writeln!(w, "Answers, Hive-partitioned by province: `province_code` is in the folder name, not in the file. Each table is replaced whole by a run, except the weekly tables (`province_weekly`, `province_weekly_2025`, `national_weekly`), an archive a run adds its report week to. `national_weekly` is one file, not partitioned. Rows without a province (an employer neither registry places) are in `province_code=__HIVE_DEFAULT_PARTITION__/`, Hive's null, and in no province's exports; a table without rows is one empty file there, so that it still opens with its columns. Read `province_code` as text, or Polars and pyarrow guess integers and drop the leading zero: Polars `hive_schema={{\"province_code\": pl.String}}`, pyarrow `partitioning=ds.partitioning(pa.schema([(\"province_code\", pa.string())]), flavor=\"hive\")`, DuckDB `hive_types={{'province_code': VARCHAR}}` (DuckDB reads it as text by default). How the figures are computed: [rules.md](rules.md). No citizen IDs or names: people are `person_key`, a keyed hash (`BHXH_PERSON_KEY`, see the README).");
-    for t in crate::assess::tables::GOLD_TABLES.iter().chain(crate::coverage::tables::GOLD_TABLES).chain(crate::voluntary::tables::GOLD_TABLES).chain(crate::publish::tables::GOLD_TABLES) {
-        let _ = writeln!(w, "\n### `{}`\n\n{}\n", t.name, t.doc);
+    let _ = writeln!(w, "\nEvery table has a schema version, which rises whenever a column is added, removed, renamed, retyped or moved; [gold-schema-versions.csv](gold-schema-versions.csv) says what changed in each. Every file carries it in its footer's key-value metadata, `bhxh:table` and `bhxh:schema_version` (pyarrow `pq.read_metadata(f).metadata`, Polars `pl.read_parquet_metadata(f)`, DuckDB `parquet_kv_metadata(f)`), and `_published.json` lists them (`schema_versions`): a notebook can check the version it was written for before it reads.");
+    for t in gold_tables() {
+        let _ = writeln!(w, "\n### `{}` (schema version {})\n\n{}\n", t.name, t.version(), t.doc);
         let _ = writeln!(w, "| column | type | meaning |\n|---|---|---|");
         for c in t.columns {
             let _ = writeln!(w, "| `{}` | {} | {} |", c.name, c.dtype, c.doc);
@@ -199,6 +211,53 @@ fn reason_doc(r: Reason) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use crate::lake::gold::{schema_versions, SchemaVersion};
+
+    /// "Versioned when they change" (DATA_CONTRACT): each gold table's
+    /// columns are recorded under its latest version in
+    /// docs/gold-schema-versions.csv, whose versions run 1, 2, 3… per table.
+    /// A change of columns without a new row fails here, with the row to add.
+    #[test]
+    fn every_gold_tables_columns_are_its_latest_schema_version() {
+        let rows = schema_versions().unwrap();
+        let tables = super::gold_tables();
+        let mut missing = Vec::new();
+        for t in &tables {
+            let mine: Vec<&SchemaVersion> = rows.iter().filter(|r| r.table == t.name).collect();
+            let versions: Vec<u32> = mine.iter().map(|r| r.version).collect();
+            assert_eq!(versions, (1..=mine.len() as u32).collect::<Vec<_>>(), "{}: versions run 1, 2, 3… in file order", t.name);
+            match mine.last() {
+                Some(last) if last.columns == t.signature() => assert_eq!(t.version(), last.version, "{}", t.name),
+                _ => missing.push(format!("{},{},{},YYYY-MM-DD,\"what changed\"", t.name, mine.len() + 1, t.signature())),
+            }
+        }
+        assert!(missing.is_empty(), "gold columns changed without a new schema version; add to docs/gold-schema-versions.csv:\n{}", missing.join("\n"));
+        for r in &rows {
+            assert!(tables.iter().any(|t| t.name == r.table), "docs/gold-schema-versions.csv: {} is no gold table", r.table);
+            assert!(chrono::NaiveDate::parse_from_str(&r.since, "%Y-%m-%d").is_ok() && !r.change.trim().is_empty(), "{r:?}");
+        }
+    }
+
+    /// A column renamed, retyped or moved changes the signature.
+    #[test]
+    fn a_tables_signature_follows_its_columns() {
+        use crate::lake::gold::{GoldColumn, GoldTable};
+        let t = |columns: &'static [GoldColumn]| GoldTable { name: "t", doc: "", columns, key: &[] };
+        let c = |name: &'static str, dtype: &'static str| GoldColumn { name, dtype, doc: "" };
+        let base = t(Box::leak(Box::new([c("a", "string"), c("b", "int64")]))).signature();
+        assert_eq!(base.len(), 16);
+        assert_eq!(t(Box::leak(Box::new([c("a", "string"), c("b", "int64")]))).signature(), base, "the docs do not count");
+        for other in [
+            t(Box::leak(Box::new([c("a", "string"), c("c", "int64")]))),
+            t(Box::leak(Box::new([c("a", "string"), c("b", "int32")]))),
+            t(Box::leak(Box::new([c("b", "int64"), c("a", "string")]))),
+            t(Box::leak(Box::new([c("a", "string"), c("b", "int64"), c("c", "date")]))),
+        ] {
+            assert_ne!(other.signature(), base, "{:?}", other.columns);
+        }
+        assert_eq!(t(&[]).version(), 0, "no row records these columns");
+    }
+
     #[test]
     fn docs_data_dictionary_matches_the_code() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/data-dictionary.md");

@@ -272,8 +272,9 @@ fn rules_in_force(cfg: &RunConfig) -> BTreeMap<String, RulesInForce> {
 }
 
 /// Writes `_published.json` after every table of the run is in place: the run,
-/// its as-of date, and each published file with its size and BLAKE3 hash. A
-/// reader that needs tables from one consistent run reads this first.
+/// its as-of date, each gold table's schema version, and each published
+/// file with its size and BLAKE3 hash. A reader that needs tables from one
+/// consistent run reads this first.
 fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
     let mut tables = Vec::new();
     for layer in ["silver", "gold"] {
@@ -297,10 +298,14 @@ fn publish_manifest(lake: &Lake, run_id: &str, as_of: NaiveDate) -> Result<()> {
         }
     }
     tables.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    // Each gold table's schema version (docs/gold-schema-versions.csv).
+    let versions: serde_json::Map<String, serde_json::Value> =
+        crate::dictionary::gold_tables().iter().map(|t| (t.name.to_string(), t.version().into())).collect();
     let doc = serde_json::json!({
         "run_id": run_id,
         "as_of": as_of,
         "published": chrono::Utc::now().to_rfc3339(),
+        "schema_versions": versions,
         "files": tables,
     });
     crate::lake::write_file(&lake.root.join(PUBLISHED), &serde_json::to_vec_pretty(&doc)?)?;

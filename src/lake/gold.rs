@@ -17,8 +17,14 @@
 //! in with two renames (old table aside as `.<table>.tmp-old-<pid>`, new
 //! table in, old removed; leftovers of a crash are swept as temporaries), so a
 //! reader sees the previous table or the new one, never half of either.
+//!
+//! Every file of a table carries the table's name and schema version in its
+//! footer (`bhxh:table`, `bhxh:schema_version`). The versions are data:
+//! `docs/gold-schema-versions.csv`, built in, holds one row per table and
+//! version with the signature of its columns, so a change of a table's
+//! columns is a new row there (a test refuses columns no row records).
 
-use super::write_parquet;
+use super::write_parquet_with_metadata;
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use std::fs;
@@ -28,6 +34,28 @@ pub const PARTITION: &str = "province_code";
 
 /// The partition folder's value for rows without a province (Hive's null).
 pub const NO_PROVINCE: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// The gold schemas' changelog (`docs/gold-schema-versions.csv`): table,
+/// version, columns (their signature), since (the date of the change),
+/// change (what changed, for the analysts).
+pub const SCHEMA_VERSIONS: &str = include_str!("../../docs/gold-schema-versions.csv");
+
+/// One row of [`SCHEMA_VERSIONS`].
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaVersion {
+    pub table: String,
+    pub version: u32,
+    pub columns: String,
+    pub since: String,
+    pub change: String,
+}
+
+/// The rows of [`SCHEMA_VERSIONS`], in file order.
+pub fn schema_versions() -> Result<Vec<SchemaVersion>> {
+    let mut r = csv::Reader::from_reader(SCHEMA_VERSIONS.as_bytes());
+    r.deserialize().map(|row| row.context("docs/gold-schema-versions.csv")).collect()
+}
 
 /// A published gold table's schema: the promise to analysts, declared once.
 /// Writers check their frames against it ([`GoldTable::check`]) and the data
@@ -64,6 +92,30 @@ fn dtype_name(d: &DataType) -> &'static str {
 }
 
 impl GoldTable {
+    /// The signature of the declared columns: the first 16 hex digits of
+    /// the BLAKE3 of each column's `name:type`, one per line, in order.
+    /// Any change of a name, a type or the order changes it.
+    pub fn signature(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        for c in self.columns {
+            h.update(format!("{}:{}\n", c.name, c.dtype).as_bytes());
+        }
+        h.finalize().to_hex()[..16].to_string()
+    }
+
+    /// The table's schema version: the changelog's row for its name and
+    /// [`GoldTable::signature`]. 0 when no row records these columns (a
+    /// build that changed them without a new version; a test refuses it).
+    pub fn version(&self) -> u32 {
+        let sig = self.signature();
+        schema_versions().unwrap_or_default().iter().find(|v| v.table == self.name && v.columns == sig).map_or(0, |v| v.version)
+    }
+
+    /// The key-value metadata of each of the table's files.
+    pub fn file_metadata(&self) -> Vec<(String, String)> {
+        vec![("bhxh:table".into(), self.name.into()), ("bhxh:schema_version".into(), self.version().to_string())]
+    }
+
     /// Refuses a frame whose column names, order or types differ from the declaration.
     pub fn check(&self, df: &DataFrame) -> Result<()> {
         let got: Vec<(String, &str)> =
@@ -108,6 +160,17 @@ pub fn write_partitioned(lake_root: &Path, table: &str, df: DataFrame) -> Result
 /// [`write_partitioned`], sorting by `province_code` then `key` only: cheaper
 /// on wide tables, and as deterministic when `key` is unique per province.
 pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &[&str]) -> Result<usize> {
+    write_folders(lake_root, table, df, key, &[])
+}
+
+/// Writes `df` as the declared gold `table` (sorted by its key), each file
+/// with the table's name and schema version in its footer; not checked
+/// against the declaration (see [`publish`]).
+pub fn write_table(lake_root: &Path, table: &GoldTable, df: DataFrame) -> Result<usize> {
+    write_folders(lake_root, table.name, df, table.key, &table.file_metadata())
+}
+
+fn write_folders(lake_root: &Path, table: &str, df: DataFrame, key: &[&str], metadata: &[(String, String)]) -> Result<usize> {
     if df.column(PARTITION).is_err() {
         bail!("gold table {table} has no {PARTITION} column");
     }
@@ -129,7 +192,7 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
         if sorted.height() == 0 {
             // The columns, for readers (a folder without files reads as an error).
             let mut empty = sorted.drop(PARTITION)?;
-            write_parquet(&tmp.join(format!("{PARTITION}={NO_PROVINCE}")).join("part-0.parquet"), &mut empty)?;
+            write_parquet_with_metadata(&tmp.join(format!("{PARTITION}={NO_PROVINCE}")).join("part-0.parquet"), &mut empty, metadata)?;
             return Ok(0);
         }
         let parts = sorted.partition_by_stable([PARTITION], true)?;
@@ -142,7 +205,7 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
                 bail!("gold table {table}: {PARTITION} {code:?} cannot name a folder");
             }
             let mut data = part.drop(PARTITION)?;
-            write_parquet(&tmp.join(format!("{PARTITION}={code}")).join("part-0.parquet"), &mut data)
+            write_parquet_with_metadata(&tmp.join(format!("{PARTITION}={code}")).join("part-0.parquet"), &mut data, metadata)
         })?;
         Ok(parts.len())
     };
@@ -173,7 +236,7 @@ pub fn publish(lake_root: &Path, table: &GoldTable, df: DataFrame, stage: &str) 
     if missing > 0 {
         tracing::warn!(stage, table = table.name, rows = missing, "rows without a province: published with a null province_code, in no province's lists");
     }
-    write_partitioned_by(lake_root, table.name, df, table.key)
+    write_table(lake_root, table, df)
 }
 
 /// The province codes a gold table has partitions for, sorted (not the
@@ -247,6 +310,50 @@ pub fn read_partitioned(lake_root: &Path, table: &str) -> Result<Option<DataFram
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file of a published table, the empty one of a table without
+    /// rows included, names the table and its schema version in its footer.
+    #[test]
+    fn a_published_tables_files_carry_its_name_and_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = crate::coverage::tables::UNREGISTERED_EMPLOYERS;
+        assert!(t.version() >= 1, "the shipped columns have a version");
+        let want = vec![("bhxh:table".to_string(), t.name.to_string()), ("bhxh:schema_version".to_string(), t.version().to_string())];
+        let columns: Vec<Column> = t
+            .columns
+            .iter()
+            .map(|c| {
+                let dtype = match c.dtype {
+                    "string" => DataType::String,
+                    "int64" => DataType::Int64,
+                    "int32" => DataType::Int32,
+                    "date" => DataType::Date,
+                    "bool" => DataType::Boolean,
+                    _ => DataType::Float64,
+                };
+                Column::full_null(c.name.into(), 2, &dtype)
+            })
+            .collect();
+        let mut df = DataFrame::new(2, columns).unwrap();
+        df.with_column(Column::new(PARTITION.into(), ["01", "79"])).unwrap();
+        publish(dir.path(), &t, df.clone(), "test").unwrap();
+        let files = super::super::files_under(&table_dir(dir.path(), t.name), "parquet");
+        assert_eq!(files.len(), 2);
+        for f in &files {
+            let meta = super::super::parquet_metadata(f).unwrap();
+            for kv in &want {
+                assert!(meta.contains(kv), "{}: {meta:?}", f.display());
+            }
+        }
+        publish(dir.path(), &t, df.head(Some(0)), "test").unwrap();
+        let files = super::super::files_under(&table_dir(dir.path(), t.name), "parquet");
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(super::super::parquet_metadata(&files[0]).unwrap().contains(&want[1]));
+        // A table written by name only (a scratch table) carries none.
+        write_partitioned(dir.path(), "t", df!("province_code" => ["01"], "x" => [1i64]).unwrap()).unwrap();
+        let f = super::super::files_under(&table_dir(dir.path(), "t"), "parquet");
+        assert!(!super::super::parquet_metadata(&f[0]).unwrap().iter().any(|kv| kv.0.starts_with("bhxh:")));
+    }
 
     #[test]
     fn partitions_by_province_sorted_and_replaced_whole() {

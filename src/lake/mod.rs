@@ -109,9 +109,29 @@ fn writer_options(file: File) -> ParquetWriter<BufWriter<File>> {
 
 /// Writes `df` to `target` atomically (temporary file, then rename).
 pub fn write_parquet(target: &Path, df: &mut DataFrame) -> Result<()> {
-    let mut w = ParquetFile::create(target, df.schema())?;
+    write_parquet_with_metadata(target, df, &[])
+}
+
+/// [`write_parquet`], with file-level key-value `metadata` in the footer
+/// (what pyarrow's `read_metadata(f).metadata`, Polars' `read_parquet_metadata`
+/// and DuckDB's `parquet_kv_metadata` show).
+pub fn write_parquet_with_metadata(target: &Path, df: &mut DataFrame, metadata: &[(String, String)]) -> Result<()> {
+    let mut w = ParquetFile::create_with_metadata(target, df.schema(), metadata)?;
     w.write(df)?;
     w.commit()
+}
+
+/// The file-level key-value metadata of a Parquet file (empty when it has none).
+pub fn parquet_metadata(path: &Path) -> Result<Vec<(String, String)>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader = polars::io::parquet::read::ParquetReader::new(file);
+    let meta = anyhow::Context::with_context(reader.get_metadata(), || format!("reading the footer of {}", path.display()))?;
+    Ok(meta
+        .key_value_metadata()
+        .iter()
+        .flatten()
+        .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+        .collect())
 }
 
 /// A Parquet file being written batch by batch; it appears at its target
@@ -124,12 +144,21 @@ pub struct ParquetFile {
 
 impl ParquetFile {
     pub fn create(target: &Path, schema: &Schema) -> Result<ParquetFile> {
+        ParquetFile::create_with_metadata(target, schema, &[])
+    }
+
+    /// A file whose footer carries `metadata` (key, value pairs) besides the schema.
+    pub fn create_with_metadata(target: &Path, schema: &Schema, metadata: &[(String, String)]) -> Result<ParquetFile> {
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let tmp = tmp_path(target);
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let writer = writer_options(file).batched(schema)?;
+        let mut options = writer_options(file);
+        if !metadata.is_empty() {
+            options = options.with_key_value_metadata(Some(polars::io::parquet::write::KeyValueMetadata::from_static(metadata.to_vec())));
+        }
+        let writer = options.batched(schema)?;
         Ok(ParquetFile { target: target.to_path_buf(), tmp, writer: Some(writer) })
     }
 

@@ -818,9 +818,9 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
     if level == Level::National {
         let mut df = df;
         let dir = gold::table_dir(&ctx.lake.root, t.name);
-        lake::write_parquet(&dir.join("part-0.parquet"), &mut df)?;
+        lake::write_parquet_with_metadata(&dir.join("part-0.parquet"), &mut df, &t.file_metadata())?;
     } else {
-        gold::write_partitioned_by(&ctx.lake.root, t.name, df, t.key)?;
+        gold::write_table(&ctx.lake.root, t, df)?;
     }
     Ok((written, kept, collected))
 }
@@ -869,7 +869,7 @@ fn write_plan_vs_target(lake: &Lake) -> Result<()> {
         )
         .collect()?;
     PLAN_TABLE.check(&df)?;
-    gold::write_partitioned_by(&lake.root, PLAN_VS_TARGET, df, PLAN_TABLE.key)?;
+    gold::write_table(&lake.root, &PLAN_TABLE, df)?;
     Ok(())
 }
 
