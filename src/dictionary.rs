@@ -47,7 +47,6 @@ pub fn silver_extra_columns(table: &str) -> &'static [(&'static str, &'static st
     }
 }
 
-/// The silver table conformed from `dataset`.
 /// Every published gold table, stage by stage.
 pub fn gold_tables() -> Vec<&'static crate::lake::gold::GoldTable> {
     crate::assess::tables::GOLD_TABLES
@@ -59,6 +58,7 @@ pub fn gold_tables() -> Vec<&'static crate::lake::gold::GoldTable> {
         .collect()
 }
 
+/// The silver table conformed from `dataset`.
 fn silver_of(dataset: &str) -> &'static str {
     SILVER.iter().find(|t| t.dataset == dataset).map_or("", |t| t.name)
 }

@@ -295,6 +295,18 @@ fn a_new_days_extracts_recompute_only_what_they_touch_and_match_a_full_rebuild()
     assert!(!filled.publish.as_ref().unwrap().reused, "a missing region is computed");
     assert!(gone.exists(), "{} is written again", gone.display());
     assert!(run(&inbox, &lake, july, false).publish.as_ref().unwrap().reused);
+
+    // A weekly table an older build wrote, without its schema version in
+    // the files' footers, is written again once, with it.
+    let national = lake.join("gold/national_weekly/part-0.parquet");
+    let mut old = bhxh::lake::read_parquet(&national).unwrap();
+    bhxh::lake::write_parquet(&national, &mut old).unwrap();
+    let version = |f: &Path| bhxh::lake::parquet_metadata(f).unwrap().into_iter().find(|kv| kv.0 == "bhxh:schema_version").map(|kv| kv.1);
+    assert_eq!(version(&national), None);
+    assert!(!run(&inbox, &lake, july, false).publish.as_ref().unwrap().reused, "a table without its schema version is written again");
+    let published: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lake.join("_published.json")).unwrap()).unwrap();
+    assert_eq!(version(&national), Some(published["schema_versions"]["national_weekly"].as_u64().unwrap().to_string()));
+    assert!(run(&inbox, &lake, july, false).publish.as_ref().unwrap().reused);
 }
 
 /// Items of the worklist history checked for development in a run.

@@ -58,7 +58,8 @@ for layer in ["bronze", "rejects", "silver"]:
 
 gold = lake / "gold"
 published = lake / "_published.json"
-versions = json.loads(published.read_text())["schema_versions"] if published.exists() else {}
+assert published.exists(), f"{published}: a whole run writes it"
+versions = json.loads(published.read_text())["schema_versions"]
 if gold.exists():
     for table in sorted(p for p in gold.iterdir() if p.is_dir() and not p.name.startswith(".")):
         # Every file names its table and schema version in its footer, the
@@ -67,12 +68,10 @@ if gold.exists():
         for path in files:
             meta = pq.read_metadata(path).metadata or {}
             assert pl.read_parquet_metadata(path).get("bhxh:table") == table.name, f"{path}: Polars"
-
             assert meta.get(b"bhxh:table") == table.name.encode(), f"{path}: bhxh:table is {meta.get(b'bhxh:table')}"
             version = int(meta[b"bhxh:schema_version"])
             assert version >= 1, f"{path}: schema version {version}"
-            if versions:
-                assert versions[table.name] == version, f"{path}: version {version}, _published.json {versions[table.name]}"
+            assert versions[table.name] == version, f"{path}: version {version}, _published.json {versions[table.name]}"
         kv = duckdb.sql(f"select value from parquet_kv_metadata({[str(f) for f in files]}) "
                         f"where key = 'bhxh:schema_version'").fetchall()
         assert len(kv) == len(files) and {bytes(v[0]) for v in kv} == {str(version).encode()}, f"{table}: DuckDB sees {kv}"

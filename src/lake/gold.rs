@@ -57,6 +57,11 @@ pub fn schema_versions() -> Result<Vec<SchemaVersion>> {
     r.deserialize().map(|row| row.context("docs/gold-schema-versions.csv")).collect()
 }
 
+/// [`schema_versions`], parsed once. The file is built in, and a test
+/// parses it, so a build whose file does not parse is not shipped.
+static VERSIONS: std::sync::LazyLock<Vec<SchemaVersion>> =
+    std::sync::LazyLock::new(|| schema_versions().expect("docs/gold-schema-versions.csv, built in, parses"));
+
 /// A published gold table's schema: the promise to analysts, declared once.
 /// Writers check their frames against it ([`GoldTable::check`]) and the data
 /// dictionary is rendered from it.
@@ -103,12 +108,13 @@ impl GoldTable {
         h.finalize().to_hex()[..16].to_string()
     }
 
-    /// The table's schema version: the changelog's row for its name and
-    /// [`GoldTable::signature`]. 0 when no row records these columns (a
-    /// build that changed them without a new version; a test refuses it).
+    /// The table's schema version: the latest of the changelog's rows for
+    /// its name and [`GoldTable::signature`] (columns that came back to an
+    /// earlier form are a new version). 0 when no row records these columns
+    /// (a build that changed them without a new version; a test refuses it).
     pub fn version(&self) -> u32 {
         let sig = self.signature();
-        schema_versions().unwrap_or_default().iter().find(|v| v.table == self.name && v.columns == sig).map_or(0, |v| v.version)
+        VERSIONS.iter().filter(|v| v.table == self.name && v.columns == sig).map(|v| v.version).max().unwrap_or(0)
     }
 
     /// The key-value metadata of each of the table's files.
@@ -168,6 +174,28 @@ pub fn write_partitioned_by(lake_root: &Path, table: &str, df: DataFrame, key: &
 /// against the declaration (see [`publish`]).
 pub fn write_table(lake_root: &Path, table: &GoldTable, df: DataFrame) -> Result<usize> {
     write_folders(lake_root, table.name, df, table.key, &table.file_metadata())
+}
+
+/// Writes `df` as the declared gold `table` in one file, not partitioned
+/// (`gold/<table>/part-0.parquet`), with the table's name and schema
+/// version in its footer.
+pub fn write_single(lake_root: &Path, table: &GoldTable, df: &mut DataFrame) -> Result<()> {
+    write_parquet_with_metadata(&table_dir(lake_root, table.name).join("part-0.parquet"), df, &table.file_metadata())
+}
+
+/// Whether every file of the published `table` names it and its current
+/// schema version in its footer. A table kept from night to night rather
+/// than rewritten (the weekly archive) may have been written by an older
+/// build: then it is rewritten once.
+pub fn is_current(lake_root: &Path, table: &GoldTable) -> Result<bool> {
+    let want = table.file_metadata();
+    for f in super::files_under(&table_dir(lake_root, table.name), "parquet") {
+        let meta = super::parquet_metadata(&f)?;
+        if !want.iter().all(|kv| meta.contains(kv)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn write_folders(lake_root: &Path, table: &str, df: DataFrame, key: &[&str], metadata: &[(String, String)]) -> Result<usize> {

@@ -746,7 +746,9 @@ fn nothing_to_add(ctx: &Ctx) -> Result<Option<PublishReport>> {
     let mut report = PublishReport { report_week: report_week.clone(), weeks: weeks.len(), reused: true, ..Default::default() };
     for level in LEVELS {
         let Some(old) = read_published(ctx.lake, level)? else { return Ok(None) };
-        if table_of(level).check(&old).is_err() {
+        // Another schema, or files an older build wrote without their
+        // schema version: written again.
+        if table_of(level).check(&old).is_err() || !gold::is_current(&ctx.lake.root, table_of(level))? {
             return Ok(None);
         }
         let have: HashSet<(String, String)> = strs(&old, key_column(level))?
@@ -817,8 +819,7 @@ fn merge_and_write(ctx: &Ctx, level: Level, new: DataFrame) -> Result<(usize, us
     let collected = collected_in(&df, &report)?;
     if level == Level::National {
         let mut df = df;
-        let dir = gold::table_dir(&ctx.lake.root, t.name);
-        lake::write_parquet_with_metadata(&dir.join("part-0.parquet"), &mut df, &t.file_metadata())?;
+        gold::write_single(&ctx.lake.root, t, &mut df)?;
     } else {
         gold::write_table(&ctx.lake.root, t, df)?;
     }
