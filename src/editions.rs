@@ -43,6 +43,12 @@ pub struct InForce<T> {
     /// The edition's own source (the first edition's, or the latest
     /// amendment's).
     pub source: String,
+    /// BLAKE3 of the edition's rules as laid out (every value in force,
+    /// without `valid_from`, `source`, comments or amendments not yet in
+    /// force): what a kept answer's fingerprint carries, so that editing a
+    /// comment or adding a future amendment recomputes nothing until a
+    /// value in force changes.
+    pub digest: String,
 }
 
 /// Reads `path` and returns the edition in force in `month`.
@@ -108,7 +114,10 @@ fn take_header(t: &mut toml::Table) -> Result<(Month, String)> {
 fn build<T: DeserializeOwned>(t: &toml::Table, valid_from: Month, source: String, check: fn(&T) -> Result<()>) -> Result<InForce<T>> {
     let rules: T = toml::Value::Table(t.clone()).try_into()?;
     check(&rules)?;
-    Ok(InForce { rules, valid_from, source })
+    // The table's keys are in sorted order (toml's map is a B-tree), so
+    // the same values always print the same.
+    let digest = blake3::hash(toml::to_string(t)?.as_bytes()).to_hex().to_string();
+    Ok(InForce { rules, valid_from, source, digest })
 }
 
 /// Lays `over` on `base`: tables merge key by key, anything else replaces.
@@ -180,6 +189,20 @@ b = ["r"]
         assert_eq!((e.rules.a.x, e.rules.b, e.valid_from, e.source.as_str()), (5, vec!["r".to_string()], m("2024-01"), "third"));
         let err = in_force::<Rules>(TEXT, m("2017-12"), check).unwrap_err().to_string();
         assert!(err.contains("no edition in force in 2017-12"), "{err}");
+    }
+
+    /// The digest follows the values in force, not the file's bytes.
+    #[test]
+    fn the_digest_changes_with_a_value_in_force_only() {
+        let digest = |text: &str, at: &str| in_force::<Rules>(text, m(at), check).unwrap().digest;
+        let base = digest(TEXT, "2022-01");
+        assert_eq!(digest(&TEXT.replace("[a]\n", "# a comment\n[a]\n"), "2022-01"), base, "a comment");
+        assert_eq!(digest(&TEXT.replace("source = \"second\"", "source = \"another\""), "2022-01"), base, "a source");
+        let later = TEXT.to_string() + "\n[[amendment]]\nvalid_from = \"2099-01\"\nsource = \"later\"\n[amendment.a]\ny = 9\n";
+        assert_eq!(digest(&later, "2022-01"), base, "an amendment not yet in force");
+        assert_ne!(digest(&later, "2099-01"), digest(TEXT, "2099-01"), "the same amendment in force");
+        assert_ne!(digest(&TEXT.replace("y = 2", "y = 3"), "2022-01"), base, "a value in force");
+        assert_ne!(digest(TEXT, "2021-06"), base, "another edition");
     }
 
     #[test]

@@ -406,7 +406,7 @@ fn stages_in_order(
     );
     let keyer = PersonKeyer::from_env()?;
     let t = Instant::now();
-    let link = link_unless_unchanged(cfg, lake, &link_cfg, &keyer, &mut memo)?;
+    let link = link_unless_unchanged(lake, &link_cfg, &keyer, &mut memo)?;
     tracing::info!(
         stage = "link", reused = link.skipped, tax_people = link.tax_people, si_people = link.si_people, matched = link.matched,
         ambiguous = link.ambiguous, unmatched = link.unmatched, pairs = link.pairs_compared,
@@ -414,9 +414,9 @@ fn stages_in_order(
     );
     // The kept steps' fingerprints are taken before any of the stages below
     // records into the memo (none of them reads another's steps).
-    let months = coverage_month_inputs(cfg, &memo, coverage_cfg.valid_from)?;
+    let months = coverage_month_inputs(cfg, &memo, &coverage_cfg.digest)?;
     let unit_months = assess_inputs(cfg, &memo)?;
-    let frames = voluntary_inputs(cfg, lake, &memo, scoring_cfg.valid_from)?;
+    let frames = voluntary_inputs(lake, &memo, &scoring_cfg.digest)?;
     let pool_key = voluntary_pool_key(cfg, lake, &memo, &keyer)?;
     let memo = Mutex::new(memo);
     let coverage_and_assess = || -> Result<(CoverageReport, AssessReport)> {
@@ -526,14 +526,13 @@ pub(crate) fn peak_rss_mib() -> Option<u64> {
 const COVERAGE_MONTH_INPUTS: [&str; 3] = ["wages", "contributions", "units"];
 
 /// The fingerprint of what the coverage stage's month answers depend on:
-/// its rules (the file and the edition in force), the reference tables, the
+/// its rules (the edition in force, by its digest), the reference tables, the
 /// silver tables they read and the links. `None` when a table's origin is
 /// unknown (written outside a run): then every month is computed and
 /// nothing is kept.
-fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo, edition: Month) -> Result<Option<String>> {
+fn coverage_month_inputs(cfg: &RunConfig, memo: &Memo, edition: &str) -> Result<Option<String>> {
     let mut f = Fingerprint::new("coverage/months");
-    f.add_file("coverage.toml", &cfg.coverage)?;
-    f.add("coverage.toml edition", edition.to_string().as_bytes());
+    f.add("coverage.toml edition", edition.as_bytes());
     f.add_dir("reference", &cfg.reference)?;
     for t in COVERAGE_MONTH_INPUTS {
         let Some(fp) = conform::table_fingerprint(memo, t) else { return Ok(None) };
@@ -568,13 +567,12 @@ fn assess_inputs(cfg: &RunConfig, memo: &Memo) -> Result<Option<String>> {
 const VOLUNTARY_CACHED_INPUTS: [&str; 5] = ["wages", "contributions", "households", "enrolments", "people"];
 
 /// The fingerprint of what the voluntary stage's kept frames depend on: its
-/// rules and the silver tables and links it reads (a table that is absent
+/// rules (the edition in force, by its digest) and the silver tables and links it reads (a table that is absent
 /// counts as such). `None` when a table's origin is unknown: then nothing is
 /// kept.
-fn voluntary_inputs(cfg: &RunConfig, lake: &Lake, memo: &Memo, edition: Month) -> Result<Option<String>> {
+fn voluntary_inputs(lake: &Lake, memo: &Memo, edition: &str) -> Result<Option<String>> {
     let mut f = Fingerprint::new("voluntary/frames");
-    f.add_file("scoring.toml", &cfg.scoring)?;
-    f.add("scoring.toml edition", edition.to_string().as_bytes());
+    f.add("scoring.toml edition", edition.as_bytes());
     if !conform::add_silver(&mut f, lake, memo, &VOLUNTARY_CACHED_INPUTS) {
         return Ok(None);
     }
@@ -603,19 +601,18 @@ fn voluntary_pool_key(cfg: &RunConfig, lake: &Lake, memo: &Memo, keyer: &PersonK
 const LINK_INPUTS: [&str; 6] = ["people", "contributions", "units", "wages", "employers", "households"];
 
 /// The link stage, or what it wrote last time when its silver inputs (by
-/// their conform fingerprints), its rules (the file and the edition in
-/// force: a night that enters an amendment's month links again) and the
-/// person key are the same.
+/// their conform fingerprints), its rules (the edition in force, by its
+/// digest: a night that enters an amendment's month links again, a comment
+/// or an amendment not yet in force changes nothing) and the person key are
+/// the same.
 fn link_unless_unchanged(
-    cfg: &RunConfig,
     lake: &Lake,
     link_cfg: &InForce<link::LinkConfig>,
     keyer: &PersonKeyer,
     memo: &mut Memo,
 ) -> Result<LinkReport> {
     let mut f = Fingerprint::new("link");
-    f.add_file("linkage.toml", &cfg.linkage)?;
-    f.add("linkage edition", link_cfg.valid_from.to_string().as_bytes());
+    f.add("linkage.toml edition", link_cfg.digest.as_bytes());
     // The key's identity without the key: a keyed hash of a fixed text.
     f.add("person_key", keyer.si("\0fingerprint").as_bytes());
     let mut known = true;

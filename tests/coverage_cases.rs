@@ -535,6 +535,12 @@ fn a_linkage_amendment_applies_from_its_month_and_the_night_that_enters_it_links
     assert_eq!(edition("lake"), "2018-01");
     let again = link(&pipeline::run(&cfg("lake", "2020-06-09")).unwrap());
     assert!(again.skipped, "same inputs, same edition: kept");
+    // An amendment for a later year, written ahead: nothing in force changes.
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(&rules, text + "\n[[amendment]]\nvalid_from = \"2099-01\"\nsource = \"test\"\n[amendment.decision]\nmargin = 7.0\n").unwrap();
+    let ahead = link(&pipeline::run(&cfg("lake", "2020-06-10")).unwrap());
+    assert!(ahead.skipped, "an amendment not yet in force links nobody again");
+    assert_eq!(edition("lake"), "2018-01");
     assert!(reasons("lake").contains(&Some("not_declared_by_employer".into())));
 
     // July, the same lake and inbox: the amendment is in force, so the
