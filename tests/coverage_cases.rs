@@ -500,6 +500,14 @@ fn an_absent_employer_still_paying_wages_is_listed_and_its_worker_has_an_officer
     assert!(line.contains("tổng thu nhập chịu thuế 21.000.000 đồng (trong dữ liệu thuế: không hoạt động tại địa chỉ đã đăng ký)"), "{line}");
 }
 
+/// `rules_in_force` of the lake's latest run manifest (run ids sort by time).
+fn rules_in_force(lake: &Path) -> serde_json::Value {
+    let mut files: Vec<_> = std::fs::read_dir(lake.join("_runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(files.last().unwrap()).unwrap()).unwrap();
+    doc["rules_in_force"].clone()
+}
+
 /// The linkage rules are dated too: an amendment to linkage.toml applies
 /// from its month on, the night that enters that month links everyone
 /// again (the links are otherwise kept while their inputs are unchanged),
@@ -514,11 +522,7 @@ fn a_linkage_amendment_applies_from_its_month_and_the_night_that_enters_it_links
     std::fs::write(&rules, shipped + "\n[[amendment]]\nvalid_from = \"2020-07\"\nsource = \"test\"\n[amendment.decision]\nmatch_weight = 200.0\nreview_weight = 150.0\n").unwrap();
     let cfg = |lake: &str, as_of: &str| RunConfig { linkage: rules.clone(), lake: dir.path().join(lake), ..config(dir.path(), as_of) };
     let edition = |lake: &str| {
-        let runs = dir.path().join(lake).join("_runs");
-        let mut files: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(files.last().unwrap()).unwrap()).unwrap();
-        let e = &doc["rules_in_force"]["linkage.toml"];
+        let e = &rules_in_force(&dir.path().join(lake))["linkage.toml"];
         assert_eq!(e["blake3"].as_str().unwrap(), blake3::hash(&std::fs::read(&rules).unwrap()).to_hex().as_str());
         e["valid_from"].as_str().unwrap().to_string()
     };
@@ -593,11 +597,7 @@ fn a_coverage_amendment_applies_from_its_month_and_a_nightly_run_that_crosses_it
         rows
     };
     let edition = |lake: &str| {
-        let runs = dir.path().join(lake).join("_runs");
-        let mut files: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(files.last().unwrap()).unwrap()).unwrap();
-        let e = &doc["rules_in_force"];
+        let e = rules_in_force(&dir.path().join(lake));
         assert_eq!(e["coverage.toml"]["blake3"].as_str().unwrap(), blake3::hash(&std::fs::read(&rules).unwrap()).to_hex().as_str());
         (e["coverage.toml"]["valid_from"].as_str().unwrap().to_string(), e["scoring.toml"]["valid_from"].as_str().unwrap().to_string())
     };
